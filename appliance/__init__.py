@@ -1,0 +1,3 @@
+"""The booking appliance."""
+
+__version__ = "0.1.0"

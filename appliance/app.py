@@ -1,0 +1,115 @@
+"""create_app(): the one place where routes, middleware, stores, guards and the error map are wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.datastructures import State
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+
+from appliance import __version__
+from appliance.auth.api import AuthController, UserController
+from appliance.auth.guards import PUBLIC, permission_guard, requires
+from appliance.auth.middleware import AuthenticationMiddleware
+from appliance.auth.roles import Permission
+from appliance.auth.session_store import DatabaseStore
+from appliance.auth.sessions import SessionManager
+from appliance.catalog.api import BranchController
+from appliance.core import db
+from appliance.core.cache import open_redis
+from appliance.core.http import EXCEPTION_HANDLERS, RequestIdMiddleware
+from appliance.core.log import configure_logging
+from appliance.db import open_database
+from appliance.health.api import HealthController
+from appliance.settings import Settings, load_settings
+
+ROUTE_HANDLERS: list[Any] = [HealthController, AuthController, UserController, BranchController]
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text; scrape with an API token holding metrics.read."""
+
+    path = "/metrics"
+    opt = requires(Permission.metrics_read)
+    include_in_schema = False
+
+
+def _rate_limit_key(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("state", {}).get("client_ip") or "unknown")
+
+
+async def _throttled(request: Request[Any, Any, Any]) -> bool:
+    return bool(request.route_handler.opt.get("rate_limited"))
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings.log.format, settings.log.level)
+    open_database(settings)
+    redis = open_redis(settings.redis.url) if settings.redis.url else None
+    session_store: Store = RedisStore(redis, namespace="appliance:sessions") if redis else DatabaseStore("sessions")
+    rate_store: Store = RedisStore(redis, namespace="appliance:rate_limits") if redis else MemoryStore()
+    sessions = SessionManager(
+        session_store,
+        idle_seconds=settings.session.idle_minutes * 60,
+        absolute_seconds=settings.session.absolute_hours * 3600,
+        secure_cookie=settings.http.secure_cookies,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.start_pool()
+        try:
+            yield
+        finally:
+            await db.close_pool()
+            if redis is not None:
+                await redis.aclose()
+
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.auth.login_attempts_per_minute),
+        store="rate_limits",
+        check_throttle_handler=_throttled,
+        identifier_for_request=_rate_limit_key,
+    )
+    prometheus = PrometheusConfig(app_name="appliance", group_path=True, exclude=["/metrics"])
+    return Litestar(
+        route_handlers=[*ROUTE_HANDLERS, MetricsController],
+        guards=[permission_guard],
+        middleware=[
+            RequestIdMiddleware,
+            prometheus.middleware,
+            DefineMiddleware(
+                AuthenticationMiddleware,
+                sessions=sessions,
+                trusted_proxies=settings.http.trusted_proxies,
+                public_url=settings.public.url,
+            ),
+            rate_limit.middleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        stores={"sessions": session_store, "rate_limits": rate_store},
+        state=State({"settings": settings, "sessions": sessions, "redis": redis}),
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Booking appliance API",
+            version=__version__,
+            openapi_router=Router(path="/api/schema", route_handlers=[], opt=PUBLIC),
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
+        ),
+        request_max_body_size=settings.http.max_body_kb * 1024,
+        response_cache_config=ResponseCacheConfig(store="rate_limits"),
+        logging_config=None,  # core.log configures logging; Litestar's default would re-format it
+        debug=False,
+    )

@@ -1,0 +1,1 @@
+"""Staff accounts, roles, sessions, API tokens and the guards that check them."""

@@ -1,0 +1,204 @@
+"""The only code that writes accounts, grants and tokens; each write is audited with its event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from appliance.audit.trail import record_change, record_failure
+from appliance.auth import schemas
+from appliance.auth.actor import Actor, Grant, normalise_grant_role
+from appliance.auth.credentials import digest, display_prefix, new_api_token
+from appliance.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
+from appliance.auth.queries import get_user, grants_of, token_schema
+from appliance.auth.roles import GRANTABLE_BY, Permission, Role
+from appliance.auth.tables import ApiToken, RoleGrant, User
+from appliance.catalog.tables import Branch
+from appliance.core.clock import utc_now
+from appliance.core.db import is_unique_violation, write_transaction
+from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from appliance.events.envelope import Subject
+
+LOGIN_FAILED = "invalid username or password"
+
+
+def _check_may_grant(actor: Actor, grants: list[Grant]) -> None:
+    """A grant is allowed when the actor may manage users there and the role is not above its own."""
+    for grant in grants:
+        if actor.superuser:
+            continue
+        allowed_roles = frozenset().union(*(GRANTABLE_BY.get(r, frozenset()) for r in actor.roles))
+        if grant.role not in allowed_roles or not actor.can(Permission.users_manage, grant.branch_id):
+            raise Forbidden(f"you may not grant the role {grant.role.value} there")
+        if grant.branch_id is None and actor.branch_scope(Permission.users_manage) is not None:
+            raise Forbidden("a branch-scoped manager must name a branch for each grant")
+
+
+async def create_user(data: schemas.UserCreate, *, actor: Actor) -> schemas.User:
+    if not actor.can(Permission.users_manage):
+        raise Forbidden("you may not manage users")
+    if data.password is not None and (problem := password_problem(data.password)):
+        raise Invalid({"password": problem})
+    grants = [normalise_grant_role(g.role, g.branch_id) for g in data.grants]
+    _check_may_grant(actor, grants)
+    branch_ids = {g.branch_id for g in grants if g.branch_id is not None}
+    now = utc_now()
+    user_id = uuid4()
+    try:
+        async with write_transaction():
+            if branch_ids:
+                found = {r["id"] for r in await Branch.select(Branch.id).where(Branch.id.is_in(list(branch_ids)))}
+                if missing := branch_ids - found:
+                    raise Invalid({"grants": f"unknown branch {sorted(map(str, missing))[0]}"})
+            await User.insert(
+                User(
+                    id=user_id,
+                    username=data.username,
+                    display_name=data.display_name,
+                    password_hash=hash_password(data.password) if data.password is not None else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await _insert_grants(user_id, grants)
+            await record_change(
+                "user.created",
+                Subject("user", str(user_id)),
+                {"user_id": str(user_id), "grants": _grant_data(grants)},
+                actor=actor,
+                changed_fields=["username", "display_name", "grants"] + (["password"] if data.password else []),
+                details={"grants": _grant_data(grants)},
+            )
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Conflict("that username is taken", code="username_taken") from exc
+        raise
+    return await get_user(user_id, actor=actor)
+
+
+def _grant_data(grants: list[Grant]) -> list[dict[str, Any]]:
+    return [{"role": g.role.value, "branch_id": str(g.branch_id) if g.branch_id else None} for g in grants]
+
+
+async def _insert_grants(user_id: UUID, grants: list[Grant]) -> None:
+    await RoleGrant.insert(*(RoleGrant(id=uuid4(), user=user_id, role=g.role.value, branch=g.branch_id) for g in grants))
+
+
+async def authenticate(username: str, password: str, *, actor: Actor) -> UUID:
+    """Check a local login; audit it either way. Failure says nothing about which part was wrong."""
+    row = await User.select(User.id, User.password_hash, User.active).where(User.username == username).first()
+    ok = verify_password(row["password_hash"] if row else None, password)
+    if row is None or not ok or not row["active"]:
+        target = Subject("user", str(row["id"])) if row else None
+        reason = "unknown_account" if row is None else ("bad_password" if not ok else "account_disabled")
+        await record_failure("auth.login_failed", actor=actor, reason=reason, target=target)
+        raise Unauthenticated(LOGIN_FAILED, code="login_failed")
+    user_id: UUID = row["id"]
+    changes: dict[Any, Any] = {User.last_login_at: utc_now()}
+    if needs_rehash(row["password_hash"]):
+        changes[User.password_hash] = hash_password(password)
+    async with write_transaction():
+        await User.update(changes).where(User.id == user_id)
+        await record_change(
+            "auth.logged_in",
+            Subject("user", str(user_id)),
+            {"user_id": str(user_id), "auth_method": "password"},
+            actor=_as_user(actor, user_id, username),
+        )
+    return user_id
+
+
+async def _actor_of_user(user_id: UUID) -> Actor:
+    row = await User.select(User.username, User.active).where(User.id == user_id).first()
+    if row is None or not row["active"]:
+        raise NotFound("no such active user")
+    grants = (await grants_of([user_id]))[user_id]
+    return Actor(kind="user", id=str(user_id), label=row["username"], auth_method="none", user_id=user_id, grants=grants)
+
+
+def _as_user(actor: Actor, user_id: UUID, username: str) -> Actor:
+    return Actor(
+        kind="user", id=str(user_id), label=username, auth_method="password", user_id=user_id,
+        ip=actor.ip, request_id=actor.request_id,
+    )
+
+
+async def record_logout(*, actor: Actor) -> None:
+    await record_change(
+        "auth.logged_out", Subject("user", str(actor.user_id)), {"user_id": str(actor.user_id)}, actor=actor
+    )
+
+
+async def disable_user(user_id: UUID, *, actor: Actor) -> schemas.User:
+    """Disable an account and end all its sessions (its epoch moves on); tokens stop working too."""
+    target = await get_user(user_id, actor=actor)
+    grants = [Grant(g.role, g.branch_id) for g in target.grants]
+    if not actor.superuser:
+        if actor.user_id == user_id:
+            raise Forbidden("you may not disable your own account")
+        _check_may_grant(actor, grants)
+    async with write_transaction():
+        await User.update({User.active: False, User.session_epoch: User.session_epoch + 1, User.updated_at: utc_now()}).where(
+            User.id == user_id
+        )
+        await record_change(
+            "user.disabled", Subject("user", str(user_id)), {"user_id": str(user_id)}, actor=actor,
+            changed_fields=["active"],
+        )
+    return await get_user(user_id, actor=actor)
+
+
+async def create_api_token(
+    data: schemas.TokenCreate, *, actor: Actor, owner_id: UUID | None = None
+) -> schemas.TokenCreated:
+    """A token for the actor's own account (or, from the host's CLI, for `owner_id`), with scopes the
+    owning account itself holds."""
+    if owner_id is not None and not actor.superuser:
+        raise Forbidden("only the host's administrator issues tokens for another account")
+    if owner_id is None:
+        if actor.kind != "user" or actor.user_id is None:
+            raise Forbidden("API tokens are created from a signed-in session")
+        owner_id = actor.user_id
+    owner = await _actor_of_user(owner_id)
+    if not owner.can(Permission.tokens_manage):
+        raise Forbidden("this account may not hold API tokens")
+    for index, scope in enumerate(data.scopes):
+        if not owner.can(scope):
+            raise Invalid({f"scopes[{index}]": f"the account does not hold {scope.value}"})
+    token = new_api_token()
+    now = utc_now()
+    row = ApiToken(
+        id=uuid4(),
+        user=owner_id,
+        name=data.name,
+        prefix=display_prefix(token),
+        token_hash=digest(token),
+        scopes=sorted({s.value for s in data.scopes}),
+        created_at=now,
+        expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+    )
+    async with write_transaction():
+        await ApiToken.insert(row)
+        await record_change(
+            "api_token.created", Subject("api_token", str(row.id)),
+            {"api_token_id": str(row.id), "user_id": str(owner_id), "scopes": row.scopes},
+            actor=actor, changed_fields=["name", "scopes", "expires_at"],
+        )
+    return schemas.TokenCreated(token=token, api_token=token_schema(row.to_dict()))
+
+
+async def revoke_api_token(token_id: UUID, *, actor: Actor) -> schemas.ApiToken:
+    row = await ApiToken.select().where(ApiToken.id == token_id).first()
+    # One's own tokens, or anyone's for an owner (offboarding, a leaked token).
+    if row is None or (row["user"] != actor.user_id and not (actor.superuser or Role.owner in actor.roles)):
+        raise NotFound("no such API token")
+    if row["revoked_at"] is None:
+        row["revoked_at"] = utc_now()
+        async with write_transaction():
+            await ApiToken.update({ApiToken.revoked_at: row["revoked_at"]}).where(ApiToken.id == token_id)
+            await record_change(
+                "api_token.revoked", Subject("api_token", str(token_id)), {"api_token_id": str(token_id)},
+                actor=actor, changed_fields=["revoked_at"],
+            )
+    return token_schema(row)

@@ -1,0 +1,118 @@
+"""JSON API: sign in and out, the current user, API tokens, staff accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.status_codes import HTTP_200_OK
+
+from appliance.auth import actions, queries, schemas
+from appliance.auth.actor import Actor
+from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
+from appliance.auth.roles import ROLE_PERMISSIONS, Permission
+from appliance.auth.sessions import SessionManager
+from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def actor_of(request: AnyRequest) -> Actor:
+    actor: Actor = request.scope["user"]
+    return actor
+
+
+def _sessions(request: AnyRequest) -> SessionManager:
+    manager: SessionManager = request.app.state.sessions
+    return manager
+
+
+def _session_cookie(manager: SessionManager, value: str, *, clear: bool = False) -> Cookie:
+    return Cookie(
+        key=manager.cookie_name, value=value, path="/", secure=manager.secure_cookie, httponly=True,
+        samesite="lax", max_age=0 if clear else None,
+    )
+
+
+def _permissions(actor: Actor) -> list[str]:
+    return sorted(p.value for p in Permission if actor.can(p))
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/login", opt={**PUBLIC, "rate_limited": True, "csrf_exempt": True}, status_code=HTTP_200_OK)
+    async def login(self, request: AnyRequest, data: schemas.LoginRequest) -> Response[schemas.Me]:
+        """Sign in with a local account. Starts a new session (a new id, whatever cookie was sent)."""
+        manager = _sessions(request)
+        user_id = await actions.authenticate(data.username, data.password, actor=actor_of(request))
+        if old := request.cookies.get(manager.cookie_name):
+            await manager.destroy(old)  # never carry a pre-login session id over: no fixation
+        epoch = await queries.session_epoch_of(user_id)
+        session_id, session = await manager.create(user_id, epoch, "password")
+        actor = await queries.actor_for_session(session, ip=actor_of(request).ip, request_id=actor_of(request).request_id)
+        assert actor is not None
+        me = schemas.Me(
+            user=await queries.get_user(user_id, actor=actor), permissions=_permissions(actor),
+            auth_method="password", csrf_token=session.csrf_token,
+        )
+        return Response(me, cookies=[_session_cookie(manager, session_id)])
+
+    @post("/logout", opt=PUBLIC, status_code=HTTP_200_OK)
+    async def logout(self, request: AnyRequest) -> Response[dict[str, bool]]:
+        """End the current session (idempotent: signing out twice is fine)."""
+        manager = _sessions(request)
+        if session_id := request.scope["state"].get("session_id"):
+            await manager.destroy(session_id)
+            await actions.record_logout(actor=actor_of(request))
+        return Response({"signed_out": True}, cookies=[_session_cookie(manager, "", clear=True)])
+
+    @get("/me", opt=AUTHENTICATED)
+    async def me(self, request: AnyRequest) -> schemas.Me:
+        actor = actor_of(request)
+        session = request.scope["state"].get("session")
+        assert actor.user_id is not None
+        return schemas.Me(
+            user=await queries.get_user(actor.user_id, actor=actor), permissions=_permissions(actor),
+            auth_method=actor.auth_method, csrf_token=session.csrf_token if session else None,
+        )
+
+    @post("/tokens", opt=requires(Permission.tokens_manage))
+    async def create_token(self, request: AnyRequest, data: schemas.TokenCreate) -> schemas.TokenCreated:
+        """Create an API token for your own account. The token is in this response only."""
+        return await actions.create_api_token(data, actor=actor_of(request))
+
+    @get("/tokens", opt=requires(Permission.tokens_manage))
+    async def list_tokens(self, request: AnyRequest) -> list[schemas.ApiToken]:
+        return await queries.list_tokens(actor=actor_of(request))
+
+    @post("/tokens/{token_id:uuid}/revoke", opt=requires(Permission.tokens_manage), status_code=HTTP_200_OK)
+    async def revoke_token(self, request: AnyRequest, token_id: UUID) -> schemas.ApiToken:
+        return await actions.revoke_api_token(token_id, actor=actor_of(request))
+
+
+class UserController(Controller):
+    path = "/api/v1/users"
+    tags = ["users"]
+
+    @post("/", opt=requires(Permission.users_manage))
+    async def create_user(self, request: AnyRequest, data: schemas.UserCreate) -> schemas.User:
+        return await actions.create_user(data, actor=actor_of(request))
+
+    @get("/", opt=requires(Permission.users_read))
+    async def list_users(self, request: AnyRequest, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[schemas.User]:
+        after = decode_cursor(cursor)
+        items, last = await queries.list_users(actor=actor_of(request), after=after, limit=check_limit(limit))
+        return Page(items=items, next_cursor=encode_cursor(last) if last else None)
+
+    @get("/{user_id:uuid}", opt=requires(Permission.users_read))
+    async def get_user(self, request: AnyRequest, user_id: UUID) -> schemas.User:
+        return await queries.get_user(user_id, actor=actor_of(request))
+
+    @post("/{user_id:uuid}/disable", opt=requires(Permission.users_manage), status_code=HTTP_200_OK)
+    async def disable_user(self, request: AnyRequest, user_id: UUID) -> schemas.User:
+        """Disable the account; its sessions end and its API tokens stop working at once."""
+        return await actions.disable_user(user_id, actor=actor_of(request))

@@ -1,0 +1,103 @@
+"""Who is calling: resolves the actor from a bearer token or the session cookie, and checks CSRF."""
+
+from __future__ import annotations
+
+import hmac
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import urlsplit
+
+import structlog
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from appliance.auth.actor import Actor
+from appliance.auth.queries import actor_for_session, actor_for_token
+from appliance.auth.sessions import SessionManager
+from appliance.core.errors import Forbidden
+from appliance.core.http import client_ip, request_id_of
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = b"x-csrf-token"
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), "")
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel and morsel.value else None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class AuthenticationMiddleware:
+    """Sets `scope["user"]` to an `Actor` (ANONYMOUS when nobody is signed in); guards decide access.
+
+    Cookie-authenticated unsafe requests must carry the session's CSRF token in X-CSRF-Token and,
+    when the browser sends an Origin, come from our own origin. Bearer-token requests carry no
+    ambient credentials, so CSRF does not apply to them.
+    """
+
+    def __init__(self, app: ASGIApp, *, sessions: SessionManager, trusted_proxies: tuple[str, ...], public_url: str) -> None:
+        self.app = app
+        self.sessions = sessions
+        self.trusted_proxies = trusted_proxies
+        self.public_origin = _origin(public_url)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip(scope, self.trusted_proxies)
+        state = scope.setdefault("state", {})
+        state["client_ip"] = ip
+        request_id = request_id_of(scope)
+        actor: Actor | None = None
+        authorization = _header(scope, b"authorization")
+        bearer = authorization[:7].lower() == "bearer "
+        if bearer:
+            actor = await actor_for_token(authorization[7:].strip(), ip=ip, request_id=request_id)
+            state["auth_error"] = None if actor else "invalid_token"
+        elif session_id := _cookie(scope, self.sessions.cookie_name):
+            session = await self.sessions.load(session_id)
+            if session is not None:
+                actor = await actor_for_session(session, ip=ip, request_id=request_id)
+            if actor is not None and session is not None:
+                state["session_id"], state["session"] = session_id, session
+                if scope["method"] not in SAFE_METHODS:
+                    self._check_csrf(scope, session.csrf_token)
+        if actor is None:
+            actor = Actor(kind="anonymous", id=None, label="", auth_method="none", ip=ip, request_id=request_id)
+        if scope["method"] not in SAFE_METHODS and not bearer:
+            self._check_origin(scope)
+        scope["user"] = actor
+        structlog.contextvars.bind_contextvars(actor_kind=actor.kind, actor_id=actor.id)
+        await self.app(scope, receive, send)
+
+    def _check_csrf(self, scope: Scope, expected: str) -> None:
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get("csrf_exempt"):
+            return
+        sent = _header(scope, CSRF_HEADER)
+        if not sent or not hmac.compare_digest(sent, expected):
+            raise Forbidden("missing or wrong X-CSRF-Token for a cookie-authenticated request", code="csrf_failed")
+
+    def _check_origin(self, scope: Scope) -> None:
+        origin = _header(scope, b"origin")
+        if not origin:  # non-browser clients send none; browsers always do on unsafe requests
+            return
+        host = _header(scope, b"host")
+        own = {self.public_origin, f"http://{host}".lower(), f"https://{host}".lower()}
+        if origin.lower() not in own:
+            raise Forbidden("cross-origin request refused", code="csrf_failed")

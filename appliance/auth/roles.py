@@ -1,0 +1,42 @@
+"""Roles, permissions and what each role may do: pure data, no I/O."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    owner = "owner"
+    manager = "manager"
+    front_desk = "front_desk"
+    staff = "staff"
+    compliance_officer = "compliance_officer"
+
+
+class Permission(StrEnum):
+    branches_read = "branches.read"
+    branches_write = "branches.write"
+    users_read = "users.read"
+    users_manage = "users.manage"
+    tokens_manage = "tokens.manage"  # one's own API tokens
+    audit_read = "audit.read"
+    audit_export = "audit.export"
+    metrics_read = "metrics.read"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.owner: frozenset(Permission),
+    Role.manager: frozenset({P.branches_read, P.branches_write, P.users_read, P.users_manage, P.tokens_manage}),
+    Role.front_desk: frozenset({P.branches_read}),
+    Role.staff: frozenset({P.branches_read}),
+    Role.compliance_officer: frozenset({P.branches_read, P.users_read, P.audit_read, P.audit_export}),
+}
+
+# Roles whose grant always spans every branch: a branch-scoped owner or auditor makes no sense.
+GLOBAL_ROLES = frozenset({Role.owner, Role.compliance_officer})
+# Who may hand out which role: nobody grants a role above their own.
+GRANTABLE_BY: dict[Role, frozenset[Role]] = {
+    Role.owner: frozenset(Role),
+    Role.manager: frozenset({Role.front_desk, Role.staff}),
+}

@@ -1,0 +1,70 @@
+"""Request and response bodies of the auth API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from appliance.auth.roles import Permission, Role
+
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@-]+$")]
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(max_length=150)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+    totp: str | None = None
+
+
+class GrantBody(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+    branch_id: UUID | None = None
+
+
+class User(msgspec.Struct):
+    id: UUID
+    username: str
+    display_name: str
+    active: bool
+    grants: list[GrantBody]
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    username: Username
+    grants: Annotated[list[GrantBody], msgspec.Meta(min_length=1)]
+    password: str | None = None  # None: an SSO-only account
+    display_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class Me(msgspec.Struct):
+    user: User
+    permissions: list[str]
+    auth_method: str
+    csrf_token: str | None  # send as X-CSRF-Token on unsafe requests made with the session cookie
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    scopes: Annotated[list[Permission], msgspec.Meta(min_length=1)]
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+
+
+class ApiToken(msgspec.Struct):
+    id: UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(msgspec.Struct):
+    token: str  # shown once; only its hash is stored
+    api_token: ApiToken

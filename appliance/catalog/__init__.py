@@ -1,0 +1,1 @@
+"""Branches, services and resources: what can be booked, where."""

@@ -1,0 +1,258 @@
+"""The `appliance` command: serve, migrate, check, up, user and token management.
+
+Every command exits non-zero with a readable reason on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+import click
+
+from appliance.core.errors import AppError
+from appliance.settings import Settings, SettingsError, effective_settings, load_settings
+
+T = TypeVar("T")
+FIRST_LOGIN_FILE = "first-login.txt"
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` against the configured database, reporting AppErrors as one-line failures."""
+    from appliance.core import db
+    from appliance.core.log import configure_logging
+    from appliance.db import open_database
+
+    configure_logging(settings.log.format, "warning")
+    open_database(settings)
+
+    async def wrapped() -> T:
+        await db.start_pool()
+        try:
+            return await work()
+        finally:
+            await db.close_pool()
+
+    try:
+        return asyncio.run(wrapped())
+    except AppError as exc:
+        _fail(exc.detail)
+        raise  # unreachable
+    except OSError as exc:
+        _fail(f"cannot reach the database: {exc}")
+        raise
+
+
+@click.group()
+@click.version_option(package_name="booking-appliance")
+def main() -> None:
+    """The booking appliance."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations (each one all-or-nothing)."""
+    from appliance.db.migrate import apply_migrations
+
+    applied = _run(_settings(), apply_migrations)
+    for migration_id in applied:
+        click.echo(f"applied {migration_id}")
+    click.echo("database is up to date" if not applied else f"{len(applied)} migration(s) applied")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from appliance.app import create_app
+    from appliance.db.migrate import pending_migrations
+
+    pending = _run(settings, pending_migrations)
+    if pending:
+        _fail(f"{len(pending)} migration(s) pending: {', '.join(pending)}. Run `appliance migrate` first.")
+    app = create_app(settings)
+    uvicorn.run(
+        app, host=host or settings.http.host, port=port or settings.http.port, log_config=None,
+        proxy_headers=False, server_header=False,
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: APPLIANCE_HTTP_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: APPLIANCE_HTTP_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the API, admin UI and portal. Refuses to start while migrations are pending."""
+    _serve(_settings(), host, port)
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def up(host: str | None, port: int | None) -> None:
+    """Migrate, make sure a first owner account exists (printing its login), then serve."""
+    settings = _settings()
+    from appliance.db.migrate import apply_migrations
+
+    _run(settings, apply_migrations)
+    login_file = settings.data.dir / FIRST_LOGIN_FILE
+    created = _run(settings, lambda: _ensure_first_owner(login_file))
+    if created or login_file.exists():
+        click.echo(f"\nFirst owner login ({'just created' if created else 'kept in ' + str(login_file)}):")
+        click.echo(login_file.read_text(encoding="utf-8"))
+        click.echo("Change this password after signing in, then delete the file.\n")
+    click.echo(f"Booking appliance at http://{host or settings.http.host}:{port or settings.http.port}")
+    _serve(settings, host, port)
+
+
+async def _ensure_first_owner(login_file: Path) -> bool:
+    from appliance.auth import actions, queries, schemas
+    from appliance.auth.actor import cli_actor
+    from appliance.auth.roles import Role
+
+    if await queries.count_users():
+        return False
+    password = secrets.token_urlsafe(15)
+    data = schemas.UserCreate(username="owner", password=password, grants=[schemas.GrantBody(Role.owner)])
+    await actions.create_user(data, actor=cli_actor())
+    login_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(login_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"username: owner\npassword: {password}\n")
+    return True
+
+
+@main.command()
+def check() -> None:
+    """Print the effective configuration (secrets masked) and check the database and broker."""
+    settings = _settings()
+    click.echo("Configuration:")
+    for env_name, value in effective_settings(settings):
+        click.echo(f"  {env_name}={value}")
+    click.echo(f"Mode: {'embedded (SQLite, in-process worker)' if settings.embedded else 'production (Redis)'}")
+    click.echo(f"Database: {settings.database_url if settings.database.url == '' else '(configured URL)'}")
+    problems = _run(settings, lambda: _check_services(settings))
+    if problems:
+        _fail("; ".join(problems))
+    click.echo("All checks passed.")
+
+
+async def _check_services(settings: Settings) -> list[str]:
+    from appliance.core import db
+    from appliance.core.cache import open_redis
+    from appliance.db.migrate import pending_migrations
+
+    problems = []
+    try:
+        await asyncio.wait_for(db.ping(), 5)
+        pending = await pending_migrations()
+        click.echo(f"  database: reachable, {len(pending)} migration(s) pending")
+        if pending:
+            problems.append(f"{len(pending)} migration(s) pending: run `appliance migrate`")
+    except Exception as exc:  # report, whatever went wrong
+        problems.append(f"database unreachable ({type(exc).__name__}: {exc})")
+    if settings.redis.url:
+        client = open_redis(settings.redis.url)
+        try:
+            await asyncio.wait_for(client.ping(), 5)
+            click.echo("  redis: reachable")
+        except Exception as exc:  # report, whatever went wrong
+            problems.append(f"redis unreachable ({type(exc).__name__})")
+        finally:
+            await client.aclose()
+    else:
+        click.echo("  broker: in-process (no Redis configured)")
+    return problems
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted if omitted.")
+@click.option("--role", "roles", required=True, multiple=True,
+              type=click.Choice(["owner", "manager", "front_desk", "staff", "compliance_officer"]))
+@click.option("--branch", "branch_id", default=None, help="Branch id the roles apply to (default: every branch).")
+@click.option("--display-name", default="")
+def user_create(username: str, password: str, roles: tuple[str, ...], branch_id: str | None, display_name: str) -> None:
+    """Create a local staff account."""
+    from appliance.auth import actions, schemas
+    from appliance.auth.actor import cli_actor
+    from appliance.auth.roles import Role
+    from appliance.core.errors import Invalid
+
+    try:
+        branch = UUID(branch_id) if branch_id else None
+    except ValueError:
+        _fail("--branch must be a branch id (UUID)")
+        return
+    try:
+        data = schemas.UserCreate(
+            username=username, password=password, display_name=display_name,
+            grants=[schemas.GrantBody(Role(r), branch) for r in roles],
+        )
+    except Exception as exc:
+        _fail(str(exc))
+        return
+
+    async def work() -> Any:
+        return await actions.create_user(data, actor=cli_actor())
+
+    try:
+        created = _run(_settings(), work)
+    except Invalid as exc:  # pragma: no cover - _run already reports AppErrors
+        _fail(exc.detail)
+        return
+    click.echo(f"created user {created.username} ({created.id})")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--username", required=True)
+@click.option("--name", default="cli", help="A label to tell tokens apart.")
+@click.option("--scope", "scopes", multiple=True, help="Permission to grant (repeatable; default: all the user holds).")
+@click.option("--expires-in-days", type=int, default=None)
+def token_create(username: str, name: str, scopes: tuple[str, ...], expires_in_days: int | None) -> None:
+    """Create an API token for a user and print it (it is shown only once)."""
+    from appliance.auth import actions, queries, schemas
+    from appliance.auth.actor import Actor, cli_actor
+    from appliance.auth.roles import Permission
+
+    unknown = [s for s in scopes if s not in Permission._value2member_map_]
+    if unknown:
+        _fail(f"unknown scope {unknown[0]!r}; known: {', '.join(p.value for p in Permission)}")
+
+    async def work() -> Any:
+        user_id = await queries.user_id_by_username(username)
+        grants = (await queries.grants_of([user_id]))[user_id]
+        holder = Actor(kind="user", id=str(user_id), label=username, auth_method="cli", user_id=user_id, grants=grants)
+        chosen = [Permission(s) for s in scopes] or [p for p in Permission if holder.can(p)]
+        data = schemas.TokenCreate(name=name, scopes=chosen, expires_in_days=expires_in_days)
+        return await actions.create_api_token(data, actor=cli_actor(), owner_id=user_id)
+
+    created = _run(_settings(), work)
+    click.echo(created.token)

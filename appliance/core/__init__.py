@@ -1,0 +1,1 @@
+"""Domain-free building blocks: errors, logging, database, HTTP plumbing, clock."""

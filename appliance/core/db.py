@@ -1,0 +1,110 @@
+"""The database engine: SQLite (embedded default) or PostgreSQL, chosen here and nowhere else."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
+
+Dialect = Literal["sqlite", "postgresql"]
+
+_engine: Engine | None = None  # type: ignore[type-arg]
+_pool_bounds: dict[int, tuple[int, int]] = {}  # id(engine) → (min, max); PostgresEngine has __slots__
+
+
+def dialect_of(url: str) -> Dialect:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    raise ValueError(f"unsupported database URL scheme {scheme!r}")
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:////abs/path/app.db` → `/abs/path/app.db`."""
+    return Path(unquote(url.removeprefix("sqlite://")))
+
+
+def engine_for_url(url: str, *, pool_min_size: int = 1, pool_max_size: int = 10) -> Engine:  # type: ignore[type-arg]
+    if dialect_of(url) == "sqlite":
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Writers queue on BEGIN IMMEDIATE instead of failing: wait up to 30 s for the lock.
+        return SQLiteEngine(path=str(path), timeout=30)
+    engine = PostgresEngine(config={"dsn": url})
+    _pool_bounds[id(engine)] = (pool_min_size, pool_max_size)
+    return engine
+
+
+def use_engine(engine: Engine, tables: Iterable[type[Table]]) -> None:  # type: ignore[type-arg]
+    """Make `engine` the one every table (and Piccolo's migration machinery) talks to."""
+    global _engine
+    _engine = engine
+    for table in tables:
+        table._meta.db = engine
+
+
+def current_engine() -> Engine:  # type: ignore[type-arg]
+    if _engine is None:
+        raise RuntimeError("no database configured: call appliance.db.open_database() first")
+    return _engine
+
+
+def current_dialect() -> Dialect:
+    return "sqlite" if isinstance(current_engine(), SQLiteEngine) else "postgresql"
+
+
+async def start_pool() -> None:
+    """Open the connection pool for the running event loop (PostgreSQL; SQLite needs none).
+
+    A pool belongs to one event loop: each loop that queries (the API's, a worker's) opens its own.
+    """
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        min_size, max_size = _pool_bounds.get(id(engine), (1, 10))
+        await engine.start_connection_pool(min_size=min_size, max_size=max_size)
+    else:
+        # WAL lets readers proceed while one writer holds the lock.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def close_pool() -> None:
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One atomic write. On SQLite it is `BEGIN IMMEDIATE`, so concurrent writers queue rather than fail.
+
+    Nested use joins the outer transaction.
+    """
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with engine.transaction():
+            yield
+
+
+async def ping() -> None:
+    """Raise if the database does not answer a trivial query."""
+    await current_engine().run_ddl("SELECT 1")
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)

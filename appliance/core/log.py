@@ -1,0 +1,102 @@
+"""structlog set-up: JSON (or console) lines, bound request context, and redaction of personal data."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Keys whose values never reach a log line, whatever they hold.
+SENSITIVE_KEYS = frozenset(
+    {
+        "password", "passwd", "secret", "token", "api_token", "access_token", "refresh_token", "id_token",
+        "authorization", "cookie", "set-cookie", "session", "session_id", "csrf_token", "totp", "authorization_code",
+        "name", "full_name", "phone", "mobile", "email", "address", "birthday", "id_number", "body",
+        "answers", "customer", "notes", "query_string",
+    }
+)
+_SENSITIVE_PARTS = ("password", "secret", "token", "cookie", "phone", "email")
+# Values that look like personal data even under an innocent key.
+_PII_PATTERNS = (
+    re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),  # email address
+    re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"),  # mainland China mobile number
+    re.compile(r"(?i)bearer\s+\S+"),
+)
+
+
+def _is_sensitive(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in SENSITIVE_KEYS or any(part in lowered for part in _SENSITIVE_PARTS)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        for pattern in _PII_PATTERNS:
+            value = pattern.sub(REDACTED, value)
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_sensitive(str(k)) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop sensitive keys and mask personal data patterns in every value, exceptions included."""
+    for key in list(event_dict):
+        if key == "event":
+            event_dict[key] = _scrub(event_dict[key])
+        elif _is_sensitive(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    """Route structlog and stdlib logging (uvicorn, piccolo, dramatiq) through one redacting pipeline."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(default=repr)
+    )
+    structlog.configure(
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("piccolo").setLevel(max(root.level, logging.WARNING))
+    # uvicorn's access log prints full paths with query strings; our request log replaces it.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

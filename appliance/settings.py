@@ -1,0 +1,307 @@
+"""Grouped, frozen settings read from APPLIANCE_<GROUP>_<NAME> env vars and an optional TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+ENV_PREFIX = "APPLIANCE_"
+CONFIG_ENV = "APPLIANCE_CONFIG"
+MASK = "********"
+
+
+def _env(name: str, key: str | None = None) -> dict[str, Any]:
+    """Field metadata: the env var name (and TOML key) when they differ from the field name."""
+    return {"env": name, "key": key} if key else {"env": name}
+
+
+SECRET: dict[str, Any] = {"secret": True}
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where the appliance keeps its files (SQLite database, key ring, exports)."""
+
+    dir: Path = Path("var")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Unset url means the embedded SQLite file `<data dir>/appliance.db`."""
+
+    url: str = ""
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Unset url means embedded mode: in-process worker and in-database sessions."""
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    """The address users reach the appliance at (links in messages, cookie security, CORS origin)."""
+
+    url: str = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_kb: int = 1024
+    # Secure + __Host- cookies. Browsers accept them on http://127.0.0.1 and http://localhost.
+    secure_cookies: bool = True
+    # Client addresses whose X-Forwarded-For is believed (the load balancer in front).
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    idle_minutes: int = 30
+    absolute_hours: int = 12
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    # Failed or successful attempts per client address per minute before 429.
+    login_attempts_per_minute: int = 10
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = field(default="", metadata=SECRET)
+    sender: str = field(default="", metadata=_env("APPLIANCE_SMTP_FROM", key="from"))
+    tls: Literal["none", "starttls", "tls"] = "starttls"
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", metadata=SECRET)
+
+
+@dataclass(frozen=True)
+class CryptoSettings:
+    suite: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
+    # Unset means `<data dir>/keyring.json`.
+    keyring: Path | None = field(default=None, metadata=_env("APPLIANCE_KEYRING"))
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: Literal["json", "console"] = "json"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: DataSettings = DataSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    public: PublicSettings = PublicSettings()
+    http: HttpSettings = HttpSettings()
+    session: SessionSettings = SessionSettings()
+    auth: AuthSettings = AuthSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    oidc: OidcSettings = OidcSettings()
+    crypto: CryptoSettings = CryptoSettings()
+    log: LogSettings = LogSettings()
+
+    @property
+    def database_url(self) -> str:
+        """The effective database URL: the embedded SQLite file when none is configured."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data.dir / 'appliance.db').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.redis.url
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.crypto.keyring or self.data.dir / "keyring.json"
+
+
+class SettingsError(Exception):
+    """Every problem found in the configuration, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    group: str
+    name: str
+    env: str
+    key: str  # the name inside the TOML section
+    type: Any
+    default: Any
+    secret: bool
+
+
+def setting_specs() -> list[SettingSpec]:
+    """Every setting with its env name, type and default: the reference for docs and `check`."""
+    specs = []
+    for group in dataclasses.fields(Settings):
+        group_cls = group.default.__class__
+        hints = get_type_hints(group_cls)
+        for f in dataclasses.fields(group_cls):
+            env = f.metadata.get("env", f"{ENV_PREFIX}{group.name.upper()}_{f.name.upper()}")
+            key = f.metadata.get("key", f.name)
+            secret = bool(f.metadata.get("secret"))
+            specs.append(SettingSpec(group.name, f.name, env, key, hints[f.name], f.default, secret))
+    return specs
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if APPLIANCE_CONFIG names one), then env vars over it; validate everything."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    file_values: dict[str, Any] = {}
+    if config_path := environ.get(CONFIG_ENV):
+        try:
+            file_values = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"{CONFIG_ENV}={config_path}: cannot read ({exc.strerror})")
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{CONFIG_ENV}={config_path}: not valid TOML ({exc})")
+    known_groups = {f.name for f in dataclasses.fields(Settings)}
+    for group_name, group_values in file_values.items():
+        if group_name not in known_groups or not isinstance(group_values, dict):
+            problems.append(f"config file: unknown section [{group_name}]")
+    known_envs = {spec.env for spec in setting_specs()} | {CONFIG_ENV}
+    for name in environ:
+        if name.startswith(ENV_PREFIX) and name not in known_envs:
+            problems.append(f"{name}: unknown setting")
+
+    groups: dict[str, dict[str, Any]] = {}
+    for spec in setting_specs():
+        raw: Any
+        source: str
+        if spec.env in environ:
+            raw, source = environ[spec.env], spec.env
+            if _is_sequence(spec.type):
+                raw = [item.strip() for item in raw.split(",") if item.strip()]
+        else:
+            section = file_values.get(spec.group)
+            if not isinstance(section, dict):
+                continue
+            if spec.key not in section:
+                continue
+            raw, source = section[spec.key], f"config file [{spec.group}] {spec.key}"
+        try:
+            value = _convert(raw, spec.type)
+        except msgspec.ValidationError as exc:
+            shown = MASK if spec.secret else repr(raw)
+            problems.append(f"{source}={shown}: {_type_problem(spec.type, exc)}")
+            continue
+        groups.setdefault(spec.group, {})[spec.name] = value
+    for group_name, section in file_values.items():
+        if isinstance(section, dict) and group_name in known_groups:
+            names = {s.key for s in setting_specs() if s.group == group_name}
+            for key in section:
+                if key not in names:
+                    problems.append(f"config file [{group_name}] {key}: unknown setting")
+
+    built = {name: type(getattr(Settings(), name))(**values) for name, values in groups.items()}
+    settings = Settings(**built)
+    problems.extend(validate(settings))
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _convert(raw: Any, tp: Any) -> Any:
+    if tp in (Path, Path | None):
+        return Path(msgspec.convert(raw, str)) if raw != "" else None if tp != Path else Path(".")
+    return msgspec.convert(raw, tp, strict=False)
+
+
+def _is_sequence(tp: Any) -> bool:
+    return getattr(tp, "__origin__", None) in (tuple, list)
+
+
+def _type_problem(tp: Any, exc: msgspec.ValidationError) -> str:
+    if getattr(tp, "__origin__", None) is Literal:
+        return "must be one of " + ", ".join(repr(v) for v in tp.__args__)
+    return str(exc).split(" - at ")[0].replace("Expected", "expected")
+
+
+def validate(settings: Settings) -> list[str]:
+    """Checks across values that types alone cannot express."""
+    problems = []
+    db_url = settings.database.url
+    if db_url and urlsplit(db_url).scheme not in ("sqlite", "postgresql", "postgres"):
+        problems.append("APPLIANCE_DATABASE_URL: must start with sqlite:/// or postgresql://")
+    if db_url.startswith("sqlite") and not db_url.startswith("sqlite:///"):
+        problems.append("APPLIANCE_DATABASE_URL: a SQLite URL is sqlite:////absolute/path/app.db")
+    if settings.redis.url and urlsplit(settings.redis.url).scheme not in ("redis", "rediss"):
+        problems.append("APPLIANCE_REDIS_URL: must start with redis:// or rediss://")
+    public = urlsplit(settings.public.url)
+    if public.scheme not in ("http", "https") or not public.hostname:
+        problems.append("APPLIANCE_PUBLIC_URL: must be an http(s) URL such as https://booking.example.com")
+    if not 1 <= settings.http.port <= 65535:
+        problems.append("APPLIANCE_HTTP_PORT: must be between 1 and 65535")
+    if settings.http.max_body_kb < 1:
+        problems.append("APPLIANCE_HTTP_MAX_BODY_KB: must be at least 1")
+    if not 1 <= settings.database.pool_min_size <= settings.database.pool_max_size:
+        problems.append("APPLIANCE_DATABASE_POOL_MIN_SIZE: must be at least 1 and not above POOL_MAX_SIZE")
+    if settings.session.idle_minutes < 1 or settings.session.absolute_hours < 1:
+        problems.append("APPLIANCE_SESSION_*: timeouts must be positive")
+    if settings.session.idle_minutes > settings.session.absolute_hours * 60:
+        problems.append("APPLIANCE_SESSION_IDLE_MINUTES: must not exceed the absolute timeout")
+    if settings.auth.login_attempts_per_minute < 1:
+        problems.append("APPLIANCE_AUTH_LOGIN_ATTEMPTS_PER_MINUTE: must be at least 1")
+    if settings.smtp.host and not settings.smtp.sender:
+        problems.append("APPLIANCE_SMTP_FROM: required when APPLIANCE_SMTP_HOST is set")
+    oidc = settings.oidc
+    if any((oidc.issuer, oidc.client_id, oidc.client_secret)) and not all((oidc.issuer, oidc.client_id)):
+        problems.append("APPLIANCE_OIDC_ISSUER and APPLIANCE_OIDC_CLIENT_ID: set both to enable SSO")
+    if oidc.issuer and urlsplit(oidc.issuer).scheme != "https" and urlsplit(oidc.issuer).hostname not in ("127.0.0.1", "localhost"):
+        problems.append("APPLIANCE_OIDC_ISSUER: must be https (plain http only on loopback)")
+    return problems
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def effective_settings(settings: Settings) -> list[tuple[str, str]]:
+    """(env name, printable value) for every setting; secrets and URL passwords masked."""
+    rows = []
+    for spec in setting_specs():
+        value = getattr(getattr(settings, spec.group), spec.name)
+        if spec.secret:
+            shown = MASK if value else ""
+        elif isinstance(value, str) and "://" in value:
+            shown = mask_url(value)
+        elif isinstance(value, tuple):
+            shown = ",".join(value)
+        else:
+            shown = "" if value is None else str(value)
+        rows.append((spec.env, shown))
+    return rows

@@ -1,0 +1,1 @@
+"""Integration plugins, one package each."""
