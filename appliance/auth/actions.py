@@ -189,7 +189,7 @@ async def create_api_token(
 
 
 async def revoke_api_token(token_id: UUID, *, actor: Actor) -> schemas.ApiToken:
-    row = await ApiToken.select().where(ApiToken.id == token_id).first()
+    row = await ApiToken.select().where(ApiToken.id == token_id).output(load_json=True).first()
     # One's own tokens, or anyone's for an owner (offboarding, a leaked token).
     if row is None or (row["user"] != actor.user_id and not (actor.superuser or Role.owner in actor.roles)):
         raise NotFound("no such API token")

@@ -55,7 +55,7 @@ async def actor_for_token(token: str, *, ip: str | None, request_id: str | None)
     row = await ApiToken.select(
         ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked_at,
         ApiToken.last_used_at, ApiToken.user.id, ApiToken.user.active,
-    ).where(ApiToken.token_hash == digest(token)).first()
+    ).where(ApiToken.token_hash == digest(token)).output(load_json=True).first()
     now = utc_now()
     if row is None or row["revoked_at"] is not None or not row["user.active"]:
         return None
@@ -141,7 +141,7 @@ async def list_tokens(*, actor: Actor) -> list[schemas.ApiToken]:
     rows = await ApiToken.select(
         ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.scopes, ApiToken.created_at,
         ApiToken.expires_at, ApiToken.last_used_at, ApiToken.revoked_at,
-    ).where(ApiToken.user == actor.user_id).order_by(ApiToken.created_at)
+    ).where(ApiToken.user == actor.user_id).order_by(ApiToken.created_at).output(load_json=True)
     return [token_schema(r) for r in rows]
 
 

@@ -55,6 +55,6 @@ class SessionRecord(Table):
     """
 
     id = UUID(primary_key=True)
-    key = Varchar(length=64, unique=True)
+    key = Varchar(length=128, unique=True)
     value = Bytea()
     expires_at = Timestamptz(null=True, default=None, index=True)

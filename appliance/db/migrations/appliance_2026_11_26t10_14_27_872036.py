@@ -44,7 +44,7 @@ class User(Table, tablename="app_user", schema=None):
     )
 
 
-ID = "2026-11-26T10:06:46:460686"
+ID = "2026-11-26T10:14:27:872036"
 VERSION = "1.38.0"
 DESCRIPTION = "True"
 
@@ -59,8 +59,16 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="OutboxEvent",
-        tablename="outbox_event",
+        class_name="RoleGrant", tablename="role_grant", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="Branch", tablename="branch", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="SessionRecord",
+        tablename="session_record",
         schema=None,
         columns=None,
     )
@@ -73,22 +81,14 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Branch", tablename="branch", schema=None, columns=None
-    )
-
-    manager.add_table(
         class_name="ApiToken", tablename="api_token", schema=None, columns=None
     )
 
     manager.add_table(
-        class_name="SessionRecord",
-        tablename="session_record",
+        class_name="OutboxEvent",
+        tablename="outbox_event",
         schema=None,
         columns=None,
-    )
-
-    manager.add_table(
-        class_name="RoleGrant", tablename="role_grant", schema=None, columns=None
     )
 
     manager.add_column(
@@ -283,8 +283,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
+        table_class_name="RoleGrant",
+        tablename="role_grant",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -304,10 +304,123 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="type",
-        db_column_name="type",
+        table_class_name="RoleGrant",
+        tablename="role_grant",
+        column_name="user",
+        db_column_name="user",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": User,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RoleGrant",
+        tablename="role_grant",
+        column_name="role",
+        db_column_name="role",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 32,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RoleGrant",
+        tablename="role_grant",
+        column_name="branch",
+        db_column_name="branch",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Branch,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="name",
+        db_column_name="name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="timezone",
+        db_column_name="timezone",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -316,7 +429,7 @@ async def forwards():
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -326,14 +439,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="version",
-        db_column_name="version",
-        column_class_name="Integer",
-        column_class=Integer,
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="address",
+        db_column_name="address",
+        column_class_name="Text",
+        column_class=Text,
         params={
-            "default": 1,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -347,10 +460,31 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="occurred_at",
-        db_column_name="occurred_at",
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="active",
+        db_column_name="active",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": True,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="created_at",
+        db_column_name="created_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -358,7 +492,7 @@ async def forwards():
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -368,14 +502,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="actor",
-        db_column_name="actor",
-        column_class_name="JSON",
-        column_class=JSON,
+        table_class_name="Branch",
+        tablename="branch",
+        column_name="updated_at",
+        db_column_name="updated_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
         params={
-            "default": "{}",
+            "default": TimestamptzNow(),
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -389,14 +523,57 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="subject",
-        db_column_name="subject",
-        column_class_name="JSON",
-        column_class=JSON,
+        table_class_name="SessionRecord",
+        tablename="session_record",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
         params={
-            "default": "{}",
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="SessionRecord",
+        tablename="session_record",
+        column_name="key",
+        db_column_name="key",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 128,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="SessionRecord",
+        tablename="session_record",
+        column_name="value",
+        db_column_name="value",
+        column_class_name="Bytea",
+        column_class=Bytea,
+        params={
+            "default": b"",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -410,31 +587,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="data",
-        db_column_name="data",
-        column_class_name="JSON",
-        column_class=JSON,
-        params={
-            "default": "{}",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="OutboxEvent",
-        tablename="outbox_event",
-        column_name="dispatched_at",
-        db_column_name="dispatched_at",
+        table_class_name="SessionRecord",
+        tablename="session_record",
+        column_name="expires_at",
+        db_column_name="expires_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -777,155 +933,6 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="name",
-        db_column_name="name",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 200,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="timezone",
-        db_column_name="timezone",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="address",
-        db_column_name="address",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="active",
-        db_column_name="active",
-        column_class_name="Boolean",
-        column_class=Boolean,
-        params={
-            "default": True,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Branch",
-        tablename="branch",
-        column_name="updated_at",
-        db_column_name="updated_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
         table_class_name="ApiToken",
         tablename="api_token",
         column_name="id",
@@ -1142,8 +1149,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SessionRecord",
-        tablename="session_record",
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -1163,58 +1170,16 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="SessionRecord",
-        tablename="session_record",
-        column_name="key",
-        db_column_name="key",
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="type",
+        db_column_name="type",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
             "length": 64,
             "default": "",
             "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="SessionRecord",
-        tablename="session_record",
-        column_name="value",
-        db_column_name="value",
-        column_class_name="Bytea",
-        column_class=Bytea,
-        params={
-            "default": b"",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="SessionRecord",
-        tablename="session_record",
-        column_name="expires_at",
-        db_column_name="expires_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
             "primary_key": False,
             "unique": False,
             "index": True,
@@ -1227,60 +1192,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="RoleGrant",
-        tablename="role_grant",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="version",
+        db_column_name="version",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RoleGrant",
-        tablename="role_grant",
-        column_name="user",
-        db_column_name="user",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": User,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RoleGrant",
-        tablename="role_grant",
-        column_name="role",
-        db_column_name="role",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 32,
-            "default": "",
+            "default": 1,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1294,21 +1213,102 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="RoleGrant",
-        tablename="role_grant",
-        column_name="branch",
-        db_column_name="branch",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="occurred_at",
+        db_column_name="occurred_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
         params={
-            "references": Branch,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="actor",
+        db_column_name="actor",
+        column_class_name="JSON",
+        column_class=JSON,
+        params={
+            "default": "{}",
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="subject",
+        db_column_name="subject",
+        column_class_name="JSON",
+        column_class=JSON,
+        params={
+            "default": "{}",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="data",
+        db_column_name="data",
+        column_class_name="JSON",
+        column_class=JSON,
+        params={
+            "default": "{}",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="OutboxEvent",
+        tablename="outbox_event",
+        column_name="dispatched_at",
+        db_column_name="dispatched_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,

@@ -1,0 +1,1 @@
+"""Test support for our suite and for plugin authors: builders that go through actions."""
