@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.status_codes import HTTP_200_OK
@@ -45,7 +46,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", opt={**PUBLIC, "rate_limited": True, "csrf_exempt": True}, status_code=HTTP_200_OK)
-    async def login(self, request: AnyRequest, data: schemas.LoginRequest) -> Response[schemas.Me]:
+    async def login(self, request: AnyRequest, data: JSONBody[schemas.LoginRequest]) -> Response[schemas.Me]:
         """Sign in with a local account. Starts a new session (a new id, whatever cookie was sent)."""
         manager = _sessions(request)
         user_id = await actions.authenticate(data.username, data.password, actor=actor_of(request))
@@ -81,7 +82,7 @@ class AuthController(Controller):
         )
 
     @post("/tokens", opt=requires(Permission.tokens_manage))
-    async def create_token(self, request: AnyRequest, data: schemas.TokenCreate) -> schemas.TokenCreated:
+    async def create_token(self, request: AnyRequest, data: JSONBody[schemas.TokenCreate]) -> schemas.TokenCreated:
         """Create an API token for your own account. The token is in this response only."""
         return await actions.create_api_token(data, actor=actor_of(request))
 
@@ -90,7 +91,7 @@ class AuthController(Controller):
         return await queries.list_tokens(actor=actor_of(request))
 
     @post("/tokens/{token_id:uuid}/revoke", opt=requires(Permission.tokens_manage), status_code=HTTP_200_OK)
-    async def revoke_token(self, request: AnyRequest, token_id: UUID) -> schemas.ApiToken:
+    async def revoke_token(self, request: AnyRequest, token_id: FromPath[UUID]) -> schemas.ApiToken:
         return await actions.revoke_api_token(token_id, actor=actor_of(request))
 
 
@@ -99,20 +100,20 @@ class UserController(Controller):
     tags = ["users"]
 
     @post("/", opt=requires(Permission.users_manage))
-    async def create_user(self, request: AnyRequest, data: schemas.UserCreate) -> schemas.User:
+    async def create_user(self, request: AnyRequest, data: JSONBody[schemas.UserCreate]) -> schemas.User:
         return await actions.create_user(data, actor=actor_of(request))
 
     @get("/", opt=requires(Permission.users_read))
-    async def list_users(self, request: AnyRequest, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[schemas.User]:
+    async def list_users(self, request: AnyRequest, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT) -> Page[schemas.User]:
         after = decode_cursor(cursor)
         items, last = await queries.list_users(actor=actor_of(request), after=after, limit=check_limit(limit))
         return Page(items=items, next_cursor=encode_cursor(last) if last else None)
 
     @get("/{user_id:uuid}", opt=requires(Permission.users_read))
-    async def get_user(self, request: AnyRequest, user_id: UUID) -> schemas.User:
+    async def get_user(self, request: AnyRequest, user_id: FromPath[UUID]) -> schemas.User:
         return await queries.get_user(user_id, actor=actor_of(request))
 
     @post("/{user_id:uuid}/disable", opt=requires(Permission.users_manage), status_code=HTTP_200_OK)
-    async def disable_user(self, request: AnyRequest, user_id: UUID) -> schemas.User:
+    async def disable_user(self, request: AnyRequest, user_id: FromPath[UUID]) -> schemas.User:
         """Disable the account; its sessions end and its API tokens stop working at once."""
         return await actions.disable_user(user_id, actor=actor_of(request))

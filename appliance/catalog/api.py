@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar import Controller, get, patch, post
 
 from appliance.auth.api import AnyRequest, actor_of
@@ -19,12 +20,12 @@ class BranchController(Controller):
     tags = ["catalog"]
 
     @post("/", opt=requires(Permission.branches_write))
-    async def create_branch(self, request: AnyRequest, data: schemas.BranchCreate) -> schemas.Branch:
+    async def create_branch(self, request: AnyRequest, data: JSONBody[schemas.BranchCreate]) -> schemas.Branch:
         return await actions.create_branch(data, actor=actor_of(request))
 
     @get("/", opt=requires(Permission.branches_read))
     async def list_branches(
-        self, request: AnyRequest, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+        self, request: AnyRequest, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT
     ) -> Page[schemas.Branch]:
         after = decode_cursor(cursor)
         try:
@@ -35,9 +36,9 @@ class BranchController(Controller):
         return Page(items=items, next_cursor=encode_cursor(str(last)) if last else None)
 
     @get("/{branch_id:uuid}", opt=requires(Permission.branches_read))
-    async def get_branch(self, request: AnyRequest, branch_id: UUID) -> schemas.Branch:
+    async def get_branch(self, request: AnyRequest, branch_id: FromPath[UUID]) -> schemas.Branch:
         return await queries.get_branch(branch_id, actor=actor_of(request))
 
     @patch("/{branch_id:uuid}", opt=requires(Permission.branches_write))
-    async def update_branch(self, request: AnyRequest, branch_id: UUID, data: schemas.BranchUpdate) -> schemas.Branch:
+    async def update_branch(self, request: AnyRequest, branch_id: FromPath[UUID], data: JSONBody[schemas.BranchUpdate]) -> schemas.Branch:
         return await actions.update_branch(branch_id, data, actor=actor_of(request))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from pathlib import Path
 
@@ -25,7 +26,10 @@ class MigrationFailed(AppError):
         self.migration_id = migration_id
 
 
+@functools.cache
 def _modules(folder: Path | None) -> dict[str, MigrationModule]:
+    """Import each migration module once: Piccolo's loader prepends to sys.path on every call, and
+    readiness probes ask for pending migrations on every request."""
     path = str(folder) if folder else APP_CONFIG.resolved_migrations_folder_path
     return BaseMigrationManager().get_migration_modules(path)
 

@@ -17,6 +17,14 @@ def session_cookie(client: httpx.AsyncClient) -> str | None:
     return client.cookies.get(SECURE_COOKIE)
 
 
+async def me_status_with(client: httpx.AsyncClient, session_id: str | None) -> int:
+    """GET /me presenting exactly this session cookie and nothing else."""
+    client.cookies.clear()
+    if session_id:
+        client.cookies.set(SECURE_COOKIE, session_id, domain="testserver.local")
+    return (await client.get("/api/v1/auth/me")).status_code
+
+
 async def test_login_issues_a_new_session_id_even_when_one_is_presented(client: httpx.AsyncClient) -> None:
     await make_user("alice", Role.owner)
     await make_user("bob", Role.front_desk)
@@ -33,9 +41,7 @@ async def test_login_issues_a_new_session_id_even_when_one_is_presented(client: 
     assert len({first, second, planted}) == 3
     me = await client.get("/api/v1/auth/me")
     assert me.json()["user"]["username"] == "alice"
-    client.cookies.clear()
-    planted_use = await client.get("/api/v1/auth/me", cookies={SECURE_COOKIE: planted})
-    assert planted_use.status_code == 401
+    assert await me_status_with(client, planted) == 401
 
 
 async def test_relogin_as_same_user_rotates_and_ends_the_old_session(client: httpx.AsyncClient) -> None:
@@ -47,9 +53,8 @@ async def test_relogin_as_same_user_rotates_and_ends_the_old_session(client: htt
 
     after = session_cookie(client)
     assert before != after
-    client.cookies.clear()
-    assert (await client.get("/api/v1/auth/me", cookies={SECURE_COOKIE: before})).status_code == 401
-    assert (await client.get("/api/v1/auth/me", cookies={SECURE_COOKIE: after})).status_code == 200
+    assert await me_status_with(client, before) == 401
+    assert await me_status_with(client, after) == 200
 
 
 async def test_session_cookie_attributes(client: httpx.AsyncClient) -> None:
@@ -72,8 +77,7 @@ async def test_logout_ends_the_session_on_the_server(client: httpx.AsyncClient) 
     response = await client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": me["csrf_token"]})
 
     assert response.status_code == 200
-    client.cookies.clear()
-    assert (await client.get("/api/v1/auth/me", cookies={SECURE_COOKIE: cookie})).status_code == 401
+    assert await me_status_with(client, cookie) == 401
 
 
 async def test_disabling_a_user_ends_their_sessions(client: httpx.AsyncClient) -> None:
