@@ -7,6 +7,7 @@ from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from appliance.auth.actor import Actor
@@ -56,9 +57,10 @@ class AuthenticationMiddleware:
         self.public_origin = _origin(public_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        method = scope["method"]
         ip = client_ip(scope, self.trusted_proxies)
         state = scope.setdefault("state", {})
         state["client_ip"] = ip
@@ -75,11 +77,11 @@ class AuthenticationMiddleware:
                 actor = await actor_for_session(session, ip=ip, request_id=request_id)
             if actor is not None and session is not None:
                 state["session_id"], state["session"] = session_id, session
-                if scope["method"] not in SAFE_METHODS:
+                if method not in SAFE_METHODS:
                     self._check_csrf(scope, session.csrf_token)
         if actor is None:
             actor = Actor(kind="anonymous", id=None, label="", auth_method="none", ip=ip, request_id=request_id)
-        if scope["method"] not in SAFE_METHODS and not bearer:
+        if method not in SAFE_METHODS and not bearer:
             self._check_origin(scope)
         scope["user"] = actor
         structlog.contextvars.bind_contextvars(actor_kind=actor.kind, actor_id=actor.id)

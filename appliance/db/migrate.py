@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.apps.migrations.commands.base import BaseMigrationManager, MigrationModule
+from piccolo.apps.migrations.commands.base import BaseMigrationManager, MigrationModule  # type: ignore[attr-defined]
 from piccolo.apps.migrations.tables import Migration
 
 from appliance.core.db import write_transaction
@@ -54,7 +54,7 @@ async def apply_migrations(folder: Path | None = None) -> list[str]:
 
     `folder` replaces the packaged migrations folder (tests of the runner itself).
     """
-    await Migration.create_table(if_not_exists=True).run()
+    await Migration.create_table(if_not_exists=True).run()  # type: ignore[no-untyped-call]
     modules = _modules(folder)
     applied = []
     for migration_id in await pending_migrations(folder):

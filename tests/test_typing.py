@@ -1,0 +1,18 @@
+"""mypy --strict over the shipped packages (configured in pyproject.toml): type hints stay true."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_mypy_strict_passes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "appliance", "integrations"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
