@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
+from asyncpg.pool import Pool  # type: ignore[import-untyped]
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -18,7 +21,39 @@ from piccolo.table import Table
 Dialect = Literal["sqlite", "postgresql"]
 
 _engine: Engine | None = None  # type: ignore[type-arg]
-_pool_bounds: dict[int, tuple[int, int]] = {}  # id(engine) → (min, max); PostgresEngine has __slots__
+
+
+class LoopLocalPostgresEngine(PostgresEngine):
+    """A PostgreSQL engine with one connection pool per event loop.
+
+    asyncpg pools belong to the loop that made them; the API, the in-process worker's loop and test
+    clients each run their own loop. Piccolo reads and writes `self.pool`, so it is resolved per loop.
+    """
+
+    __slots__ = ("_pools", "pool_bounds")
+
+    def __init__(self, config: dict[str, Any], *, pool_bounds: tuple[int, int]) -> None:
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool] = weakref.WeakKeyDictionary()
+        self.pool_bounds = pool_bounds
+        super().__init__(config=config)
+
+    @property
+    def pool(self) -> Pool | None:
+        try:
+            return self._pools.get(asyncio.get_running_loop())
+        except RuntimeError:  # no running loop: no pool
+            return None
+
+    @pool.setter
+    def pool(self, value: Pool | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # Piccolo's __init__ sets None outside any loop
+        if value is None:
+            self._pools.pop(loop, None)
+        else:
+            self._pools[loop] = value
 
 
 def dialect_of(url: str) -> Dialect:
@@ -41,9 +76,7 @@ def engine_for_url(url: str, *, pool_min_size: int = 1, pool_max_size: int = 10)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Writers queue on BEGIN IMMEDIATE instead of failing: wait up to 30 s for the lock.
         return SQLiteEngine(path=str(path), timeout=30)
-    engine = PostgresEngine(config={"dsn": url})
-    _pool_bounds[id(engine)] = (pool_min_size, pool_max_size)
-    return engine
+    return LoopLocalPostgresEngine(config={"dsn": url}, pool_bounds=(pool_min_size, pool_max_size))
 
 
 def use_engine(engine: Engine, tables: Iterable[type[Table]]) -> None:  # type: ignore[type-arg]
@@ -70,8 +103,8 @@ async def start_pool() -> None:
     A pool belongs to one event loop: each loop that queries (the API's, a worker's) opens its own.
     """
     engine = current_engine()
-    if isinstance(engine, PostgresEngine):
-        min_size, max_size = _pool_bounds.get(id(engine), (1, 10))
+    if isinstance(engine, LoopLocalPostgresEngine):
+        min_size, max_size = engine.pool_bounds
         await engine.start_connection_pool(min_size=min_size, max_size=max_size)
     else:
         # WAL lets readers proceed while one writer holds the lock.

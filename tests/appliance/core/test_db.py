@@ -1,0 +1,70 @@
+"""The database layer: pools per event loop, the write-transaction helper on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from appliance.catalog.tables import Branch
+from appliance.core import db
+from appliance.db import open_database
+from appliance.testing.builders import make_branch
+from tests.conftest import make_settings
+
+
+def test_each_event_loop_gets_its_own_postgres_pool(database_urls: dict[str, str]) -> None:
+    open_database(make_settings(database_urls["postgresql"]))
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    async def work() -> None:
+        await db.start_pool()
+        engine = db.current_engine()
+        pool = engine.pool  # type: ignore[attr-defined]
+        assert pool is not None
+        counts = await asyncio.gather(*(Branch.count() for _ in range(20)))
+        seen.append((id(pool), len(counts)))
+        await db.close_pool()
+        assert engine.pool is None  # type: ignore[attr-defined]
+
+    def in_own_loop() -> None:
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=in_own_loop) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(seen) == 3
+    assert len({pool_id for pool_id, _ in seen}) == 3
+    assert all(count == 20 for _, count in seen)
+
+
+async def test_write_transaction_rolls_back_everything_on_error(database: str) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with db.write_transaction():
+            await make_branch("静安店")
+            assert await Branch.count() == 1  # visible inside the transaction
+            raise Boom
+
+    assert await Branch.count() == 0
+
+
+async def test_sqlite_write_transactions_are_immediate(database_urls: dict[str, str]) -> None:
+    open_database(make_settings(database_urls["sqlite"]))
+    engine = db.current_engine()
+
+    async with db.write_transaction():
+        transaction = engine.current_transaction.get()
+        assert transaction is not None
+        assert transaction.transaction_type.value == "IMMEDIATE"
