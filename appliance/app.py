@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,6 +34,7 @@ from appliance.core.log import configure_logging
 from appliance.db import open_database
 from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
+from appliance.worker.broker import InProcessWorker, create_broker
 
 ROUTE_HANDLERS: list[Any] = [HealthController, AuthController, UserController, BranchController]
 
@@ -67,12 +69,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         secure_cookie=settings.http.secure_cookies,
     )
 
+    broker = create_broker(settings)
+    # Production runs `appliance worker` processes; embedded mode works inside this process.
+    in_process_worker = InProcessWorker(broker) if settings.embedded else None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start_pool()
+        if in_process_worker is not None:
+            in_process_worker.start()
         try:
             yield
         finally:
+            if in_process_worker is not None:
+                await asyncio.to_thread(in_process_worker.stop)
             await db.close_pool()
             if redis is not None:
                 await redis.aclose()
@@ -100,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         stores={"sessions": session_store, "rate_limits": rate_store},
-        state=State({"settings": settings, "sessions": sessions, "redis": redis}),
+        state=State({"settings": settings, "sessions": sessions, "redis": redis, "broker": broker}),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Booking appliance API",

@@ -256,3 +256,33 @@ def token_create(username: str, name: str, scopes: tuple[str, ...], expires_in_d
 
     created = _run(_settings(), work)
     click.echo(created.token)
+
+
+@main.command()
+@click.option("--threads", type=int, default=8, show_default=True, help="Worker threads in this process.")
+def worker(threads: int) -> None:
+    """Consume background jobs from Redis (production mode). Stops cleanly on SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    import dramatiq
+
+    from appliance.core.log import configure_logging
+    from appliance.db import open_database
+    from appliance.worker.broker import create_broker
+
+    settings = _settings()
+    if settings.embedded:
+        _fail("APPLIANCE_REDIS_URL is not set: in embedded mode the worker runs inside `appliance serve`")
+    if threads < 1:
+        _fail("--threads must be at least 1")
+    configure_logging(settings.log.format, settings.log.level)
+    open_database(settings)
+    consumer = dramatiq.Worker(create_broker(settings), worker_threads=threads)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    consumer.start()
+    click.echo(f"worker running with {threads} thread(s); stop with SIGTERM")
+    stop.wait()
+    consumer.stop()
