@@ -9,6 +9,7 @@ import asyncio
 import os
 import secrets
 import sys
+from datetime import timedelta
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -241,6 +242,7 @@ def token_create(username: str, name: str, scopes: tuple[str, ...], expires_in_d
     from appliance.auth import actions, queries, schemas
     from appliance.auth.actor import Actor, cli_actor
     from appliance.auth.roles import Permission
+    from appliance.core.clock import utc_now
 
     unknown = [s for s in scopes if s not in Permission._value2member_map_]
     if unknown:
@@ -251,7 +253,8 @@ def token_create(username: str, name: str, scopes: tuple[str, ...], expires_in_d
         grants = (await queries.grants_of([user_id]))[user_id]
         holder = Actor(kind="user", id=str(user_id), label=username, auth_method="cli", user_id=user_id, grants=grants)
         chosen = [Permission(s) for s in scopes] or [p for p in Permission if holder.can(p)]
-        data = schemas.TokenCreate(name=name, scopes=chosen, expires_in_days=expires_in_days)
+        expires_at = utc_now() + timedelta(days=expires_in_days) if expires_in_days else None
+        data = schemas.TokenCreate(name=name, scopes=chosen, expires_at=expires_at)
         return await actions.create_api_token(data, actor=cli_actor(), owner_id=user_id)
 
     created = _run(_settings(), work)

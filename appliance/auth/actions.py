@@ -21,6 +21,7 @@ from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauth
 from appliance.events.envelope import Subject
 
 LOGIN_FAILED = "invalid username or password"
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 
 
 def _check_may_grant(actor: Actor, grants: list[Grant]) -> None:
@@ -166,8 +167,10 @@ async def create_api_token(
     for index, scope in enumerate(data.scopes):
         if not owner.can(scope):
             raise Invalid({f"scopes[{index}]": f"the account does not hold {scope.value}"})
-    token = new_api_token()
     now = utc_now()
+    if data.expires_at is not None and not now < data.expires_at <= now + MAX_TOKEN_LIFETIME:
+        raise Invalid({"expires_at": "must be in the future and within ten years"})
+    token = new_api_token()
     row = ApiToken(
         id=uuid4(),
         user=owner_id,
@@ -176,7 +179,7 @@ async def create_api_token(
         token_hash=digest(token),
         scopes=sorted({s.value for s in data.scopes}),
         created_at=now,
-        expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+        expires_at=data.expires_at,
     )
     async with write_transaction():
         await ApiToken.insert(row)

@@ -51,7 +51,8 @@ class Me(msgspec.Struct):
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     scopes: Annotated[list[Permission], msgspec.Meta(min_length=1)]
-    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    # ISO 8601 with an offset, e.g. 2027-06-30T18:00:00+08:00; none: until revoked.
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
 class ApiToken(msgspec.Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -96,3 +97,22 @@ async def test_tokens_of_a_disabled_user_stop_working(client: httpx.AsyncClient)
     response = await client.get("/api/v1/branches", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 401
+
+
+async def test_expiry_must_be_a_future_date_with_an_offset(client: httpx.AsyncClient) -> None:
+    await make_user("boss", Role.owner)
+    me = await sign_in(client, "boss")
+    csrf = me["csrf_token"]
+
+    not_a_date = await create_token(client, csrf, name="t", scopes=["branches.read"], expires_at="next tuesday")
+    naive = await create_token(client, csrf, name="t", scopes=["branches.read"], expires_at="2030-01-01T00:00:00")
+    past = await create_token(client, csrf, name="t", scopes=["branches.read"], expires_at="2020-01-01T00:00:00+08:00")
+    good = await create_token(client, csrf, name="t", scopes=["branches.read"], expires_at="2030-01-01T00:00:00+08:00")
+
+    for rejected in (not_a_date, naive, past):
+        assert rejected.status_code == 422, rejected.text
+        assert [e["field"] for e in rejected.json()["errors"]] == ["expires_at"]
+    assert good.status_code == 201
+    expires = datetime.fromisoformat(good.json()["api_token"]["expires_at"])
+    assert expires == datetime(2029, 12, 31, 16, 0, tzinfo=UTC)
+    assert await ApiToken.count() == 1
