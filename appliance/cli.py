@@ -147,8 +147,9 @@ def check() -> None:
     click.echo("Configuration:")
     for env_name, value in effective_settings(settings):
         click.echo(f"  {env_name}={value}")
-    click.echo(f"Mode: {'embedded (SQLite, in-process worker)' if settings.embedded else 'production (Redis)'}")
-    click.echo(f"Database: {settings.database_url if settings.database.url == '' else '(configured URL)'}")
+    engine = "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
+    worker = "worker threads inside `appliance serve`" if settings.embedded else "Redis broker, `appliance worker` processes"
+    click.echo(f"Mode: {engine}; {worker}")
     problems = _run(settings, lambda: _check_services(settings))
     if problems:
         _fail("; ".join(problems))

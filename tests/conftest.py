@@ -23,11 +23,11 @@ from appliance.db.piccolo_app import APP_CONFIG
 from appliance.settings import Settings, load_settings
 from appliance.testing.lifespan import running
 
-POSTGRES_ADMIN_URL = os.environ.get("APPLIANCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_TEST_URL = os.environ.get("APPLIANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_ADMIN_URL = os.environ.get("BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("BOOKING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ENGINES = ["sqlite", "postgresql"]
 
-for name in [n for n in os.environ if n.startswith("APPLIANCE_") and not n.startswith("APPLIANCE_TEST_")]:
+for name in [n for n in os.environ if n.startswith("APPLIANCE_")]:
     del os.environ[name]  # a developer's own configuration must not leak into tests
 
 
