@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,7 +52,8 @@ class RedisSettings:
 
 @dataclass(frozen=True)
 class PublicSettings:
-    """The address users reach the appliance at (links in messages, cookie security, CORS origin)."""
+    """The address users reach the appliance at: the origin accepted on state-changing browser
+    requests, and (with later features) the base of links in messages."""
 
     url: str = "http://127.0.0.1:8000"
 
@@ -161,8 +163,9 @@ class SettingSpec:
 def setting_specs() -> list[SettingSpec]:
     """Every setting with its env name, type and default: the reference for docs and `check`."""
     specs = []
+    group_types = get_type_hints(Settings)
     for group in dataclasses.fields(Settings):
-        group_cls = group.default.__class__
+        group_cls = group_types[group.name]
         hints = get_type_hints(group_cls)
         for f in dataclasses.fields(group_cls):
             env = f.metadata.get("env", f"{ENV_PREFIX}{group.name.upper()}_{f.name.upper()}")
@@ -281,13 +284,20 @@ def validate(settings: Settings) -> list[str]:
     return problems
 
 
+# libpq, asyncpg and redis-py also take the password as a query parameter (`?password=...`).
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)((?:ssl)?password=)[^&]*")
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced, for printing."""
+    """The URL with its password (in the user info or the query) replaced, for printing."""
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    query = _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def effective_settings(settings: Settings) -> list[tuple[str, str]]:
@@ -301,6 +311,8 @@ def effective_settings(settings: Settings) -> list[tuple[str, str]]:
             shown = mask_url(value)
         elif isinstance(value, tuple):
             shown = ",".join(value)
+        elif isinstance(value, bool):
+            shown = str(value).lower()
         else:
             shown = "" if value is None else str(value)
         rows.append((spec.env, shown))

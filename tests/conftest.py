@@ -90,6 +90,20 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+async def fresh_database_url(engine_name: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a brand-new, unmigrated database of the engine under test."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"appliance_fresh_{uuid.uuid4().hex[:10]}"
+    await _create_postgres_database(name)
+    try:
+        yield _database_url(POSTGRES_ADMIN_URL, name)
+    finally:
+        await _drop_postgres_database(name)
+
+
+@pytest.fixture
 def settings(engine_name: str, database_urls: dict[str, str], tmp_path: Path) -> Settings:
     return make_settings(database_urls[engine_name], tmp_path / "var")
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.exceptions import (
     ClientException,
     HTTPException,
     NotAuthorizedException,
+    NotFoundException,
     PermissionDeniedException,
     ValidationException,
 )
@@ -45,6 +48,18 @@ def request_id_of(scope: Scope) -> str:
     return str(scope.get("state", {}).get("request_id", ""))
 
 
+def ensure_request_id(scope: Scope) -> str:
+    """The request's id, assigned on first use: the caller's X-Request-ID if it is sane, else a new one.
+
+    Routing failures (404, 405) are answered before any middleware runs, so `problem()` assigns it too.
+    """
+    state = scope.setdefault("state", {})
+    if not state.get("request_id"):
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        state["request_id"] = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return str(state["request_id"])
+
+
 class RequestIdMiddleware:
     """Give each request an id (the caller's X-Request-ID if it is sane), bind it to the log, echo it back."""
 
@@ -52,12 +67,10 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = ensure_request_id(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
@@ -94,8 +107,17 @@ def client_ip(scope: Scope, trusted_proxies: tuple[str, ...]) -> str | None:
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, request: Request[Any, Any, Any], **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    request: Request[Any, Any, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> Response[dict[str, Any]]:
+    """The RFC 9457 body; `headers` (Allow, RateLimit-*) go on the response, `extra` into the body."""
+    request_id = ensure_request_id(request.scope)
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": title,
@@ -103,11 +125,13 @@ def problem(
         "detail": detail,
         "code": code,
         "instance": request.url.path,
-        "request_id": request_id_of(request.scope),
+        "request_id": request_id,
     }
     body.update(extra)
-    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    response_headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+    if "retry_after" in extra:
+        response_headers["Retry-After"] = str(extra["retry_after"])
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=response_headers)
 
 
 def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[dict[str, Any]]:
@@ -125,28 +149,60 @@ def _field_path(error: dict[str, Any]) -> str:
     return key or "body"
 
 
-def _field_message(message: str) -> str:
-    message = re.sub(r" - at `[^`]*`", "", message)
-    unknown = re.search(r"Object contains unknown field `([^`]+)`", message)
-    return "unknown field" if unknown else message
+# msgspec reports an unknown or missing key against the object holding it; callers want the key itself.
+_KEY_PROBLEMS = (
+    (re.compile(r"Object contains unknown field `([^`]+)`"), "unknown field"),
+    (re.compile(r"Object missing required field `([^`]+)`"), "missing required field"),
+)
+
+
+def _field_error(item: dict[str, Any]) -> dict[str, str]:
+    path = _field_path(item)
+    message = re.sub(r" - at `[^`]*`", "", str(item.get("message", "invalid value")))
+    for pattern, summary in _KEY_PROBLEMS:
+        if found := pattern.search(message):
+            parent = "" if path == "body" else path
+            return {"field": ".".join(p for p in (parent, found.group(1)) if p), "message": summary}
+    return {"field": path, "message": message}
+
+
+def _validation_problem(request: Request[Any, Any, Any], errors: list[dict[str, str]]) -> Response[dict[str, Any]]:
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "validation_failed", "Validation failed", detail, request, errors=errors)
 
 
 def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    errors = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if not isinstance(item, dict):
-            continue
-        path = _field_path(item)
-        message = str(item.get("message", "invalid value"))
-        unknown = re.search(r"Object contains unknown field `([^`]+)`", message)
-        if unknown:
-            path = ".".join(p for p in (path if path != "body" else "", unknown.group(1)) if p)
-        errors.append({"field": path, "message": _field_message(message)})
+    errors = [_field_error(item) for item in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(item, dict)]
     if not errors:
         # Raised without field details: the body could not be read at all.
         return problem(400, "malformed_request", "Malformed request", "the request could not be parsed", request)
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem(422, "validation_failed", "Validation failed", detail, request, errors=errors)
+    return _validation_problem(request, errors)
+
+
+def _unparsable_path_parameter(request: Request[Any, Any, Any]) -> dict[str, str] | None:
+    """The path parameter that fits a route's shape but not its type (`/branches/not-a-uuid`), if any.
+
+    Litestar's router reports such a path as a bare 404 before any handler runs; callers are better
+    served by a 422 naming the parameter.
+    """
+    segments = [s for s in request.url.path.split("/") if s]
+    for route in request.app.routes:
+        if len(route.path_components) != len(segments):
+            continue
+        failed: dict[str, str] | None = None
+        for component, segment in zip(route.path_components, segments):
+            if isinstance(component, str):
+                if component != segment:
+                    break
+            elif component.parser is not None and failed is None:
+                try:
+                    component.parser(segment)
+                except ValueError:
+                    failed = {"field": component.name, "message": f"not a valid {component.type.__name__}"}
+        else:
+            if failed:
+                return failed
+    return None
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -155,6 +211,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         return validation_error_handler(request, exc)
     if status >= 500:
         return internal_error_handler(request, exc)
+    if isinstance(exc, NotFoundException) and isinstance(exc.__cause__, ValueError):
+        if bad_parameter := _unparsable_path_parameter(request):
+            return _validation_problem(request, [bad_parameter])
     code, title = _HTTP_CODES.get(status, ("client_error", "Client error"))
     if isinstance(exc, ClientException) and status == 400:
         # Litestar raises a bare 400 only when the body cannot be decoded at all.
@@ -164,9 +223,19 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     else:
         detail = str(exc.detail) or title
     extra: dict[str, Any] = {}
-    if status == 429 and exc.headers and "Retry-After" in exc.headers:
-        extra["retry_after"] = int(exc.headers["Retry-After"])
-    return problem(status, code, title, detail, request, **extra)
+    if status == 429 and (retry_after := _retry_after(exc.headers or {})) is not None:
+        extra["retry_after"] = retry_after
+    return problem(status, code, title, detail, request, headers=exc.headers, **extra)
+
+
+def _retry_after(headers: Mapping[str, str]) -> int | None:
+    """Seconds until the caller may retry: Litestar's rate limiter sends RateLimit-Reset, not Retry-After."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw = lowered.get("retry-after") or lowered.get("ratelimit-reset")
+    try:
+        return max(1, int(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

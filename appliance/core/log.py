@@ -24,9 +24,20 @@ SENSITIVE_KEYS = frozenset(
 _SENSITIVE_PARTS = ("password", "secret", "token", "cookie", "phone", "email")
 # Values that look like personal data even under an innocent key.
 _PII_PATTERNS = (
-    re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),  # email address
+    # Email address. The local part is bounded (RFC 5321 allows 64) so a long line without an @ stays linear.
+    re.compile(r"[\w.+-]{1,64}@[\w-]+\.[\w.-]+"),
     re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"),  # mainland China mobile number
-    re.compile(r"(?i)bearer\s+\S+"),
+    re.compile(r"(?i)\b(?:bearer|basic)\s+\S+"),  # Authorization header credentials
+)
+# Secrets written into free text (a library's message, an exception), where no key marks them:
+# `scheme://user:pw@host`, `password=...`, `"token": "..."`, `Cookie: a=1; b=2`. The name stays, the value goes.
+_SECRETS_IN_TEXT = (
+    re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^/\s:@]*:)[^/\s@]+(@)"),
+    re.compile(r"(?i)\b((?:set-)?cookie[\"']?\s*[=:]\s*)[^\s;,\"']+(?:;\s*[^\s;,\"']+)*()"),
+    re.compile(
+        r"(?i)\b([\w-]{0,40}(?:password|passwd|secret|token|session|authorization|api[_-]?key)[\w-]{0,40}[\"']?\s*[=:]\s*)"
+        r"(?:\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)()"
+    ),
 )
 
 
@@ -39,6 +50,8 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         for pattern in _PII_PATTERNS:
             value = pattern.sub(REDACTED, value)
+        for secret in _SECRETS_IN_TEXT:
+            value = secret.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", value)
         return value
     if isinstance(value, dict):
         return {k: REDACTED if _is_sensitive(str(k)) else _scrub(v) for k, v in value.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
@@ -43,7 +44,10 @@ class HealthController(Controller):
     @get("/readyz")
     async def readyz(self, request: AnyRequest) -> Response[dict[str, object]]:
         checks: dict[str, str] = {}
-        probes = {"database": _check_database, "redis": lambda: _check_redis(request.app.state.redis)}
+        probes: dict[str, Callable[[], Awaitable[str]]] = {
+            "database": _check_database,
+            "redis": lambda: _check_redis(request.app.state.redis),
+        }
         for name, probe in probes.items():
             try:
                 checks[name] = await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)

@@ -31,10 +31,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_refuses_to_start_with_pending_migrations_and_names_them(tmp_path: Path) -> None:
+def test_serve_refuses_to_start_with_pending_migrations_and_names_them(fresh_database_url: str, tmp_path: Path) -> None:
     from appliance.db.migrate import migration_ids
 
-    result = appliance("serve", "--port", str(free_port()), env=run_env(tmp_path / "var"))
+    env = run_env(tmp_path / "var", APPLIANCE_DATABASE_URL=fresh_database_url)
+
+    result = appliance("serve", "--port", str(free_port()), env=env)
 
     assert result.returncode == 1
     assert "pending" in result.stderr
@@ -51,8 +53,8 @@ def test_invalid_settings_are_listed_together_and_exit_non_zero(tmp_path: Path) 
     assert "APPLIANCE_HTTP_PORT" in result.stderr and "APPLIANCE_LOG_FORMAT" in result.stderr
 
 
-def test_migrate_then_user_and_token_commands(tmp_path: Path) -> None:
-    env = run_env(tmp_path / "var")
+def test_migrate_then_user_and_token_commands(fresh_database_url: str, tmp_path: Path) -> None:
+    env = run_env(tmp_path / "var", APPLIANCE_DATABASE_URL=fresh_database_url)
 
     migrated = appliance("migrate", env=env)
     again = appliance("migrate", env=env)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from appliance.core import db
 from appliance.db import open_database
 from appliance.db.migrate import MigrationFailed, apply_migrations, migration_ids, pending_migrations
 from appliance.db.piccolo_app import APP_CONFIG
-from tests.conftest import POSTGRES_ADMIN_URL, _create_postgres_database, _database_url, _drop_postgres_database, make_settings
+from tests.conftest import make_settings
 
 BROKEN_ID = "2099-01-01T00:00:00:000000"
 BROKEN_MIGRATION = f'''
@@ -44,19 +43,10 @@ async def forwards():
 
 
 @pytest.fixture
-async def empty_database(engine_name: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A brand-new, unmigrated database of the engine under test."""
-    if engine_name == "sqlite":
-        open_database(make_settings(f"sqlite:///{tmp_path / 'fresh.db'}"))
-        yield engine_name
-        return
-    name = f"appliance_migrate_{uuid.uuid4().hex[:10]}"
-    await _create_postgres_database(name)
-    open_database(make_settings(_database_url(POSTGRES_ADMIN_URL, name)))
-    try:
-        yield engine_name
-    finally:
-        await _drop_postgres_database(name)
+def empty_database(fresh_database_url: str) -> str:
+    """A brand-new, unmigrated database of the engine under test, in use."""
+    open_database(make_settings(fresh_database_url))
+    return fresh_database_url
 
 
 async def table_exists(name: str) -> bool:
