@@ -37,8 +37,11 @@ def _settings() -> Settings:
         raise  # unreachable
 
 
-def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work` against the configured database, reporting AppErrors as one-line failures."""
+def _run(settings: Settings, work: Callable[[], Awaitable[T]], *, pool: bool = True) -> T:
+    """Run `work` against the configured database, reporting AppErrors as one-line failures.
+
+    `pool=False` connects per query, for work that must report an unreachable database itself.
+    """
     from appliance.core import db
     from appliance.core.log import configure_logging
     from appliance.db import open_database
@@ -47,11 +50,13 @@ def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     open_database(settings)
 
     async def wrapped() -> T:
-        await db.start_pool()
+        if pool:
+            await db.start_pool()
         try:
             return await work()
         finally:
-            await db.close_pool()
+            if pool:
+                await db.close_pool()
 
     try:
         return asyncio.run(wrapped())
@@ -150,7 +155,7 @@ def check() -> None:
     engine = "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
     worker = "worker threads inside `appliance serve`" if settings.embedded else "Redis broker, `appliance worker` processes"
     click.echo(f"Mode: {engine}; {worker}")
-    problems = _run(settings, lambda: _check_services(settings))
+    problems = _run(settings, lambda: _check_services(settings), pool=False)
     if problems:
         _fail("; ".join(problems))
     click.echo("All checks passed.")

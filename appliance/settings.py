@@ -25,17 +25,56 @@ def _env(name: str, key: str | None = None) -> dict[str, Any]:
 
 
 SECRET: dict[str, Any] = {"secret": True}
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)((?:ssl)?password=)[^&]*")
 
 
-@dataclass(frozen=True)
-class DataSettings:
+def mask_url(url: str) -> str:
+    """The URL with its password (in the user info or the query) replaced, for printing."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    query = _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def printable(value: Any, *, secret: bool = False) -> str:
+    """A setting's value as it may be shown: secrets and passwords inside URLs masked."""
+    if secret:
+        return MASK if value else ""
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else str(value)
+
+
+class _MaskedRepr:
+    """A repr that never shows a secret, for tracebacks, debuggers and test reports."""
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            masked = f.metadata.get("secret") or (isinstance(value, str) and "://" in value)
+            shown = printable(value, secret=bool(f.metadata.get("secret"))) if masked else value
+            parts.append(f"{f.name}={shown!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+@dataclass(frozen=True, repr=False)
+class DataSettings(_MaskedRepr):
     """Where the appliance keeps its files (SQLite database, key ring, exports)."""
 
     dir: Path = Path("var")
 
 
-@dataclass(frozen=True)
-class DatabaseSettings:
+@dataclass(frozen=True, repr=False)
+class DatabaseSettings(_MaskedRepr):
     """Unset url means the embedded SQLite file `<data dir>/appliance.db`."""
 
     url: str = ""
@@ -43,23 +82,23 @@ class DatabaseSettings:
     pool_max_size: int = 10
 
 
-@dataclass(frozen=True)
-class RedisSettings:
+@dataclass(frozen=True, repr=False)
+class RedisSettings(_MaskedRepr):
     """Unset url means embedded mode: in-process worker and in-database sessions."""
 
     url: str = ""
 
 
-@dataclass(frozen=True)
-class PublicSettings:
+@dataclass(frozen=True, repr=False)
+class PublicSettings(_MaskedRepr):
     """The address users reach the appliance at: the origin accepted on state-changing browser
     requests, and (with later features) the base of links in messages."""
 
     url: str = "http://127.0.0.1:8000"
 
 
-@dataclass(frozen=True)
-class HttpSettings:
+@dataclass(frozen=True, repr=False)
+class HttpSettings(_MaskedRepr):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_kb: int = 1024
@@ -69,20 +108,20 @@ class HttpSettings:
     trusted_proxies: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class SessionSettings:
+@dataclass(frozen=True, repr=False)
+class SessionSettings(_MaskedRepr):
     idle_minutes: int = 30
     absolute_hours: int = 12
 
 
-@dataclass(frozen=True)
-class AuthSettings:
+@dataclass(frozen=True, repr=False)
+class AuthSettings(_MaskedRepr):
     # Failed or successful attempts per client address per minute before 429.
     login_attempts_per_minute: int = 10
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
+@dataclass(frozen=True, repr=False)
+class SmtpSettings(_MaskedRepr):
     host: str = ""
     port: int = 587
     username: str = ""
@@ -91,28 +130,28 @@ class SmtpSettings:
     tls: Literal["none", "starttls", "tls"] = "starttls"
 
 
-@dataclass(frozen=True)
-class OidcSettings:
+@dataclass(frozen=True, repr=False)
+class OidcSettings(_MaskedRepr):
     issuer: str = ""
     client_id: str = ""
     client_secret: str = field(default="", metadata=SECRET)
 
 
-@dataclass(frozen=True)
-class CryptoSettings:
+@dataclass(frozen=True, repr=False)
+class CryptoSettings(_MaskedRepr):
     suite: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
     # Unset means `<data dir>/keyring.json`.
     keyring: Path | None = field(default=None, metadata=_env("APPLIANCE_KEYRING"))
 
 
-@dataclass(frozen=True)
-class LogSettings:
+@dataclass(frozen=True, repr=False)
+class LogSettings(_MaskedRepr):
     format: Literal["json", "console"] = "json"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, repr=False)
+class Settings(_MaskedRepr):
     data: DataSettings = DataSettings()
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
@@ -285,19 +324,6 @@ def validate(settings: Settings) -> list[str]:
 
 
 # libpq, asyncpg and redis-py also take the password as a query parameter (`?password=...`).
-_QUERY_PASSWORD = re.compile(r"(?i)(^|&)((?:ssl)?password=)[^&]*")
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password (in the user info or the query) replaced, for printing."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
-    query = _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", parts.query)
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def effective_settings(settings: Settings) -> list[tuple[str, str]]:
@@ -305,15 +331,5 @@ def effective_settings(settings: Settings) -> list[tuple[str, str]]:
     rows = []
     for spec in setting_specs():
         value = getattr(getattr(settings, spec.group), spec.name)
-        if spec.secret:
-            shown = MASK if value else ""
-        elif isinstance(value, str) and "://" in value:
-            shown = mask_url(value)
-        elif isinstance(value, tuple):
-            shown = ",".join(value)
-        elif isinstance(value, bool):
-            shown = str(value).lower()
-        else:
-            shown = "" if value is None else str(value)
-        rows.append((spec.env, shown))
+        rows.append((spec.env, printable(value, secret=spec.secret)))
     return rows

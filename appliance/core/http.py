@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -60,8 +62,14 @@ def ensure_request_id(scope: Scope) -> str:
     return str(state["request_id"])
 
 
+# Probes hit these every few seconds; their request lines are debug-level noise.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class RequestIdMiddleware:
-    """Give each request an id (the caller's X-Request-ID if it is sane), bind it to the log, echo it back."""
+    """Give each request an id (the caller's X-Request-ID if it is sane), bind it to the log, echo it
+    back, and write one log line per request: method, route template (never the raw path or query,
+    which may carry tokens or personal data), status and duration."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -74,12 +82,25 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        started = time.perf_counter()
+        status = 500
+
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("path_template") or "unmatched"
+            level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
+            log.log(
+                level, "request", method=scope["method"], route=route, status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
 
 def client_ip(scope: Scope, trusted_proxies: tuple[str, ...]) -> str | None:

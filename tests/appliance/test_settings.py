@@ -209,5 +209,25 @@ def test_check_reports_an_unreachable_database_without_its_password(tmp_path: Pa
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "pw-not-shown" not in output
-    assert re.search(r"cannot reach the database|database unreachable", result.stderr), output
+    assert "database unreachable" in result.stderr, output
     assert f"APPLIANCE_DATABASE_URL=postgresql://postgres:{MASK}@127.0.0.1:1/x" in result.stdout
+
+
+def test_repr_of_settings_never_shows_a_secret() -> None:
+    settings = load_settings(
+        {
+            "APPLIANCE_DATABASE_URL": "postgresql://app:db-pass-9@127.0.0.1/appliance",
+            "APPLIANCE_REDIS_URL": "redis://:redis-pass-9@127.0.0.1:6379/0",
+            "APPLIANCE_SMTP_HOST": "127.0.0.1",
+            "APPLIANCE_SMTP_FROM": "booking@example.com",
+            "APPLIANCE_SMTP_PASSWORD": "smtp-pass-9",
+            "APPLIANCE_OIDC_ISSUER": "https://sso.example.com",
+            "APPLIANCE_OIDC_CLIENT_ID": "appliance",
+            "APPLIANCE_OIDC_CLIENT_SECRET": "oidc-pass-9",
+        }
+    )
+
+    shown = repr(settings)
+
+    assert "pass-9" not in shown
+    assert "port=8000" in shown and "127.0.0.1" in shown
