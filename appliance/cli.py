@@ -246,7 +246,7 @@ def token() -> None:
 def token_create(username: str, name: str, scopes: tuple[str, ...], expires_in_days: int | None) -> None:
     """Create an API token for a user and print it (it is shown only once)."""
     from appliance.auth import actions, queries, schemas
-    from appliance.auth.actor import Actor, cli_actor
+    from appliance.auth.actor import cli_actor
     from appliance.auth.roles import Permission
     from appliance.core.clock import utc_now
 
@@ -256,8 +256,7 @@ def token_create(username: str, name: str, scopes: tuple[str, ...], expires_in_d
 
     async def work() -> Any:
         user_id = await queries.user_id_by_username(username)
-        grants = (await queries.grants_of([user_id]))[user_id]
-        holder = Actor(kind="user", id=str(user_id), label=username, auth_method="cli", user_id=user_id, grants=grants)
+        holder = await queries.actor_of_user(user_id)
         chosen = [Permission(s) for s in scopes] or [p for p in Permission if holder.can(p)]
         expires_at = utc_now() + timedelta(days=expires_in_days) if expires_in_days else None
         data = schemas.TokenCreate(name=name, scopes=chosen, expires_at=expires_at)

@@ -11,7 +11,7 @@ from appliance.auth import schemas
 from appliance.auth.actor import Actor, Grant, normalise_grant_role
 from appliance.auth.credentials import digest, display_prefix, new_api_token
 from appliance.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
-from appliance.auth.queries import get_user, grants_of, token_schema
+from appliance.auth.queries import actor_of_user, get_user, token_schema
 from appliance.auth.roles import GRANTABLE_BY, Permission, Role
 from appliance.auth.tables import ApiToken, RoleGrant, User
 from appliance.catalog.tables import Branch
@@ -44,6 +44,8 @@ async def create_user(data: schemas.UserCreate, *, actor: Actor) -> schemas.User
     grants = [normalise_grant_role(g.role, g.branch_id) for g in data.grants]
     _check_may_grant(actor, grants)
     branch_ids = {g.branch_id for g in grants if g.branch_id is not None}
+    # Hash before the transaction: argon2 is deliberately slow and SQLite's write lock is shared.
+    password_hash = hash_password(data.password) if data.password is not None else None
     now = utc_now()
     user_id = uuid4()
     try:
@@ -57,7 +59,7 @@ async def create_user(data: schemas.UserCreate, *, actor: Actor) -> schemas.User
                     id=user_id,
                     username=data.username,
                     display_name=data.display_name,
-                    password_hash=hash_password(data.password) if data.password is not None else None,
+                    password_hash=password_hash,
                     created_at=now,
                     updated_at=now,
                 )
@@ -110,14 +112,6 @@ async def authenticate(username: str, password: str, *, actor: Actor) -> UUID:
     return user_id
 
 
-async def _actor_of_user(user_id: UUID) -> Actor:
-    row = await User.select(User.username, User.active).where(User.id == user_id).first()
-    if row is None or not row["active"]:
-        raise NotFound("no such active user")
-    grants = (await grants_of([user_id]))[user_id]
-    return Actor(kind="user", id=str(user_id), label=row["username"], auth_method="none", user_id=user_id, grants=grants)
-
-
 def _as_user(actor: Actor, user_id: UUID, username: str) -> Actor:
     return Actor(
         kind="user", id=str(user_id), label=username, auth_method="password", user_id=user_id,
@@ -161,7 +155,7 @@ async def create_api_token(
         if actor.kind != "user" or actor.user_id is None:
             raise Forbidden("API tokens are created from a signed-in session")
         owner_id = actor.user_id
-    owner = await _actor_of_user(owner_id)
+    owner = await actor_of_user(owner_id)
     if not owner.can(Permission.tokens_manage):
         raise Forbidden("this account may not hold API tokens")
     for index, scope in enumerate(data.scopes):

@@ -79,6 +79,17 @@ async def actor_for_token(token: str, *, ip: str | None, request_id: str | None)
     )
 
 
+async def actor_of_user(user_id: UUID, *, auth_method: str = "none") -> Actor:
+    """An active user as an actor with their grants (for work done on their behalf, and tests)."""
+    row = await User.select(User.username, User.active).where(User.id == user_id).first()
+    if row is None or not row["active"]:
+        raise NotFound("no such active user")
+    grants = (await grants_of([user_id]))[user_id]
+    return Actor(
+        kind="user", id=str(user_id), label=row["username"], auth_method=auth_method, user_id=user_id, grants=grants
+    )
+
+
 def _user_schema(row: dict[str, Any], grants: tuple[Grant, ...]) -> schemas.User:
     return schemas.User(
         id=row["id"],

@@ -15,7 +15,7 @@ from appliance.core.errors import Forbidden, Invalid
 from appliance.events.outbox import envelope_of
 from appliance.events.tables import OutboxEvent
 from appliance.testing.builders import make_branch, make_user
-from tests.appliance.queries import actor_for_user
+from appliance.auth.queries import actor_of_user
 
 OUTBOX_FAILURE_TRIGGER = {
     "sqlite": [
@@ -91,7 +91,7 @@ async def test_unknown_time_zone_is_refused_and_changes_nothing(database: str) -
 
 async def test_update_records_only_changed_fields_and_skips_no_ops(database: str) -> None:
     branch = await make_branch("静安店")
-    owner = await actor_for_user((await make_user("boss", Role.owner)).id)
+    owner = await actor_of_user((await make_user("boss", Role.owner)).id)
 
     updated = await actions.update_branch(
         branch.id, schemas.BranchUpdate(name="静安旗舰店", timezone="Asia/Shanghai"), actor=owner
@@ -105,7 +105,7 @@ async def test_update_records_only_changed_fields_and_skips_no_ops(database: str
 
 async def test_branch_scoped_manager_cannot_add_branches_or_touch_other_branches(database: str) -> None:
     mine, other = await make_branch("静安店"), await make_branch("徐汇店")
-    manager = await actor_for_user((await make_user("mgr", Role.manager, branch_id=mine.id)).id)
+    manager = await actor_of_user((await make_user("mgr", Role.manager, branch_id=mine.id)).id)
 
     with pytest.raises(Forbidden):
         await actions.create_branch(schemas.BranchCreate(name="新店", timezone="Asia/Shanghai"), actor=manager)
