@@ -8,6 +8,8 @@ from piccolo.conf.apps import AppConfig, table_finder
 
 TABLE_MODULES = [
     "appliance.catalog.tables",
+    "appliance.customers.tables",
+    "appliance.bookings.tables",
     "appliance.auth.tables",
     "appliance.audit.tables",
     "appliance.events.tables",

@@ -1,0 +1,1 @@
+"""Bookings: the availability engine, booking actions, the state machine and self-service."""

@@ -1,0 +1,62 @@
+"""Bookings, the resource allocations that guard them, and idempotency records of create requests."""
+
+from __future__ import annotations
+
+from piccolo.columns import JSON, UUID, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from appliance.catalog.tables import Branch, Resource, Service
+from appliance.customers.tables import Customer
+
+
+class Booking(Table):
+    id = UUID(primary_key=True)
+    branch = ForeignKey(Branch, on_delete=OnDelete.restrict)
+    service = ForeignKey(Service, on_delete=OnDelete.restrict)
+    customer = ForeignKey(Customer, on_delete=OnDelete.restrict)
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz()
+    status = Varchar(length=20, index=True)
+    channel = Varchar(length=20)
+    seats = Integer(default=1)
+    price_amount = Integer(default=0)
+    price_currency = Varchar(length=3, default="CNY")
+    payment_status = Varchar(length=20, default="unpaid")
+    answers = JSON(default={})
+    notes = Text(default="")
+    # SHA-256 of the customer's self-service token; the token itself is shown once.
+    manage_token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Allocation(Table):
+    """A resource unit held for a booking over [starts_at, ends_at): service time plus buffers plus the
+    resource's post-use lock.
+
+    No two active allocations of one unit overlap unless they share a holder (the bookings of one
+    group-class occurrence share one): PostgreSQL enforces it with an exclusion constraint, SQLite
+    with a trigger, both added by raw migrations.
+    """
+
+    id = UUID(primary_key=True)
+    booking = ForeignKey(Booking, on_delete=OnDelete.cascade)
+    resource = ForeignKey(Resource, on_delete=OnDelete.restrict)
+    unit = Integer(default=0)
+    holder = Varchar(length=80)
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz()
+    active = Boolean(default=True)
+
+
+class IdempotencyRecord(Table):
+    """The first response to a create request carrying an Idempotency-Key, per caller."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=120)  # who asked: an actor id, or the client address for the public portal
+    key = Varchar(length=255)
+    request_hash = Varchar(length=64)
+    status_code = Integer()
+    response = JSON(default={})
+    created_at = Timestamptz(index=True)
