@@ -22,14 +22,27 @@ class Permission(StrEnum):
     audit_read = "audit.read"
     audit_export = "audit.export"
     metrics_read = "metrics.read"
+    catalog_read = "catalog.read"  # resources, schedules, services
+    catalog_write = "catalog.write"
+    bookings_read = "bookings.read"
+    bookings_write = "bookings.write"  # create, reschedule, every state transition
+    customers_read = "customers.read"
+    customers_write = "customers.write"
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
-    Role.manager: frozenset({P.branches_read, P.branches_write, P.users_read, P.users_manage, P.tokens_manage}),
-    Role.front_desk: frozenset({P.branches_read}),
-    Role.staff: frozenset({P.branches_read}),
+    Role.manager: frozenset(
+        {
+            P.branches_read, P.branches_write, P.users_read, P.users_manage, P.tokens_manage, P.catalog_read,
+            P.catalog_write, P.bookings_read, P.bookings_write, P.customers_read, P.customers_write,
+        }
+    ),
+    Role.front_desk: frozenset(
+        {P.branches_read, P.catalog_read, P.bookings_read, P.bookings_write, P.customers_read, P.customers_write}
+    ),
+    Role.staff: frozenset({P.branches_read, P.catalog_read, P.bookings_read}),
     Role.compliance_officer: frozenset({P.branches_read, P.users_read, P.audit_read, P.audit_export}),
 }
 
