@@ -9,7 +9,6 @@ from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
-from litestar.config.response_cache import ResponseCacheConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
@@ -26,7 +25,8 @@ from appliance.auth.middleware import AuthenticationMiddleware
 from appliance.auth.roles import Permission
 from appliance.auth.session_store import DatabaseStore
 from appliance.auth.sessions import SessionManager
-from appliance.catalog.api import BranchController
+from appliance.bookings.api import AvailabilityController, BookingController, PortalController
+from appliance.catalog.api import BranchController, ResourceController, ServiceController
 from appliance.core import db
 from appliance.core.cache import open_redis
 from appliance.core.http import EXCEPTION_HANDLERS, RequestIdMiddleware
@@ -36,7 +36,11 @@ from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
 from appliance.worker.broker import InProcessWorker, create_broker
 
-ROUTE_HANDLERS: list[Any] = [HealthController, AuthController, UserController, BranchController]
+ROUTE_HANDLERS: list[Any] = [
+    HealthController, AuthController, UserController, BranchController, ResourceController, ServiceController,
+]
+
+BOOKING_HANDLERS: list[Any] = [AvailabilityController, BookingController, PortalController]
 
 
 class MetricsController(PrometheusController):
@@ -51,8 +55,16 @@ def _rate_limit_key(request: Request[Any, Any, Any]) -> str:
     return str(request.scope.get("state", {}).get("client_ip") or "unknown")
 
 
-async def _throttled(request: Request[Any, Any, Any]) -> bool:
-    return bool(request.route_handler.opt.get("rate_limited"))
+def _limiter(kind: str, per_minute: int, store: str) -> RateLimitConfig:
+    """A per-client-address limit on the routes whose opt says `rate_limited=kind`."""
+
+    async def applies(request: Request[Any, Any, Any]) -> bool:
+        return request.route_handler.opt.get("rate_limited") == kind
+
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute), store=store, check_throttle_handler=applies,
+        identifier_for_request=_rate_limit_key,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -61,7 +73,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     open_database(settings)
     redis = open_redis(settings.redis.url) if settings.redis.url else None
     session_store: Store = RedisStore(redis, namespace="appliance:sessions") if redis else DatabaseStore("sessions")
-    rate_store: Store = RedisStore(redis, namespace="appliance:rate_limits") if redis else MemoryStore()
+    login_store: Store = RedisStore(redis, namespace="appliance:login_attempts") if redis else MemoryStore()
+    portal_store: Store = RedisStore(redis, namespace="appliance:portal_requests") if redis else MemoryStore()
     sessions = SessionManager(
         session_store,
         idle_seconds=settings.session.idle_minutes * 60,
@@ -87,15 +100,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if redis is not None:
                 await redis.aclose()
 
-    rate_limit = RateLimitConfig(
-        rate_limit=("minute", settings.auth.login_attempts_per_minute),
-        store="rate_limits",
-        check_throttle_handler=_throttled,
-        identifier_for_request=_rate_limit_key,
-    )
+    login_limit = _limiter("login", settings.auth.login_attempts_per_minute, "login_attempts")
+    portal_limit = _limiter("portal", settings.portal.requests_per_minute, "portal_requests")
     prometheus = PrometheusConfig(app_name="appliance", group_path=True, exclude=["/metrics"])
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, MetricsController],
+        route_handlers=[*ROUTE_HANDLERS, *BOOKING_HANDLERS, MetricsController],
         guards=[permission_guard],
         middleware=[
             RequestIdMiddleware,
@@ -106,10 +115,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 trusted_proxies=settings.http.trusted_proxies,
                 public_url=settings.public.url,
             ),
-            rate_limit.middleware,
+            login_limit.middleware,
+            portal_limit.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        stores={"sessions": session_store, "rate_limits": rate_store},
+        stores={"sessions": session_store, "login_attempts": login_store, "portal_requests": portal_store},
         state=State({"settings": settings, "sessions": sessions, "redis": redis, "broker": broker}),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
@@ -119,7 +129,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
         request_max_body_size=settings.http.max_body_kb * 1024,
-        response_cache_config=ResponseCacheConfig(store="rate_limits"),
         logging_config=None,  # core.log configures logging; Litestar's default would re-format it
         debug=False,
     )

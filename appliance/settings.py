@@ -121,6 +121,12 @@ class AuthSettings(_MaskedRepr):
 
 
 @dataclass(frozen=True, repr=False)
+class PortalSettings(_MaskedRepr):
+    # Requests per minute per client address to the public booking portal's API.
+    requests_per_minute: int = 120
+
+
+@dataclass(frozen=True, repr=False)
 class SmtpSettings(_MaskedRepr):
     host: str = ""
     port: int = 587
@@ -159,6 +165,7 @@ class Settings(_MaskedRepr):
     http: HttpSettings = HttpSettings()
     session: SessionSettings = SessionSettings()
     auth: AuthSettings = AuthSettings()
+    portal: PortalSettings = PortalSettings()
     smtp: SmtpSettings = SmtpSettings()
     oidc: OidcSettings = OidcSettings()
     crypto: CryptoSettings = CryptoSettings()
@@ -311,6 +318,8 @@ def validate(settings: Settings) -> list[str]:
         problems.append("APPLIANCE_SESSION_*: timeouts must be positive")
     if settings.session.idle_minutes > settings.session.absolute_hours * 60:
         problems.append("APPLIANCE_SESSION_IDLE_MINUTES: must not exceed the absolute timeout")
+    if settings.portal.requests_per_minute < 1:
+        problems.append("APPLIANCE_PORTAL_REQUESTS_PER_MINUTE: must be at least 1")
     if settings.auth.login_attempts_per_minute < 1:
         problems.append("APPLIANCE_AUTH_LOGIN_ATTEMPTS_PER_MINUTE: must be at least 1")
     if settings.smtp.host and not settings.smtp.sender:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from appliance.auth.roles import GLOBAL_ROLES, ROLE_PERMISSIONS, Permission, Role
 
-ActorKind = Literal["user", "api_token", "system", "plugin", "anonymous"]
+ActorKind = Literal["user", "api_token", "system", "plugin", "customer", "anonymous"]
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", opt={**PUBLIC, "rate_limited": True, "csrf_exempt": True}, status_code=HTTP_200_OK)
+    @post("/login", opt={**PUBLIC, "rate_limited": "login", "csrf_exempt": True}, status_code=HTTP_200_OK)
     async def login(self, request: AnyRequest, data: JSONBody[schemas.LoginRequest]) -> Response[schemas.Me]:
         """Sign in with a local account. Starts a new session (a new id, whatever cookie was sent)."""
         manager = _sessions(request)

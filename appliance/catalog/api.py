@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, TypeVar
 from uuid import UUID
 
-from litestar.params import FromPath, FromQuery, JSONBody
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
 
 from appliance.auth.api import AnyRequest, actor_of
 from appliance.auth.guards import requires
@@ -13,6 +16,20 @@ from appliance.auth.roles import Permission
 from appliance.catalog import actions, queries, schemas
 from appliance.core.errors import Invalid
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+
+T = TypeVar("T")
+
+
+def _after_id(cursor: str | None) -> UUID | None:
+    after = decode_cursor(cursor)
+    try:
+        return UUID(after) if after else None
+    except ValueError:
+        raise Invalid({"cursor": "not a cursor this API returned"}) from None
+
+
+def _page(items: list[T], last: UUID | None) -> Page[T]:
+    return Page(items=items, next_cursor=encode_cursor(str(last)) if last else None)
 
 
 class BranchController(Controller):
@@ -27,13 +44,8 @@ class BranchController(Controller):
     async def list_branches(
         self, request: AnyRequest, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT
     ) -> Page[schemas.Branch]:
-        after = decode_cursor(cursor)
-        try:
-            after_id = UUID(after) if after else None
-        except ValueError:
-            raise Invalid({"cursor": "not a cursor this API returned"}) from None
-        items, last = await queries.list_branches(actor=actor_of(request), after=after_id, limit=check_limit(limit))
-        return Page(items=items, next_cursor=encode_cursor(str(last)) if last else None)
+        items, last = await queries.list_branches(actor=actor_of(request), after=_after_id(cursor), limit=check_limit(limit))
+        return _page(items, last)
 
     @get("/{branch_id:uuid}", opt=requires(Permission.branches_read))
     async def get_branch(self, request: AnyRequest, branch_id: FromPath[UUID]) -> schemas.Branch:
@@ -42,3 +54,113 @@ class BranchController(Controller):
     @patch("/{branch_id:uuid}", opt=requires(Permission.branches_write))
     async def update_branch(self, request: AnyRequest, branch_id: FromPath[UUID], data: JSONBody[schemas.BranchUpdate]) -> schemas.Branch:
         return await actions.update_branch(branch_id, data, actor=actor_of(request))
+
+
+def _instant(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Invalid({name: "needs a UTC offset, e.g. 2026-12-24T00:00:00+08:00"})
+    return value
+
+
+class ResourceController(Controller):
+    path = "/api/v1/resources"
+    tags = ["catalog"]
+
+    @post("/", opt=requires(Permission.catalog_write))
+    async def create_resource(self, request: AnyRequest, data: JSONBody[schemas.ResourceCreate]) -> schemas.Resource:
+        return await actions.create_resource(data, actor=actor_of(request))
+
+    @get("/", opt=requires(Permission.catalog_read))
+    async def list_resources(
+        self,
+        request: AnyRequest,
+        branch_id: FromQuery[UUID | None] = None,
+        kind: FromQuery[schemas.ResourceKind | None] = None,
+        active: FromQuery[bool | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Page[schemas.Resource]:
+        items, last = await queries.list_resources(
+            actor=actor_of(request), branch_id=branch_id, kind=kind, active=active, after=_after_id(cursor),
+            limit=check_limit(limit),
+        )
+        return _page(items, last)
+
+    @get("/{resource_id:uuid}", opt=requires(Permission.catalog_read))
+    async def get_resource(self, request: AnyRequest, resource_id: FromPath[UUID]) -> schemas.Resource:
+        return await queries.get_resource(resource_id, actor=actor_of(request))
+
+    @patch("/{resource_id:uuid}", opt=requires(Permission.catalog_write))
+    async def update_resource(
+        self, request: AnyRequest, resource_id: FromPath[UUID], data: JSONBody[schemas.ResourceUpdate]
+    ) -> schemas.Resource:
+        """Rename, change skills, capacity or post-use lock, or deactivate with `"active": false`."""
+        return await actions.update_resource(resource_id, data, actor=actor_of(request))
+
+    @get("/{resource_id:uuid}/schedule", opt=requires(Permission.catalog_read))
+    async def get_schedule(self, request: AnyRequest, resource_id: FromPath[UUID]) -> schemas.Schedule:
+        return await queries.get_schedule(resource_id, actor=actor_of(request))
+
+    @put("/{resource_id:uuid}/schedule", opt=requires(Permission.catalog_write), status_code=HTTP_200_OK)
+    async def set_schedule(
+        self, request: AnyRequest, resource_id: FromPath[UUID], data: JSONBody[schemas.Schedule]
+    ) -> schemas.Schedule:
+        """Replace the weekly hours, dated exceptions and recurring blocks (local time of the branch)."""
+        return await actions.set_resource_schedule(resource_id, data, actor=actor_of(request))
+
+    @post("/{resource_id:uuid}/time-off", opt=requires(Permission.catalog_write))
+    async def add_time_off(
+        self, request: AnyRequest, resource_id: FromPath[UUID], data: JSONBody[schemas.TimeOffCreate]
+    ) -> schemas.TimeOff:
+        return await actions.add_time_off(resource_id, data, actor=actor_of(request))
+
+    @get("/{resource_id:uuid}/time-off", opt=requires(Permission.catalog_read))
+    async def list_time_off(
+        self,
+        request: AnyRequest,
+        resource_id: FromPath[UUID],
+        from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        to: FromQuery[datetime | None] = None,
+    ) -> list[schemas.TimeOff]:
+        """Time off overlapping [from, to) (either bound may be left out), earliest first."""
+        return await queries.list_time_off(
+            resource_id, actor=actor_of(request), ends_after=_instant("from", from_), starts_before=_instant("to", to)
+        )
+
+    @delete("/{resource_id:uuid}/time-off/{time_off_id:uuid}", opt=requires(Permission.catalog_write))
+    async def remove_time_off(self, request: AnyRequest, resource_id: FromPath[UUID], time_off_id: FromPath[UUID]) -> None:
+        await actions.remove_time_off(resource_id, time_off_id, actor=actor_of(request))
+
+
+class ServiceController(Controller):
+    path = "/api/v1/services"
+    tags = ["catalog"]
+
+    @post("/", opt=requires(Permission.catalog_write))
+    async def create_service(self, request: AnyRequest, data: JSONBody[schemas.ServiceCreate]) -> schemas.Service:
+        return await actions.create_service(data, actor=actor_of(request))
+
+    @get("/", opt=requires(Permission.catalog_read))
+    async def list_services(
+        self,
+        request: AnyRequest,
+        branch_id: FromQuery[UUID | None] = None,
+        active: FromQuery[bool | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Page[schemas.Service]:
+        items, last = await queries.list_services(
+            actor=actor_of(request), branch_id=branch_id, active=active, after=_after_id(cursor), limit=check_limit(limit)
+        )
+        return _page(items, last)
+
+    @get("/{service_id:uuid}", opt=requires(Permission.catalog_read))
+    async def get_service(self, request: AnyRequest, service_id: FromPath[UUID]) -> schemas.Service:
+        return await queries.get_service(service_id, actor=actor_of(request))
+
+    @patch("/{service_id:uuid}", opt=requires(Permission.catalog_write))
+    async def update_service(
+        self, request: AnyRequest, service_id: FromPath[UUID], data: JSONBody[schemas.ServiceUpdate]
+    ) -> schemas.Service:
+        """Change a service; the merged result must pass the same checks as a new one."""
+        return await actions.update_service(service_id, data, actor=actor_of(request))

@@ -2,35 +2,166 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.catalog import schemas
-from appliance.catalog.tables import Branch
+from appliance.catalog.logic import ResourceFacts
+from appliance.catalog.tables import Branch, Resource, Service, TimeOff
 from appliance.core.errors import NotFound
+
+# An id no row has: `is_in([])` is not valid SQL, so an empty scope filters on this instead.
+_NO_ID = UUID(int=0)
+
+
+def _page_of(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], UUID | None]:
+    """Rows of a query run with `limit + 1`: the page, and the id to continue after (None on the last page)."""
+    page = rows[:limit]
+    return page, page[-1]["id"] if len(rows) > limit else None
 
 
 def branch_schema(row: dict[str, Any]) -> schemas.Branch:
-    return schemas.Branch(**{f: row[f] for f in schemas.Branch.__struct_fields__})
+    return msgspec.convert({f: row[f] for f in schemas.Branch.__struct_fields__}, schemas.Branch)
+
+
+def _in_scope(actor: Actor, permission: Permission, branch_id: UUID) -> bool:
+    scope = actor.branch_scope(permission)
+    return scope is None or branch_id in scope
 
 
 async def get_branch(branch_id: UUID, *, actor: Actor) -> schemas.Branch:
-    scope = actor.branch_scope(Permission.branches_read)
-    row = await Branch.select().where(Branch.id == branch_id).first()
-    if row is None or (scope is not None and branch_id not in scope):
+    row = await Branch.select().where(Branch.id == branch_id).output(load_json=True).first()
+    if row is None or not _in_scope(actor, Permission.branches_read, branch_id):
         raise NotFound("no such branch")
     return branch_schema(row)
 
 
 async def list_branches(*, actor: Actor, after: UUID | None, limit: int) -> tuple[list[schemas.Branch], UUID | None]:
     """A page ordered by id, and the id to continue after (None on the last page)."""
-    query = Branch.select().order_by(Branch.id).limit(limit)
+    query = Branch.select().order_by(Branch.id).limit(limit + 1).output(load_json=True)
     if after is not None:
         query = query.where(Branch.id > after)
     scope = actor.branch_scope(Permission.branches_read)
     if scope is not None:
-        query = query.where(Branch.id.is_in(list(scope) or [UUID(int=0)]))
-    rows = await query
-    return [branch_schema(r) for r in rows], rows[-1]["id"] if len(rows) == limit else None
+        query = query.where(Branch.id.is_in(list(scope) or [_NO_ID]))
+    rows, last = _page_of(await query, limit)
+    return [branch_schema(r) for r in rows], last
+
+
+# --- Resources -------------------------------------------------------------------------------------
+
+def resource_schema(row: dict[str, Any]) -> schemas.Resource:
+    fields = {f: row[f] for f in schemas.Resource.__struct_fields__ if f in row}
+    return msgspec.convert({**fields, "branch_id": row["branch"], "user_id": row["user"]}, schemas.Resource)
+
+
+async def get_resource(resource_id: UUID, *, actor: Actor) -> schemas.Resource:
+    """The resource, if it exists in a branch where the actor may read the catalog."""
+    row = await Resource.select().where(Resource.id == resource_id).output(load_json=True).first()
+    if row is None or not _in_scope(actor, Permission.catalog_read, row["branch"]):
+        raise NotFound("no such resource")
+    return resource_schema(row)
+
+
+async def list_resources(
+    *,
+    actor: Actor,
+    branch_id: UUID | None = None,
+    kind: schemas.ResourceKind | None = None,
+    active: bool | None = None,
+    after: UUID | None = None,
+    limit: int,
+) -> tuple[list[schemas.Resource], UUID | None]:
+    """A page ordered by id, and the id to continue after (None on the last page)."""
+    query = Resource.select().order_by(Resource.id).limit(limit + 1).output(load_json=True)
+    if after is not None:
+        query = query.where(Resource.id > after)
+    if branch_id is not None:
+        query = query.where(Resource.branch == branch_id)
+    if kind is not None:
+        query = query.where(Resource.kind == kind)
+    if active is not None:
+        query = query.where(Resource.active == active)
+    scope = actor.branch_scope(Permission.catalog_read)
+    if scope is not None:
+        query = query.where(Resource.branch.is_in(list(scope) or [_NO_ID]))
+    rows, last = _page_of(await query, limit)
+    return [resource_schema(r) for r in rows], last
+
+
+async def get_schedule(resource_id: UUID, *, actor: Actor) -> schemas.Schedule:
+    """The resource's weekly hours, dated exceptions and recurring blocks (local time of its branch)."""
+    await get_resource(resource_id, actor=actor)
+    row = await Resource.select(Resource.schedule).where(Resource.id == resource_id).output(load_json=True).first()
+    assert row is not None
+    return msgspec.convert(row["schedule"] or {}, schemas.Schedule)
+
+
+async def active_resource_facts(branch_id: UUID) -> list[ResourceFacts]:
+    """The branch's active resources as requirement matching sees them (no actor: a rule's input)."""
+    rows = await Resource.select(Resource.id, Resource.kind, Resource.skills).where(
+        (Resource.branch == branch_id) & Resource.active.eq(True)
+    ).output(load_json=True)
+    return [ResourceFacts(id=r["id"], kind=r["kind"], skills=frozenset(r["skills"])) for r in rows]
+
+
+def time_off_schema(row: dict[str, Any]) -> schemas.TimeOff:
+    return schemas.TimeOff(
+        id=row["id"], resource_id=row["resource"], starts_at=row["starts_at"], ends_at=row["ends_at"],
+        reason=row["reason"], created_at=row["created_at"],
+    )
+
+
+async def list_time_off(
+    resource_id: UUID, *, actor: Actor, starts_before: datetime | None = None, ends_after: datetime | None = None
+) -> list[schemas.TimeOff]:
+    """The resource's time off overlapping [ends_after, starts_before), earliest first."""
+    await get_resource(resource_id, actor=actor)
+    query = TimeOff.select().where(TimeOff.resource == resource_id).order_by(TimeOff.starts_at).order_by(TimeOff.id)
+    # SQLite keeps these as UTC text, so bounds are compared in UTC too.
+    if starts_before is not None:
+        query = query.where(TimeOff.starts_at < starts_before.astimezone(UTC))
+    if ends_after is not None:
+        query = query.where(TimeOff.ends_at > ends_after.astimezone(UTC))
+    return [time_off_schema(r) for r in await query]
+
+
+# --- Services --------------------------------------------------------------------------------------
+
+def service_schema(row: dict[str, Any]) -> schemas.Service:
+    fields = {f: row[f] for f in schemas.Service.__struct_fields__ if f in row}
+    fields.update(
+        branch_id=row["branch"], price={"amount": row["price_amount"], "currency": row["price_currency"]},
+    )
+    return msgspec.convert(fields, schemas.Service)
+
+
+async def get_service(service_id: UUID, *, actor: Actor) -> schemas.Service:
+    """The service, if it exists in a branch where the actor may read the catalog."""
+    row = await Service.select().where(Service.id == service_id).output(load_json=True).first()
+    if row is None or not _in_scope(actor, Permission.catalog_read, row["branch"]):
+        raise NotFound("no such service")
+    return service_schema(row)
+
+
+async def list_services(
+    *, actor: Actor, branch_id: UUID | None = None, active: bool | None = None, after: UUID | None = None, limit: int
+) -> tuple[list[schemas.Service], UUID | None]:
+    """A page ordered by id, and the id to continue after (None on the last page)."""
+    query = Service.select().order_by(Service.id).limit(limit + 1).output(load_json=True)
+    if after is not None:
+        query = query.where(Service.id > after)
+    if branch_id is not None:
+        query = query.where(Service.branch == branch_id)
+    if active is not None:
+        query = query.where(Service.active == active)
+    scope = actor.branch_scope(Permission.catalog_read)
+    if scope is not None:
+        query = query.where(Service.branch.is_in(list(scope) or [_NO_ID]))
+    rows, last = _page_of(await query, limit)
+    return [service_schema(r) for r in rows], last

@@ -16,6 +16,7 @@ from asyncpg.pool import Pool  # type: ignore[import-untyped]
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -141,3 +142,19 @@ def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)
+
+
+def is_overlap_violation(exc: BaseException) -> bool:
+    """An allocation collided with another: the exclusion constraint (PostgreSQL) or trigger (SQLite)."""
+    if isinstance(exc, asyncpg.ExclusionViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "allocation_overlap" in str(exc)
+
+
+async def lock_for_transaction(key: str) -> None:
+    """Serialise transactions that touch `key` (PostgreSQL advisory lock, released at commit).
+
+    SQLite needs none: its write transactions are already one at a time.
+    """
+    if current_dialect() == "postgresql":
+        await current_engine().run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", key))

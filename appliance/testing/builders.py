@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import httpx
+import msgspec
 
 from appliance.auth import actions as auth_actions
 from appliance.auth import schemas as auth_schemas
@@ -20,6 +22,64 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 async def make_branch(name: str = "静安店", timezone: str = "Asia/Shanghai", *, actor: Actor | None = None) -> catalog_schemas.Branch:
     data = catalog_schemas.BranchCreate(name=name, timezone=timezone)
     return await catalog_actions.create_branch(data, actor=actor or cli_actor())
+
+
+# Every day 09:00–18:00: make_resource's schedule unless told otherwise.
+DEFAULT_SCHEDULE = catalog_schemas.Schedule(weekly={day: [("09:00", "18:00")] for day in catalog_schemas.WEEKDAYS})
+
+
+async def make_resource(
+    branch_id: UUID,
+    kind: catalog_schemas.ResourceKind = "staff",
+    name: str = "王芳",
+    skills: Iterable[str] = ("massage",),
+    capacity: int = 1,
+    schedule: catalog_schemas.Schedule | None = None,
+    post_use_lock_minutes: int = 0,
+    *,
+    user_id: UUID | None = None,
+    actor: Actor | None = None,
+) -> catalog_schemas.Resource:
+    """An active resource with a schedule (default: Mon–Sun 09:00–18:00), made through the actions."""
+    actor = actor or cli_actor()
+    data = catalog_schemas.ResourceCreate(
+        branch_id=branch_id, kind=kind, name=name, skills=list(skills), capacity=capacity, user_id=user_id,
+        post_use_lock_minutes=post_use_lock_minutes,
+    )
+    resource = await catalog_actions.create_resource(data, actor=actor)
+    await catalog_actions.set_resource_schedule(resource.id, schedule or DEFAULT_SCHEDULE, actor=actor)
+    return resource
+
+
+def requirement(kind: catalog_schemas.ResourceKind = "staff", *skills: str, count: int = 1) -> catalog_schemas.Requirement:
+    """`requirement("room", "vip")`: one room with the skill vip."""
+    return catalog_schemas.Requirement(kind=kind, skills=list(skills), count=count)
+
+
+async def make_service(
+    branch_id: UUID,
+    name: str = "精油按摩",
+    duration_minutes: int = 60,
+    requirements: Sequence[catalog_schemas.Requirement | Mapping[str, Any]] = (
+        catalog_schemas.Requirement(kind="staff", skills=["massage"]),
+    ),
+    *,
+    actor: Actor | None = None,
+    **overrides: Any,
+) -> catalog_schemas.Service:
+    """A service through the actions; `overrides` are any other ServiceCreate fields, e.g. seats=10,
+    buffer_after_minutes=15, price=Money(amount=19800) (or {"amount": 19800, "currency": "CNY"}).
+    Requirements may be Requirement structs (see `requirement()`) or plain {"kind", "skills", "count"} dicts.
+
+    Its requirements are checked against the branch's active resources, so make those first
+    (the default needs one staff member with the skill massage, which make_resource's defaults give).
+    """
+    fields = {
+        "branch_id": branch_id, "name": name, "duration_minutes": duration_minutes,
+        "requirements": [msgspec.to_builtins(r) for r in requirements], **overrides,
+    }
+    data = msgspec.convert(msgspec.to_builtins(fields), catalog_schemas.ServiceCreate)
+    return await catalog_actions.create_service(data, actor=actor or cli_actor())
 
 
 async def make_user(
@@ -42,3 +102,13 @@ async def sign_in(client: httpx.AsyncClient, username: str, password: str = DEFA
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def sign_in_as(
+    client: httpx.AsyncClient, username: str, role: Role = Role.owner, *, branch_id: UUID | None = None
+) -> dict[str, Any]:
+    """Make a user with `role` (in `branch_id`, or every branch), sign in, and send its CSRF token from now on."""
+    await make_user(username, role, branch_id=branch_id)
+    me = await sign_in(client, username)
+    client.headers["X-CSRF-Token"] = me["csrf_token"]
+    return me

@@ -20,6 +20,12 @@ PUBLIC_ROUTES = {
     "GET /api/schema/openapi.yaml",
     "GET /api/schema/openapi.yml",
     "GET /api/schema/{path:str}",
+    "GET /api/v1/portal/availability",
+    "GET /api/v1/portal/availability/days",
+    "POST /api/v1/portal/bookings",
+    "GET /api/v1/portal/bookings/{token:str}",
+    "POST /api/v1/portal/bookings/{token:str}/cancel",
+    "POST /api/v1/portal/bookings/{token:str}/reschedule",
 }
 
 
@@ -43,12 +49,19 @@ def test_public_routes_are_exactly_the_reviewed_list(app: Litestar) -> None:
     assert public == PUBLIC_ROUTES
 
 
-def test_every_api_route_except_login_requires_authentication(app: Litestar) -> None:
+def test_every_api_route_except_login_and_the_portal_requires_authentication(app: Litestar) -> None:
     api = {name: opt for name, opt in routes_of(app).items() if " /api/v1/" in name}
 
-    open_api_routes = {name for name, opt in api.items() if opt.get("public")}
+    open_api_routes = {name for name, opt in api.items() if opt.get("public") and " /api/v1/portal/" not in name}
 
     assert open_api_routes == {"POST /api/v1/auth/login", "POST /api/v1/auth/logout"}
+
+
+def test_every_portal_route_is_rate_limited(app: Litestar) -> None:
+    portal = {name: opt for name, opt in routes_of(app).items() if " /api/v1/portal/" in name}
+
+    assert portal
+    assert {opt.get("rate_limited") for opt in portal.values()} == {"portal"}
 
 
 @get("/api/v1/forgotten", sync_to_thread=False)

@@ -45,7 +45,7 @@ async def test_create_branch_writes_row_audit_entry_and_event(database: str) -> 
     assert [(a["action"], a["target_type"], a["result"], a["actor_label"][:4]) for a in audits] == [
         ("branch.created", "branch", "success", "cli:")
     ]
-    assert sorted(audits[0]["changed_fields"]) == ["address", "name", "timezone"]
+    assert sorted(audits[0]["changed_fields"]) == ["address", "name", "opening_hours", "timezone"]
     assert len(events) == 1
     envelope = envelope_of(events[0])
     assert envelope.version == 1

@@ -1,0 +1,360 @@
+"""The only code that writes bookings and allocations: create, transitions, reschedule, self-service."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+
+from appliance.audit.trail import record_change
+from appliance.auth.actor import Actor
+from appliance.auth.credentials import digest
+from appliance.auth.roles import Permission
+from appliance.bookings import schemas
+from appliance.bookings.idempotency import IdempotencyKey, find_replay, remember_response
+from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
+from appliance.bookings.queries import ServiceContext, booking_schema, get_booking_row, load_calendars, load_service, resource_ids_of
+from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, Status, Transition, transition_problem
+from appliance.bookings.tables import Allocation, Booking
+from appliance.core.clock import utc_now
+from appliance.core.db import is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction
+from appliance.core.errors import Conflict, Invalid, NotFound
+from appliance.customers.actions import match_or_create_customer, validated_contact
+from appliance.customers.schemas import CustomerContact
+from appliance.events.envelope import Subject
+
+MANAGE_PATH = "/portal/manage/{token}"
+# A lost race (another booking took the picked resource between check and insert) is retried with
+# fresh data, so a free alternative resource is still found; past this many, the slot is gone.
+RACE_RETRIES = 4
+ALTERNATIVES = 3
+
+
+class SlotUnavailable(Conflict):
+    code = "slot_unavailable"
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    """A create request, whoever made it (staff API, portal)."""
+
+    service_id: UUID
+    starts_at: datetime
+    customer: CustomerContact
+    channel: str
+    resource_ids: tuple[UUID, ...] = ()
+    answers: dict[str, Any] | None = None
+    seats: int = 1
+    notes: str = ""
+
+
+def slot_out(slot: Slot) -> schemas.SlotOut:
+    return schemas.SlotOut(
+        starts_at=slot.starts_at, ends_at=slot.ends_at, resource_ids=[p.resource_id for p in slot.picks],
+        seats_left=slot.seats_left, explanation=slot.explanation,
+    )
+
+
+def _check_start_time(ctx: ServiceContext, starts_at: datetime, now: datetime) -> None:
+    rules = ctx.rules
+    step_minutes = int(rules.step.total_seconds() // 60)
+    if off_grid(rules, starts_at, tz=ctx.timezone):
+        raise Invalid({"starts_at": f"not on this service's {step_minutes}-minute grid"}, code="off_grid")
+    if starts_at < now:
+        raise Invalid({"starts_at": "in the past"})
+    if starts_at < now + rules.min_notice:
+        minutes = int(rules.min_notice.total_seconds() // 60)
+        raise Invalid({"starts_at": f"too soon: this service needs {minutes} minutes' notice"})
+    if starts_at > now + rules.max_advance:
+        raise Invalid({"starts_at": f"too far ahead: at most {rules.max_advance.days} days in advance"})
+
+
+async def _alternatives(ctx: ServiceContext, wanted: datetime, required: frozenset[UUID], seats: int) -> list[schemas.SlotOut]:
+    """The free slots nearest to the one asked for, within a day either side."""
+    calendars, seats_taken = await load_calendars(ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1))
+    slots = find_slots(
+        ctx.rules, calendars, tz=ctx.timezone, window_start=wanted - timedelta(days=1),
+        window_end=wanted + timedelta(days=1), now=utc_now(), required=required, seats_wanted=seats,
+        seats_taken=seats_taken,
+    )
+    nearest = sorted(slots, key=lambda s: (abs((s.starts_at - wanted).total_seconds()), s.starts_at))
+    return [slot_out(s) for s in nearest[:ALTERNATIVES]]
+
+
+async def _unavailable(ctx: ServiceContext, wanted: datetime, required: frozenset[UUID], seats: int) -> SlotUnavailable:
+    alternatives = await _alternatives(ctx, wanted, required, seats)
+    return SlotUnavailable(
+        "that time is no longer available", extra={"alternatives": msgspec.to_builtins(alternatives)}
+    )
+
+
+async def _take_slot(
+    ctx: ServiceContext, starts_at: datetime, required: frozenset[UUID], seats: int, *,
+    exclude_booking: UUID | None = None,
+) -> tuple[Slot | None, list[ResourceCalendar]]:
+    """Inside the write transaction: the slot at `starts_at` as the committed data has it now."""
+    rules = ctx.rules
+    if rules.seats > 1:
+        # Seats are counted, not constrained: one counter per occurrence at a time.
+        await lock_for_transaction(occurrence_holder(rules.id, starts_at))
+    calendars, seats_taken = await load_calendars(
+        ctx.branch_id, starts_at, starts_at + rules.duration, exclude_booking=exclude_booking
+    )
+    known = {c.id for c in calendars}
+    for index, resource_id in enumerate(sorted(required, key=str)):
+        if resource_id not in known:
+            raise Invalid({f"resource_ids[{index}]": "no such active resource in this branch"})
+    slot = check_start(
+        rules, calendars, starts_at, tz=ctx.timezone, now=utc_now(), required=required, seats_wanted=seats,
+        seats_taken=seats_taken,
+    )
+    return slot, calendars
+
+
+async def _insert_holds(
+    booking_id: UUID, holder: str, ctx: ServiceContext, slot: Slot, calendars: list[ResourceCalendar]
+) -> None:
+    await Allocation.insert(
+        *(
+            Allocation(
+                id=uuid4(), booking=booking_id, resource=h.resource_id, unit=h.unit, holder=holder,
+                starts_at=h.starts_at, ends_at=h.ends_at, active=True,
+            )
+            for h in holds_for(ctx.rules, slot, calendars)
+        )
+    )
+
+
+async def _service_for(service_id: UUID, *, actor: Actor, staff: bool) -> ServiceContext:
+    try:
+        ctx = await load_service(service_id)
+    except NotFound:
+        raise Invalid({"service_id": "no such service"}) from None
+    if staff and not actor.can(Permission.bookings_write, ctx.branch_id):
+        raise Invalid({"service_id": "no such service"})
+    if not ctx.active:
+        raise Invalid({"service_id": "this service is not offered any more"})
+    return ctx
+
+
+async def create_booking(
+    request: NewBooking, *, actor: Actor, staff: bool, idempotency: IdempotencyKey | None = None
+) -> schemas.BookingCreated:
+    """Book a slot: the customer matched or created, the allocations taken, audited, one event.
+
+    `staff` bookings may use any channel and any customer; portal bookings are channel web.
+    """
+    if idempotency and (replay := await find_replay(idempotency)):
+        return msgspec.convert(replay, schemas.BookingCreated)
+    ctx = await _service_for(request.service_id, actor=actor, staff=staff)
+    if ctx.channels and request.channel not in ctx.channels:
+        raise Invalid({"channel": f"this service is not booked through {request.channel}"})
+    if not staff and request.resource_ids and not ctx.customer_picks_staff:
+        raise Invalid({"resource_ids": "this service does not let customers choose"})
+    if request.seats > ctx.rules.seats:
+        raise Invalid({"seats": f"at most {ctx.rules.seats} for this service"})
+    validated_contact(request.customer)
+    starts_at = request.starts_at.astimezone(utc_now().tzinfo)
+    now = utc_now()
+    _check_start_time(ctx, starts_at, now)
+    required = frozenset(request.resource_ids)
+    status = Status.pending_approval if ctx.requires_approval else Status.confirmed
+    for _attempt in range(RACE_RETRIES):
+        token = secrets.token_urlsafe(24)  # 192 bits; only its hash is stored
+        booking_id = uuid4()
+        try:
+            async with write_transaction():
+                slot, calendars = await _take_slot(ctx, starts_at, required, request.seats)
+                if slot is None:
+                    break
+                customer_id = await match_or_create_customer(request.customer, channel=request.channel, actor=actor)
+                holder = slot.holder or (occurrence_holder(ctx.rules.id, starts_at) if ctx.rules.seats > 1 else str(booking_id))
+                row = Booking(
+                    id=booking_id, branch=ctx.branch_id, service=ctx.rules.id, customer=customer_id,
+                    starts_at=slot.starts_at, ends_at=slot.ends_at, status=status.value, channel=request.channel,
+                    seats=request.seats, price_amount=ctx.price.amount * request.seats, price_currency=ctx.price.currency,
+                    payment_status="unpaid", answers=request.answers or {}, notes=request.notes,
+                    manage_token_hash=digest(token), created_at=now, updated_at=now,
+                )
+                await Booking.insert(row)
+                await _insert_holds(booking_id, holder, ctx, slot, calendars)
+                booking = booking_schema(row.to_dict(), [p.resource_id for p in slot.picks])
+                await record_change(
+                    "booking.created", Subject("booking", str(booking_id)), _event_data(booking), actor=actor,
+                    changed_fields=["service", "starts_at", "customer", "status", "resource_ids", "seats"]
+                    + (["answers"] if request.answers else []) + (["notes"] if request.notes else []),
+                    details={"status": status.value, "channel": request.channel},
+                )
+                created = schemas.BookingCreated(
+                    booking=booking, manage_token=token, manage_path=MANAGE_PATH.format(token=token)
+                )
+                if idempotency:
+                    await remember_response(idempotency, 201, created)
+                return created
+        except Exception as exc:
+            if is_overlap_violation(exc):
+                continue  # someone took a picked resource first: look again
+            if idempotency and is_unique_violation(exc) and (replay := await find_replay(idempotency)):
+                return msgspec.convert(replay, schemas.BookingCreated)
+            if is_unique_violation(exc):
+                continue  # the same new customer was created concurrently: now they exist
+            raise
+    raise await _unavailable(ctx, starts_at, required, request.seats)
+
+
+def _event_data(booking: schemas.Booking) -> dict[str, Any]:
+    """Identifiers and facts for subscribers; the customer is referenced, never copied."""
+    data: dict[str, Any] = msgspec.to_builtins(booking)
+    data.pop("answers", None)
+    data.pop("notes", None)
+    return data
+
+
+async def transition_booking(booking_id: UUID, name: str, *, actor: Actor, reason: str = "") -> schemas.Booking:
+    """Move a booking along the state machine (confirm, approve, reject, check-in, complete, no-show, cancel)."""
+    transition = TRANSITIONS.get(name)
+    if transition is None:
+        raise NotFound(f"no transition called {name}")
+    row = await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_write)
+    return await _apply_transition(row, transition, actor=actor, note={"reason": reason})
+
+
+async def _apply_transition(
+    row: dict[str, Any], transition: Transition, *, actor: Actor, note: dict[str, str]
+) -> schemas.Booking:
+    current = Status(row["status"])
+    if problem := transition_problem(transition, current, started=utc_now() >= row["starts_at"]):
+        raise Conflict(problem, code="invalid_transition", extra={"current_status": current.value})
+    booking_id = row["id"]
+    now = utc_now()
+    async with write_transaction():
+        # Conditional on the status read: a concurrent transition makes this one fail, not overwrite.
+        updated = await Booking.update({Booking.status: transition.target.value, Booking.updated_at: now}).where(
+            (Booking.id == booking_id) & (Booking.status == current.value)
+        ).returning(Booking.id)
+        if not updated:
+            raise Conflict("the booking changed meanwhile; reload it", code="invalid_transition")
+        if transition.target not in HOLDING:
+            await Allocation.update({Allocation.active: False}).where(Allocation.booking == booking_id)
+        booking = booking_schema(
+            {**row, "status": transition.target.value, "updated_at": now}, (await resource_ids_of([booking_id]))[booking_id]
+        )
+        await record_change(
+            transition.event, Subject("booking", str(booking_id)),
+            {**_event_data(booking), "previous_status": current.value, **note}, actor=actor,
+            changed_fields=["status"], details={"from": current.value, "to": transition.target.value},
+        )
+    return booking
+
+
+async def reschedule_booking(
+    booking_id: UUID, starts_at: datetime, *, actor: Actor, resource_ids: tuple[UUID, ...] = (),
+    permission: Permission = Permission.bookings_write, row: dict[str, Any] | None = None,
+) -> schemas.Booking:
+    """Move a booking atomically: the new allocations are taken before the old ones are released."""
+    row = row or await get_booking_row(booking_id, actor=actor, permission=permission)
+    current = Status(row["status"])
+    if current not in RESCHEDULABLE:
+        raise Conflict(f"a {current.value} booking cannot be rescheduled", code="invalid_transition")
+    ctx = await load_service(row["service"])
+    starts_at = starts_at.astimezone(utc_now().tzinfo)
+    _check_start_time(ctx, starts_at, utc_now())
+    required = frozenset(resource_ids)
+    for _attempt in range(RACE_RETRIES):
+        try:
+            async with write_transaction():
+                slot, calendars = await _take_slot(ctx, starts_at, required, row["seats"], exclude_booking=booking_id)
+                if slot is None:
+                    break
+                holder = slot.holder or (occurrence_holder(ctx.rules.id, starts_at) if ctx.rules.seats > 1 else str(booking_id))
+                old = [r["id"] for r in await Allocation.select(Allocation.id).where(
+                    (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
+                )]
+                await _insert_holds(booking_id, holder, ctx, slot, calendars)
+                if old:
+                    await Allocation.update({Allocation.active: False}).where(Allocation.id.is_in(old))
+                now = utc_now()
+                await Booking.update(
+                    {Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now}
+                ).where(Booking.id == booking_id)
+                booking = booking_schema(
+                    {**row, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "updated_at": now},
+                    [p.resource_id for p in slot.picks],
+                )
+                await record_change(
+                    "booking.rescheduled", Subject("booking", str(booking_id)),
+                    {**_event_data(booking), "previous_starts_at": row["starts_at"].isoformat()}, actor=actor,
+                    changed_fields=["starts_at", "ends_at", "resource_ids"],
+                )
+                return booking
+        except Exception as exc:
+            if is_overlap_violation(exc):
+                continue
+            raise
+    raise await _unavailable(ctx, starts_at, required, row["seats"])
+
+
+# --- Customer self-service by manage token ---------------------------------------------------------
+
+
+async def _row_by_token(token: str) -> dict[str, Any]:
+    row = await Booking.select().where(Booking.manage_token_hash == digest(token)).output(load_json=True).first()
+    if row is None:
+        raise NotFound("no booking for this link")
+    return row
+
+
+def customer_actor(row: dict[str, Any], *, ip: str | None, request_id: str | None) -> Actor:
+    return Actor(
+        kind="customer", id=str(row["customer"]), label="customer", auth_method="manage_token", ip=ip,
+        request_id=request_id, grants=(),
+    )
+
+
+def _cutoff_problem(row: dict[str, Any], cutoff: timedelta, what: str) -> str | None:
+    if utc_now() > row["starts_at"] - cutoff:
+        minutes = int(cutoff.total_seconds() // 60)
+        return f"online {what} closes {minutes} minutes before the booking; please call the branch"
+    return None
+
+
+async def portal_view(token: str) -> schemas.PortalBooking:
+    row = await _row_by_token(token)
+    ctx = await load_service(row["service"])
+    status = Status(row["status"])
+    return schemas.PortalBooking(
+        id=row["id"], status=status.value, branch_id=row["branch"], branch_name=ctx.branch_name,
+        service_id=row["service"], service_name=ctx.name, starts_at=row["starts_at"], ends_at=row["ends_at"],
+        seats=row["seats"], price=booking_schema(row, []).price,
+        can_cancel=status in TRANSITIONS["cancel"].sources and not _cutoff_problem(row, ctx.cancel_cutoff, "cancelling"),
+        can_reschedule=status in RESCHEDULABLE and not _cutoff_problem(row, ctx.reschedule_cutoff, "rescheduling"),
+        cutoff_at=row["starts_at"] - ctx.cancel_cutoff,
+    )
+
+
+async def cancel_by_customer(token: str, *, ip: str | None, request_id: str | None) -> schemas.PortalBooking:
+    row = await _row_by_token(token)
+    ctx = await load_service(row["service"])
+    if problem := _cutoff_problem(row, ctx.cancel_cutoff, "cancelling"):
+        raise Conflict(problem, code="cutoff_passed")
+    actor = customer_actor(row, ip=ip, request_id=request_id)
+    await _apply_transition(row, TRANSITIONS["cancel"], actor=actor, note={"by": "customer"})
+    return await portal_view(token)
+
+
+async def reschedule_by_customer(
+    token: str, starts_at: datetime, resource_ids: tuple[UUID, ...], *, ip: str | None, request_id: str | None
+) -> schemas.PortalBooking:
+    row = await _row_by_token(token)
+    ctx = await load_service(row["service"])
+    if problem := _cutoff_problem(row, ctx.reschedule_cutoff, "rescheduling"):
+        raise Conflict(problem, code="cutoff_passed")
+    if resource_ids and not ctx.customer_picks_staff:
+        raise Invalid({"resource_ids": "this service does not let customers choose"})
+    actor = customer_actor(row, ip=ip, request_id=request_id)
+    await reschedule_booking(row["id"], starts_at, actor=actor, resource_ids=resource_ids, row=row)
+    return await portal_view(token)

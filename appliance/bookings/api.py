@@ -1,0 +1,228 @@
+"""JSON API: availability, bookings and their transitions (staff), and the public customer portal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from appliance.auth.actor import Actor
+from appliance.auth.api import AnyRequest, actor_of
+from appliance.auth.guards import PUBLIC, requires
+from appliance.auth.roles import Permission
+from appliance.bookings import actions, queries, schemas
+from appliance.bookings.idempotency import idempotency_key
+from appliance.bookings.logic import available_days, find_slots
+from appliance.core.clock import utc_now
+from appliance.core.errors import Invalid, NotFound
+from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+
+MAX_WINDOW = timedelta(days=62)
+IdempotencyHeader = Annotated[str | None, Parameter(header="Idempotency-Key")]
+
+
+async def _availability(
+    actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool
+) -> schemas.Availability:
+    if ends <= starts:
+        raise Invalid({"to": "must be after from"})
+    if ends - starts > MAX_WINDOW:
+        raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
+    ctx = await queries.load_service(service_id)
+    if (public and (not ctx.active or (ctx.channels and "web" not in ctx.channels))) or (
+        not public and not actor.can(Permission.bookings_read, ctx.branch_id)
+    ):
+        raise NotFound("no such service")
+    if public and resource_id and not ctx.customer_picks_staff:
+        raise Invalid({"resource_id": "this service does not let customers choose"})
+    calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
+    required = frozenset({resource_id}) if resource_id else frozenset()
+    if resource_id and resource_id not in {c.id for c in calendars}:
+        raise Invalid({"resource_id": "no such active resource in this service's branch"})
+    slots = find_slots(
+        ctx.rules, calendars, tz=ctx.timezone, window_start=starts, window_end=ends, now=utc_now(),
+        required=required, seats_taken=seats_taken,
+    )
+    return schemas.Availability(
+        service_id=service_id, timezone=ctx.timezone.key, slots=[actions.slot_out(s) for s in slots]
+    )
+
+
+async def _days(actor: Actor, service_id: UUID, first: date, last: date, *, public: bool) -> schemas.AvailableDays:
+    if last < first:
+        raise Invalid({"to": "must not be before from"})
+    if (last - first) > MAX_WINDOW:
+        raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
+    ctx = await queries.load_service(service_id)
+    if (public and (not ctx.active or (ctx.channels and "web" not in ctx.channels))) or (
+        not public and not actor.can(Permission.bookings_read, ctx.branch_id)
+    ):
+        raise NotFound("no such service")
+    window_start = datetime.combine(first, datetime.min.time(), ctx.timezone)
+    window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ctx.timezone)
+    calendars, seats_taken = await queries.load_calendars(ctx.branch_id, window_start, window_end)
+    days = available_days(
+        ctx.rules, calendars, tz=ctx.timezone, first_day=first, last_day=last, now=utc_now(), seats_taken=seats_taken
+    )
+    return schemas.AvailableDays(service_id=service_id, timezone=ctx.timezone.key, days=days)
+
+
+class AvailabilityController(Controller):
+    path = "/api/v1/availability"
+    tags = ["bookings"]
+
+    @get("/", opt=requires(Permission.bookings_read))
+    async def slots(
+        self, request: AnyRequest, service_id: FromQuery[UUID],
+        from_: Annotated[datetime, Parameter(query="from")], to: FromQuery[datetime],
+        resource_id: FromQuery[UUID | None] = None,
+    ) -> schemas.Availability:
+        """Free slots of a service between two instants, with the resources each would use."""
+        return await _availability(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=False)
+
+    @get("/days", opt=requires(Permission.bookings_read))
+    async def days(
+        self, request: AnyRequest, service_id: FromQuery[UUID],
+        from_: Annotated[date, Parameter(query="from")], to: FromQuery[date],
+    ) -> schemas.AvailableDays:
+        """The branch-local dates that have at least one free slot (for calendar pickers)."""
+        return await _days(actor_of(request), service_id, from_, to, public=False)
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise Invalid({field: "needs a UTC offset, e.g. 2026-12-01T00:00:00+08:00"})
+    return value
+
+
+def _idempotency_scope(actor: Actor, request: AnyRequest) -> str:
+    return f"{actor.kind}:{actor.id}" if actor.id else f"ip:{actor.ip or 'unknown'}"
+
+
+class BookingController(Controller):
+    path = "/api/v1/bookings"
+    tags = ["bookings"]
+
+    @post("/", opt=requires(Permission.bookings_write), status_code=HTTP_201_CREATED)
+    async def create(
+        self, request: AnyRequest, data: JSONBody[schemas.BookingCreate], idempotency: IdempotencyHeader = None
+    ) -> schemas.BookingCreated:
+        """Book a slot for any customer, on any channel the service allows. 409 slot_unavailable
+        carries the nearest alternatives."""
+        actor = actor_of(request)
+        new = actions.NewBooking(
+            service_id=data.service_id, starts_at=data.starts_at, customer=data.customer, channel=data.channel,
+            resource_ids=tuple(data.resource_ids), answers=data.answers, seats=data.seats, notes=data.notes,
+        )
+        idem = idempotency_key(_idempotency_scope(actor, request), idempotency, data)
+        return await actions.create_booking(new, actor=actor, staff=True, idempotency=idem)
+
+    @get("/", opt=requires(Permission.bookings_read))
+    async def list(
+        self, request: AnyRequest,
+        from_: Annotated[datetime | None, Parameter(query="from")] = None, to: FromQuery[datetime | None] = None,
+        branch_id: FromQuery[UUID | None] = None, status: FromQuery[str | None] = None,
+        resource_id: FromQuery[UUID | None] = None, customer_id: FromQuery[UUID | None] = None,
+        channel: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Page[schemas.Booking]:
+        filters = queries.BookingFilter(
+            starts_from=_aware(from_, "from") if from_ else None, starts_before=_aware(to, "to") if to else None,
+            branch_id=branch_id, status=status, resource_id=resource_id, customer_id=customer_id, channel=channel,
+        )
+        after = _decode_booking_cursor(cursor)
+        items, last = await queries.list_bookings(filters, actor=actor_of(request), after=after, limit=check_limit(limit))
+        return Page(items=items, next_cursor=encode_cursor(f"{last[0].isoformat()}|{last[1]}") if last else None)
+
+    @get("/{booking_id:uuid}", opt=requires(Permission.bookings_read))
+    async def get(self, request: AnyRequest, booking_id: FromPath[UUID]) -> schemas.Booking:
+        return await queries.get_booking(booking_id, actor=actor_of(request))
+
+    @post("/{booking_id:uuid}/reschedule", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK)
+    async def reschedule(
+        self, request: AnyRequest, booking_id: FromPath[UUID], data: JSONBody[schemas.Reschedule]
+    ) -> schemas.Booking:
+        return await actions.reschedule_booking(
+            booking_id, data.starts_at, actor=actor_of(request), resource_ids=tuple(data.resource_ids)
+        )
+
+    @post(
+        "/{booking_id:uuid}/{transition:str}", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK
+    )
+    async def transition(
+        self, request: AnyRequest, booking_id: FromPath[UUID],
+        transition: FromPath[Literal["confirm", "approve", "reject", "check-in", "complete", "no-show", "cancel"]],
+        data: JSONBody[schemas.TransitionBody | None] = None,
+    ) -> schemas.Booking:
+        """Move the booking along its state machine; an illegal move is 409 invalid_transition."""
+        reason = data.reason if data else ""
+        return await actions.transition_booking(booking_id, transition, actor=actor_of(request), reason=reason)
+
+
+def _decode_booking_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    try:
+        at, _, last_id = raw.partition("|")
+        return datetime.fromisoformat(at), UUID(last_id)
+    except ValueError:
+        raise Invalid({"cursor": "not a cursor this API returned"}) from None
+
+
+class PortalController(Controller):
+    """The customer's side: no login, rate-limited, channel web, and a manage token per booking."""
+
+    path = "/api/v1/portal"
+    tags = ["portal"]
+    opt = {**PUBLIC, "rate_limited": "portal"}
+
+    @get("/availability")
+    async def availability(
+        self, request: AnyRequest, service_id: FromQuery[UUID],
+        from_: Annotated[datetime, Parameter(query="from")], to: FromQuery[datetime],
+        resource_id: FromQuery[UUID | None] = None,
+    ) -> schemas.Availability:
+        return await _availability(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=True)
+
+    @get("/availability/days")
+    async def days(
+        self, request: AnyRequest, service_id: FromQuery[UUID],
+        from_: Annotated[date, Parameter(query="from")], to: FromQuery[date],
+    ) -> schemas.AvailableDays:
+        return await _days(actor_of(request), service_id, from_, to, public=True)
+
+    @post("/bookings", status_code=HTTP_201_CREATED)
+    async def create(
+        self, request: AnyRequest, data: JSONBody[schemas.PortalBookingCreate], idempotency: IdempotencyHeader = None
+    ) -> schemas.BookingCreated:
+        actor = actor_of(request)
+        new = actions.NewBooking(
+            service_id=data.service_id, starts_at=data.starts_at, customer=data.customer, channel="web",
+            resource_ids=tuple(data.resource_ids), answers=data.answers, seats=data.seats,
+        )
+        idem = idempotency_key(_idempotency_scope(actor, request), idempotency, data)
+        return await actions.create_booking(new, actor=actor, staff=False, idempotency=idem)
+
+    @get("/bookings/{token:str}")
+    async def view(self, token: FromPath[str]) -> schemas.PortalBooking:
+        return await actions.portal_view(token)
+
+    @post("/bookings/{token:str}/cancel", status_code=HTTP_200_OK)
+    async def cancel(self, request: AnyRequest, token: FromPath[str]) -> schemas.PortalBooking:
+        actor = actor_of(request)
+        return await actions.cancel_by_customer(token, ip=actor.ip, request_id=actor.request_id)
+
+    @post("/bookings/{token:str}/reschedule", status_code=HTTP_200_OK)
+    async def reschedule(
+        self, request: AnyRequest, token: FromPath[str], data: JSONBody[schemas.Reschedule]
+    ) -> schemas.PortalBooking:
+        actor = actor_of(request)
+        return await actions.reschedule_by_customer(
+            token, data.starts_at, tuple(data.resource_ids), ip=actor.ip, request_id=actor.request_id
+        )

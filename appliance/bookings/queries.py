@@ -1,0 +1,237 @@
+"""Booking reads: a service's rules, the calendars of a branch in one query, bookings as the API shows them."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from appliance.auth.actor import Actor
+from appliance.auth.roles import Permission
+from appliance.bookings import schemas
+from appliance.bookings.logic import Held, Need, ResourceCalendar, ServiceRules, parse_schedule
+from appliance.bookings.tables import Allocation, Booking
+from appliance.catalog.schemas import Money
+from appliance.catalog.tables import Service
+from appliance.core.errors import NotFound
+
+# Held rows can start before a window (long bookings, post-use locks) and local days spill over
+# UTC days: fetch this much around it.
+CALENDAR_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    rules: ServiceRules
+    branch_id: UUID
+    timezone: ZoneInfo
+    name: str
+    branch_name: str
+    price: Money
+    channels: frozenset[str]
+    requires_approval: bool
+    customer_picks_staff: bool
+    cancel_cutoff: timedelta
+    reschedule_cutoff: timedelta
+    active: bool
+
+
+def _minutes(value: int) -> timedelta:
+    return timedelta(minutes=value)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite gives text for columns of a UNION
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+async def load_service(service_id: UUID) -> ServiceContext:
+    row = await Service.select(
+        *Service.all_columns(), Service.branch.timezone, Service.branch.name
+    ).where(Service.id == service_id).output(load_json=True).first()
+    if row is None:
+        raise NotFound("no such service")
+    needs = tuple(
+        Need(kind=r["kind"], skills=frozenset(r.get("skills", [])), count=int(r.get("count", 1)))
+        for r in row["requirements"]
+    )
+    rules = ServiceRules(
+        id=row["id"],
+        duration=_minutes(row["duration_minutes"]),
+        buffer_before=_minutes(row["buffer_before_minutes"]),
+        buffer_after=_minutes(row["buffer_after_minutes"]),
+        seats=row["seats"],
+        needs=needs,
+        step=_minutes(row["slot_step_minutes"]),
+        min_notice=_minutes(row["min_notice_minutes"]),
+        max_advance=timedelta(days=row["max_advance_days"]),
+    )
+    return ServiceContext(
+        rules=rules,
+        branch_id=row["branch"],
+        timezone=ZoneInfo(row["branch.timezone"]),
+        name=row["name"],
+        branch_name=row["branch.name"],
+        price=Money(amount=row["price_amount"], currency=row["price_currency"]),
+        channels=frozenset(row["channels"]),
+        requires_approval=row["requires_approval"],
+        customer_picks_staff=row["customer_picks_staff"],
+        cancel_cutoff=_minutes(row["cancel_cutoff_minutes"]),
+        reschedule_cutoff=_minutes(row["reschedule_cutoff_minutes"]),
+        active=row["active"],
+    )
+
+
+_CALENDAR_SQL = """
+SELECT 'r' AS row_kind, r.id AS resource, NULL AS starts_at, NULL AS ends_at, r.capacity AS unit,
+       r.kind AS holder, r.schedule AS schedule, r.skills AS skills, r.post_use_lock_minutes AS number,
+       r.name AS name, NULL AS booking
+  FROM resource r WHERE r.branch = {} AND r.active
+UNION ALL
+SELECT 'a', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL, b.seats, NULL, a.booking
+  FROM allocation a JOIN resource r ON r.id = a.resource JOIN booking b ON b.id = a.booking
+ WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {}
+UNION ALL
+SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM time_off t JOIN resource r ON r.id = t.resource
+ WHERE r.branch = {} AND r.active AND t.starts_at < {} AND t.ends_at > {}
+"""
+
+
+async def load_calendars(
+    branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None
+) -> tuple[list[ResourceCalendar], dict[str, int]]:
+    """Every active resource of the branch with its schedule, time off and held allocations around the
+    window — in ONE query — and the seats already taken per group-class holder.
+
+    `exclude_booking` leaves out one booking's allocations (a reschedule may reuse its own time).
+    """
+    start, end = window_start - CALENDAR_MARGIN, window_end + CALENDAR_MARGIN
+    rows = await Allocation.raw(_CALENDAR_SQL, branch_id, branch_id, end, start, branch_id, end, start)
+    resources: dict[UUID, dict[str, Any]] = {}
+    held: dict[UUID, list[Held]] = defaultdict(list)
+    time_off: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
+    seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
+    for row in rows:
+        resource_id = _uuid(row["resource"])
+        if row["row_kind"] == "r":
+            resources[resource_id] = row
+        elif row["row_kind"] == "a":
+            booking_id = _uuid(row["booking"])
+            if booking_id == exclude_booking:
+                continue
+            held[resource_id].append(Held(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), row["holder"]))
+            seats_by_holder[row["holder"]][booking_id] = int(row["number"])
+        else:
+            time_off[resource_id].append((_instant(row["starts_at"]), _instant(row["ends_at"])))
+    calendars = [
+        ResourceCalendar(
+            id=resource_id,
+            kind=row["holder"],
+            skills=frozenset(_json(row["skills"]) or ()),
+            capacity=int(row["unit"]),
+            post_use_lock=_minutes(int(row["number"])),
+            hours=parse_schedule(_json(row["schedule"]) or {}),
+            time_off=tuple(sorted(time_off[resource_id])),
+            held=tuple(sorted(held[resource_id], key=lambda h: (h.starts_at, h.unit))),
+            name=row["name"],
+        )
+        for resource_id, row in sorted(resources.items(), key=lambda item: str(item[0]))
+    ]
+    seats_taken = {holder: sum(by_booking.values()) for holder, by_booking in seats_by_holder.items()}
+    return calendars, seats_taken
+
+
+def booking_schema(row: dict[str, Any], resource_ids: list[UUID]) -> schemas.Booking:
+    return schemas.Booking(
+        id=row["id"], status=row["status"], branch_id=row["branch"], service_id=row["service"],
+        customer_id=row["customer"], starts_at=row["starts_at"], ends_at=row["ends_at"], channel=row["channel"],
+        seats=row["seats"], price=Money(amount=row["price_amount"], currency=row["price_currency"]),
+        payment_status=row["payment_status"], resource_ids=resource_ids, answers=_json(row["answers"]) or {},
+        notes=row["notes"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+async def resource_ids_of(booking_ids: list[UUID]) -> dict[UUID, list[UUID]]:
+    found: dict[UUID, list[UUID]] = {b: [] for b in booking_ids}
+    if not booking_ids:
+        return found
+    rows = await Allocation.select(Allocation.booking, Allocation.resource).where(
+        Allocation.booking.is_in(booking_ids)
+    ).order_by(Allocation.id)
+    for row in rows:
+        if row["resource"] not in found[row["booking"]]:
+            found[row["booking"]].append(row["resource"])
+    return found
+
+
+async def get_booking_row(booking_id: UUID, *, actor: Actor, permission: Permission = Permission.bookings_read) -> dict[str, Any]:
+    row = await Booking.select().where(Booking.id == booking_id).output(load_json=True).first()
+    if row is None or not actor.can(permission, row["branch"]):
+        raise NotFound("no such booking")
+    return row
+
+
+async def get_booking(booking_id: UUID, *, actor: Actor) -> schemas.Booking:
+    row = await get_booking_row(booking_id, actor=actor)
+    return booking_schema(row, (await resource_ids_of([booking_id]))[booking_id])
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    branch_id: UUID | None = None
+    status: str | None = None
+    resource_id: UUID | None = None
+    customer_id: UUID | None = None
+    channel: str | None = None
+
+
+async def list_bookings(
+    filters: BookingFilter, *, actor: Actor, after: tuple[datetime, UUID] | None, limit: int
+) -> tuple[list[schemas.Booking], tuple[datetime, UUID] | None]:
+    """A page ordered by (starts_at, id), and the key to continue after (None on the last page)."""
+    query = Booking.select().order_by(Booking.starts_at, Booking.id).limit(limit).output(load_json=True)
+    scope = actor.branch_scope(Permission.bookings_read)
+    if scope is not None:
+        query = query.where(Booking.branch.is_in(list(scope) or [UUID(int=0)]))
+    if filters.branch_id:
+        query = query.where(Booking.branch == filters.branch_id)
+    if filters.starts_from:
+        query = query.where(Booking.starts_at >= filters.starts_from)
+    if filters.starts_before:
+        query = query.where(Booking.starts_at < filters.starts_before)
+    if filters.status:
+        query = query.where(Booking.status == filters.status)
+    if filters.customer_id:
+        query = query.where(Booking.customer == filters.customer_id)
+    if filters.channel:
+        query = query.where(Booking.channel == filters.channel)
+    if filters.resource_id:
+        query = query.where(
+            Booking.id.is_in(Allocation.select(Allocation.booking).where(Allocation.resource == filters.resource_id))
+        )
+    if after is not None:
+        at, last_id = after
+        query = query.where((Booking.starts_at > at) | ((Booking.starts_at == at) & (Booking.id > last_id)))
+    rows = await query
+    resources = await resource_ids_of([r["id"] for r in rows])
+    items = [booking_schema(r, resources[r["id"]]) for r in rows]
+    last = (rows[-1]["starts_at"], rows[-1]["id"]) if len(rows) == limit else None
+    return items, last
