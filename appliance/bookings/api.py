@@ -18,6 +18,7 @@ from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
 from appliance.bookings.idempotency import idempotency_key
 from appliance.bookings.logic import available_days, find_slots
+from appliance.bookings.states import Status
 from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid, NotFound
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
@@ -126,14 +127,14 @@ class BookingController(Controller):
     async def list(
         self, request: AnyRequest,
         from_: Annotated[datetime | None, Parameter(query="from")] = None, to: FromQuery[datetime | None] = None,
-        branch_id: FromQuery[UUID | None] = None, status: FromQuery[str | None] = None,
+        branch_id: FromQuery[UUID | None] = None, status: FromQuery[Status | None] = None,
         resource_id: FromQuery[UUID | None] = None, customer_id: FromQuery[UUID | None] = None,
-        channel: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None,
+        channel: FromQuery[schemas.Channel | None] = None, cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[schemas.Booking]:
         filters = queries.BookingFilter(
             starts_from=_aware(from_, "from") if from_ else None, starts_before=_aware(to, "to") if to else None,
-            branch_id=branch_id, status=status, resource_id=resource_id, customer_id=customer_id, channel=channel,
+            branch_id=branch_id, status=status.value if status else None, resource_id=resource_id, customer_id=customer_id, channel=channel,
         )
         after = _decode_booking_cursor(cursor)
         items, last = await queries.list_bookings(filters, actor=actor_of(request), after=after, limit=check_limit(limit))

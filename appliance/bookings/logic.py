@@ -181,6 +181,34 @@ def parse_schedule(schedule: Mapping[str, Any]) -> Hours:
     return Hours(weekly=weekly, exceptions=exceptions, blocks=blocks)
 
 
+
+def parse_weekly(weekly: Mapping[str, Any]) -> dict[int, tuple[tuple[time, time], ...]]:
+    """A weekly pattern ({"mon": [["09:00", "21:00"]], …}) such as a branch's opening hours."""
+    return {_parse_weekday(name): tuple(_parse_interval(pair) for pair in intervals) for name, intervals in weekly.items()}
+
+
+def _intersect(
+    xs: tuple[tuple[time, time], ...], ys: tuple[tuple[time, time], ...]
+) -> tuple[tuple[time, time], ...]:
+    return tuple(
+        (max(a, c), min(b, d)) for a, b in xs for c, d in ys if max(a, c) < min(b, d)
+    )
+
+
+def within_opening_hours(hours: Hours, opening: Mapping[int, tuple[tuple[time, time], ...]]) -> Hours:
+    """A resource's hours cut to its branch's opening hours: nobody is bookable while the branch is
+    closed, whatever their own schedule says. No opening hours at all means no limit."""
+    if not opening:
+        return hours
+    return Hours(
+        weekly={day: _intersect(intervals, opening.get(day, ())) for day, intervals in hours.weekly.items()},
+        exceptions={
+            day: _intersect(intervals, opening.get(day.weekday(), ())) for day, intervals in hours.exceptions.items()
+        },
+        blocks=hours.blocks,
+    )
+
+
 def _interval_problems(path: str, intervals: object, problems: dict[str, str]) -> None:
     if not isinstance(intervals, list | tuple):
         problems[path] = "not a list of [start, end] pairs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.bookings import schemas
-from appliance.bookings.logic import Held, Need, ResourceCalendar, ServiceRules, parse_schedule
+from appliance.bookings.logic import (
+    Held, Need, ResourceCalendar, ServiceRules, parse_schedule, parse_weekly, within_opening_hours,
+)
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
 from appliance.catalog.tables import Service
@@ -98,9 +100,14 @@ async def load_service(service_id: UUID) -> ServiceContext:
 
 
 _CALENDAR_SQL = """
-SELECT 'r' AS row_kind, r.id AS resource, NULL AS starts_at, NULL AS ends_at, r.capacity AS unit,
-       r.kind AS holder, r.schedule AS schedule, r.skills AS skills, r.post_use_lock_minutes AS number,
-       r.name AS name, NULL AS booking
+SELECT 'b' AS row_kind, b.id AS resource, CAST(NULL AS TIMESTAMPTZ) AS starts_at,
+       CAST(NULL AS TIMESTAMPTZ) AS ends_at, CAST(NULL AS INTEGER) AS unit, CAST(NULL AS VARCHAR) AS holder,
+       b.opening_hours AS schedule, CAST(NULL AS JSON) AS skills, CAST(NULL AS INTEGER) AS number,
+       CAST(NULL AS VARCHAR) AS name, CAST(NULL AS UUID) AS booking
+  FROM branch b WHERE b.id = {}
+UNION ALL
+SELECT 'r', r.id, NULL, NULL, r.capacity,
+       r.kind, r.schedule, r.skills, r.post_use_lock_minutes, r.name, NULL
   FROM resource r WHERE r.branch = {} AND r.active
 UNION ALL
 SELECT 'a', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL, b.seats, NULL, a.booking
@@ -116,20 +123,24 @@ SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NU
 async def load_calendars(
     branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None
 ) -> tuple[list[ResourceCalendar], dict[str, int]]:
-    """Every active resource of the branch with its schedule, time off and held allocations around the
-    window — in ONE query — and the seats already taken per group-class holder.
+    """Every active resource of the branch with its schedule (cut to the branch's opening hours), time
+    off and held allocations around the window — in ONE query — and the seats already taken per
+    group-class holder.
 
     `exclude_booking` leaves out one booking's allocations (a reschedule may reuse its own time).
     """
     start, end = window_start - CALENDAR_MARGIN, window_end + CALENDAR_MARGIN
-    rows = await Allocation.raw(_CALENDAR_SQL, branch_id, branch_id, end, start, branch_id, end, start)
+    rows = await Allocation.raw(_CALENDAR_SQL, branch_id, branch_id, branch_id, end, start, branch_id, end, start)
     resources: dict[UUID, dict[str, Any]] = {}
     held: dict[UUID, list[Held]] = defaultdict(list)
     time_off: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
+    opening: dict[int, tuple[tuple[time, time], ...]] = {}
     for row in rows:
         resource_id = _uuid(row["resource"])
-        if row["row_kind"] == "r":
+        if row["row_kind"] == "b":
+            opening = parse_weekly(_json(row["schedule"]) or {})
+        elif row["row_kind"] == "r":
             resources[resource_id] = row
         elif row["row_kind"] == "a":
             booking_id = _uuid(row["booking"])
@@ -146,7 +157,7 @@ async def load_calendars(
             skills=frozenset(_json(row["skills"]) or ()),
             capacity=int(row["unit"]),
             post_use_lock=_minutes(int(row["number"])),
-            hours=parse_schedule(_json(row["schedule"]) or {}),
+            hours=within_opening_hours(parse_schedule(_json(row["schedule"]) or {}), opening),
             time_off=tuple(sorted(time_off[resource_id])),
             held=tuple(sorted(held[resource_id], key=lambda h: (h.starts_at, h.unit))),
             name=row["name"],

@@ -276,3 +276,71 @@ async def test_availability_lists_slots_with_resources_and_days(shop: Shop, clie
     assert starts == ["09:00", "11:00"]
     assert all(s["resource_ids"] == [str(wang.id)] for s in slots.json()["slots"])
     assert days.json()["days"] == [day.isoformat()]
+
+
+async def test_branch_opening_hours_limit_availability(shop: Shop, client: httpx.AsyncClient) -> None:
+    branch = await make_branch()
+    await shop.client.patch(
+        f"/api/v1/branches/{branch.id}", json={"opening_hours": {d: [["10:00", "12:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
+        headers={"X-CSRF-Token": shop.csrf},
+    )
+    await make_resource(branch.id, kind="staff", name="王芳", skills=["massage"])  # works 09:00–18:00
+    service = await make_service(branch.id, duration_minutes=60, slot_step_minutes=60, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}])
+    day = next_weekday(2)
+
+    slots = await client.get("/api/v1/availability", params={"service_id": str(service.id), "from": at(day, "00:00"), "to": at(day + timedelta(days=1), "00:00")})
+    outside = await shop.book(service.id, at(day, "15:00"))
+
+    assert slots.status_code == 200, slots.text
+    assert [datetime.fromisoformat(s["starts_at"]).astimezone(SHANGHAI).strftime("%H:%M") for s in slots.json()["slots"]] == ["10:00", "11:00"]
+    assert outside.status_code == 409
+
+
+async def test_new_york_branch_gets_local_slots_right_on_daylight_saving_days(shop: Shop, client: httpx.AsyncClient) -> None:
+    new_york = ZoneInfo("America/New_York")
+    branch = await make_branch("Fifth Avenue", "America/New_York")
+    await make_resource(branch.id, kind="staff", name="Ann", skills=["massage"])  # 09:00–18:00 local, every day
+    service = await make_service(branch.id, duration_minutes=60, slot_step_minutes=60, max_advance_days=730, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}])
+    today = datetime.now(new_york).date()
+    upcoming = sorted(d for y in (today.year, today.year + 1) for d in (_dst_sunday(y, 3), _dst_sunday(y, 11)) if d > today)
+
+    for day in upcoming[:2]:
+        response = await client.get(
+            "/api/v1/availability",
+            params={"service_id": str(service.id), "from": at(day, "00:00", new_york), "to": at(day + timedelta(days=1), "00:00", new_york)},
+        )
+        starts = [datetime.fromisoformat(s["starts_at"]) for s in response.json()["slots"]]
+        local = [s.astimezone(new_york).strftime("%H:%M") for s in starts]
+        offsets = {s.astimezone(new_york).utcoffset() for s in starts}
+        assert response.status_code == 200, response.text
+        assert local == [f"{h:02d}:00" for h in range(9, 18)]
+        assert offsets == {timedelta(hours=-4) if day.month == 3 else timedelta(hours=-5)}
+        assert len({s.astimezone(SHANGHAI) for s in starts}) == 9
+
+
+def _dst_sunday(year: int, month: int) -> date:
+    """US rules: the second Sunday of March, the first Sunday of November."""
+    first = date(year, month, 1)
+    first_sunday = first + timedelta(days=(6 - first.weekday()) % 7)
+    return first_sunday + timedelta(days=7) if month == 3 else first_sunday
+
+
+async def test_listing_filters_and_pages(shop: Shop, client: httpx.AsyncClient) -> None:
+    branch = await make_branch()
+    wang = await make_resource(branch.id, kind="staff", name="王芳", skills=["massage"])
+    service = await make_service(branch.id, duration_minutes=60, slot_step_minutes=60, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}])
+    day = next_weekday(1)
+    ids = [(await shop.book(service.id, at(day, f"{h:02d}:00"), n=h)).json()["booking"]["id"] for h in (9, 10, 11, 12, 13)]
+    await shop.post(f"/api/v1/bookings/{ids[0]}/cancel")
+
+    first = await client.get("/api/v1/bookings", params={"limit": 2, "resource_id": str(wang.id)})
+    second = await client.get("/api/v1/bookings", params={"limit": 2, "resource_id": str(wang.id), "cursor": first.json()["next_cursor"]})
+    cancelled = await client.get("/api/v1/bookings", params={"status": "cancelled"})
+    window = await client.get("/api/v1/bookings", params={"from": at(day, "10:30"), "to": at(day, "12:30")})
+    bad = await client.get("/api/v1/bookings", params={"status": "lost"})
+
+    assert [b["id"] for b in first.json()["items"]] == ids[:2]
+    assert [b["id"] for b in second.json()["items"]] == ids[2:4]
+    assert [b["id"] for b in cancelled.json()["items"]] == ids[:1]
+    assert [b["id"] for b in window.json()["items"]] == ids[2:4]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"

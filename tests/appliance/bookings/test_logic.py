@@ -28,6 +28,8 @@ from appliance.bookings.logic import (
     available_days,
     check_start,
     find_slots,
+    parse_weekly,
+    within_opening_hours,
     holds_for,
     occurrence_holder,
     off_grid,
@@ -798,3 +800,18 @@ def test_the_same_calendars_give_the_same_slots_in_any_order(case: Case) -> None
     first, second, reversed_order = case.slots(calendars), case.slots(calendars), case.slots(calendars[::-1])
 
     assert first == second == reversed_order
+
+
+def test_branch_opening_hours_cut_resource_hours() -> None:
+    hours = parse_schedule(
+        {"weekly": {"mon": [["08:00", "20:00"]], "tue": [["08:00", "12:00"], ["13:00", "20:00"]]},
+         "exceptions": [{"date": "2026-12-05", "intervals": [["07:00", "23:00"]]}]}
+    )
+    opening = parse_weekly({"mon": [["10:00", "18:00"]], "tue": [["11:00", "14:00"]], "sat": [["09:00", "21:00"]]})
+
+    cut = within_opening_hours(hours, opening)
+
+    assert cut.weekly[0] == ((time(10), time(18)),)
+    assert cut.weekly[1] == ((time(11), time(12)), (time(13), time(14)))
+    assert cut.exceptions[date(2026, 12, 5)] == ((time(9), time(21)),)  # a Saturday
+    assert within_opening_hours(hours, {}) == hours
