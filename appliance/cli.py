@@ -112,8 +112,10 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
-def up(host: str | None, port: int | None) -> None:
-    """Migrate, make sure a first owner account exists (printing its login), then serve."""
+@click.option("--no-demo", is_flag=True, help="Do not seed the demo business into an empty database.")
+def up(host: str | None, port: int | None, no_demo: bool) -> None:
+    """Migrate, make sure a first owner account exists (printing its login), seed the demo business
+    into an empty database (unless --no-demo), then serve."""
     settings = _settings()
     from appliance.db.migrate import apply_migrations
 
@@ -124,6 +126,8 @@ def up(host: str | None, port: int | None) -> None:
         click.echo(f"\nFirst owner login ({'just created' if created else 'kept in ' + str(login_file)}):")
         click.echo(login_file.read_text(encoding="utf-8"))
         click.echo("Change this password after signing in, then delete the file.\n")
+    if not no_demo:
+        _run(settings, _seed_demo_on_first_start)
     click.echo(f"Booking appliance at http://{host or settings.http.host}:{port or settings.http.port}")
     _serve(settings, host, port)
 
@@ -143,6 +147,52 @@ async def _ensure_first_owner(login_file: Path) -> bool:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(f"username: owner\npassword: {password}\n")
     return True
+
+
+async def _seed_demo_on_first_start() -> None:
+    """Seed the demo when there are no branches yet; on any later start this is one count query."""
+    from time import monotonic
+
+    from appliance.auth.actor import cli_actor
+    from appliance.catalog.tables import Branch
+    from appliance.demo.actions import DemoExists, seed_demo
+
+    if await Branch.count():
+        return
+    click.echo("No branches yet: seeding the demo business (a few seconds; `appliance up --no-demo` skips this)…")
+    started = monotonic()
+    try:
+        summary = await seed_demo(actor=cli_actor())
+    except DemoExists:
+        return  # a branch appeared meanwhile: the database is in use, leave it be
+    except Exception as exc:  # the demo is a convenience: report it and serve anyway
+        click.echo(
+            f"warning: the demo could not be seeded ({type(exc).__name__}: {exc}); `appliance demo` tries again",
+            err=True,
+        )
+        return
+    click.echo(summary.describe(monotonic() - started) + "\n")
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Delete every branch, service, customer and booking first.")
+def demo(reset: bool) -> None:
+    """Seed a realistic demo business (two Shanghai branches, staff, rooms, services, customers and
+    bookings from 90 days back to 30 ahead). Refused while branches exist, unless --reset."""
+    from time import monotonic
+
+    from appliance.auth.actor import cli_actor
+    from appliance.db.migrate import pending_migrations
+    from appliance.demo.actions import seed_demo
+
+    async def work() -> Any:
+        if pending := await pending_migrations():
+            raise AppError(f"{len(pending)} migration(s) pending: {', '.join(pending)}. Run `appliance migrate` first.")
+        return await seed_demo(actor=cli_actor(), reset=reset)
+
+    started = monotonic()
+    summary = _run(_settings(), work)
+    click.echo(summary.describe(monotonic() - started))
 
 
 @main.command()

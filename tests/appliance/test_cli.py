@@ -78,7 +78,7 @@ def test_up_migrates_creates_the_first_owner_prints_its_login_and_serves(tmp_pat
     port = free_port()
     env = run_env(tmp_path / "var")
     process = subprocess.Popen(
-        [APPLIANCE, "up", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [APPLIANCE, "up", "--no-demo", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         output = ""
