@@ -1,0 +1,31 @@
+"""The booking-engine benchmark's quick mode on SQLite: what must hold on any machine, never how fast."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+from tests.bench import booking_engine
+from tests.bench.booking_engine import COUNT_FIGURES, FIGURE_NAMES, QUICK
+
+# Small enough for well under 30 s, large enough that every phase has real work and real concurrency.
+SMOKE = replace(
+    QUICK, bookings=500, availability_requests=5, booking_requests=64, healthz_requests=256, warmup_bookings=2
+)
+
+
+def test_quick_run_on_sqlite_finds_no_double_booking_and_prints_every_figure() -> None:
+    out, log = io.StringIO(), io.StringIO()
+
+    [result] = booking_engine.run(["sqlite"], SMOKE, out=out, log=log)
+
+    text = out.getvalue()
+    figures = {f.name: f.value for f in result.figures}
+    assert result.problems == [], text + log.getvalue()
+    assert figures["double_bookings"] == 0
+    assert figures["booking_errors"] == figures["empty_booking_errors"] == 0
+    assert {name: figures[name] for name in COUNT_FIGURES if figures[name] <= 0} == {}
+    assert figures["seed_bookings"] == SMOKE.bookings
+    assert figures["booking_requests"] == SMOKE.booking_requests
+    missing = [name for name in FIGURE_NAMES if f"sqlite {name}=" not in text]
+    assert missing == [], text
