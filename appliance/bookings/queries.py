@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.bookings import schemas
 from appliance.bookings.logic import (
-    Held, Need, ResourceCalendar, ServiceRules, parse_schedule, parse_weekly, within_opening_hours,
+    Held, Hours, Need, ResourceCalendar, ServiceRules, parse_schedule, parse_weekly, within_opening_hours,
 )
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
@@ -24,6 +26,10 @@ from appliance.core.errors import NotFound
 # Held rows can start before a window (long bookings, post-use locks) and local days spill over
 # UTC days: fetch this much around it.
 CALENDAR_MARGIN = timedelta(days=1)
+# No allocation is longer than the schema allows (duration ≤ 1440 min, each buffer ≤ 720, post-use
+# lock ≤ 1440): a lower bound on starts_at lets the index stop at the window instead of reading all
+# of the past, which otherwise grows every query with history.
+LONGEST_ALLOCATION = timedelta(minutes=1440 + 720 + 720 + 1440)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,25 @@ def _instant(value: Any) -> datetime:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     assert isinstance(value, datetime)
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _hours_from_text(text: str) -> Hours:
+    return parse_schedule(json.loads(text) or {})
+
+
+def _resource_hours(value: Any) -> Hours:
+    """Parsed once per distinct schedule: every calendar load would otherwise re-parse all of them."""
+    return _hours_from_text(value) if isinstance(value, str) else parse_schedule(value or {})
+
+
+@functools.lru_cache(maxsize=256)
+def _opening_from_text(text: str) -> Mapping[int, tuple[tuple[time, time], ...]]:
+    return parse_weekly(json.loads(text) or {})
+
+
+def _opening_hours(value: Any) -> Mapping[int, tuple[tuple[time, time], ...]]:
+    return _opening_from_text(value) if isinstance(value, str) else parse_weekly(value or {})
 
 
 def _uuid(value: Any) -> UUID:
@@ -110,9 +135,11 @@ SELECT 'r', r.id, NULL, NULL, r.capacity,
        r.kind, r.schedule, r.skills, r.post_use_lock_minutes, r.name, NULL
   FROM resource r WHERE r.branch = {} AND r.active
 UNION ALL
-SELECT 'a', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL, b.seats, NULL, a.booking
-  FROM allocation a JOIN resource r ON r.id = a.resource JOIN booking b ON b.id = a.booking
- WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {}
+SELECT 'a', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL,
+       CASE WHEN a.holder LIKE '%@%' THEN (SELECT b.seats FROM booking b WHERE b.id = a.booking) ELSE 1 END,
+       NULL, a.booking
+  FROM allocation a JOIN resource r ON r.id = a.resource
+ WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
 UNION ALL
 SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM time_off t JOIN resource r ON r.id = t.resource
@@ -130,24 +157,28 @@ async def load_calendars(
     `exclude_booking` leaves out one booking's allocations (a reschedule may reuse its own time).
     """
     start, end = window_start - CALENDAR_MARGIN, window_end + CALENDAR_MARGIN
-    rows = await Allocation.raw(_CALENDAR_SQL, branch_id, branch_id, branch_id, end, start, branch_id, end, start)
+    rows = await Allocation.raw(
+        _CALENDAR_SQL, branch_id, branch_id, branch_id, end, start, start - LONGEST_ALLOCATION, branch_id, end, start
+    )
     resources: dict[UUID, dict[str, Any]] = {}
     held: dict[UUID, list[Held]] = defaultdict(list)
     time_off: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
-    opening: dict[int, tuple[tuple[time, time], ...]] = {}
+    opening: Mapping[int, tuple[tuple[time, time], ...]] = {}
     for row in rows:
         resource_id = _uuid(row["resource"])
         if row["row_kind"] == "b":
-            opening = parse_weekly(_json(row["schedule"]) or {})
+            opening = _opening_hours(row["schedule"])
         elif row["row_kind"] == "r":
             resources[resource_id] = row
         elif row["row_kind"] == "a":
             booking_id = _uuid(row["booking"])
             if booking_id == exclude_booking:
                 continue
-            held[resource_id].append(Held(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), row["holder"]))
-            seats_by_holder[row["holder"]][booking_id] = int(row["number"])
+            holder = row["holder"]
+            held[resource_id].append(Held(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), holder))
+            if "@" in holder:  # a group-class occurrence: its seats are counted
+                seats_by_holder[holder][booking_id] = int(row["number"])
         else:
             time_off[resource_id].append((_instant(row["starts_at"]), _instant(row["ends_at"])))
     calendars = [
@@ -157,7 +188,7 @@ async def load_calendars(
             skills=frozenset(_json(row["skills"]) or ()),
             capacity=int(row["unit"]),
             post_use_lock=_minutes(int(row["number"])),
-            hours=within_opening_hours(parse_schedule(_json(row["schedule"]) or {}), opening),
+            hours=within_opening_hours(_resource_hours(row["schedule"]), opening),
             time_off=tuple(sorted(time_off[resource_id])),
             held=tuple(sorted(held[resource_id], key=lambda h: (h.starts_at, h.unit))),
             name=row["name"],

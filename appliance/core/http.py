@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import sqlite3
 import time
 import uuid
 from collections.abc import Mapping
@@ -265,7 +266,18 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem(500, "internal_error", "Internal server error", "an unexpected error occurred; quote the request id", request)
 
 
+def database_busy_handler(request: Request[Any, Any, Any], exc: sqlite3.OperationalError) -> Response[dict[str, Any]]:
+    """SQLite's write lock not had within its timeout: a retryable 503, not a failure of ours."""
+    if "locked" not in str(exc) and "busy" not in str(exc):
+        return internal_error_handler(request, exc)
+    log.warning("database_busy", route=request.scope.get("path_template"))
+    return problem(
+        503, "database_busy", "Service busy", "the database is busy; retry in a moment", request, retry_after=1
+    )
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    sqlite3.OperationalError: database_busy_handler,
     AppError: app_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_exception_handler,

@@ -575,9 +575,10 @@ UNION ALL
 SELECT 'r', r.id, r.schedule, NULL, NULL, r.capacity, r.kind, r.post_use_lock_minutes
   FROM resource r WHERE r.branch = {} AND r.active
 UNION ALL
-SELECT 'a', a.resource, NULL, a.starts_at, a.ends_at, a.unit, a.holder, bk.seats
-  FROM allocation a JOIN resource r ON r.id = a.resource JOIN booking bk ON bk.id = a.booking
- WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {}
+SELECT 'a', a.resource, NULL, a.starts_at, a.ends_at, a.unit, a.holder,
+       CASE WHEN a.holder LIKE '%@%' THEN (SELECT bk.seats FROM booking bk WHERE bk.id = a.booking) ELSE 1 END
+  FROM allocation a JOIN resource r ON r.id = a.resource
+ WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
 UNION ALL
 SELECT 't', t.resource, NULL, t.starts_at, t.ends_at, NULL, NULL, NULL
   FROM time_off t JOIN resource r ON r.id = t.resource
@@ -588,18 +589,15 @@ CALENDAR_MARGIN = timedelta(days=1)  # as load_calendars: held rows may start be
 # than this; a lower bound on starts_at then lets the index stop at the window instead of reading the
 # whole past.
 LONGEST_ALLOCATION = timedelta(minutes=1440 + 720 + 720 + 1440)
-BOUNDED_CALENDAR_SQL = BARE_CALENDAR_SQL.replace(
-    "a.starts_at < {} AND a.ends_at > {}", "a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}"
-)
+# The product's query is bounded now (appliance.bookings.queries.LONGEST_ALLOCATION); both names stay
+# so the report keeps its columns.
+BOUNDED_CALENDAR_SQL = BARE_CALENDAR_SQL
 
 
 async def bare_calendar_fetch(branch_id: UUID, starts: datetime, ends: datetime, *, bounded: bool = False) -> int:
     low, high = starts - CALENDAR_MARGIN, ends + CALENDAR_MARGIN
-    if bounded:
-        args = (branch_id, branch_id, branch_id, high, low, low - LONGEST_ALLOCATION, branch_id, high, low)
-        sql = QueryString(BOUNDED_CALENDAR_SQL, *args)
-    else:
-        sql = QueryString(BARE_CALENDAR_SQL, branch_id, branch_id, branch_id, high, low, branch_id, high, low)
+    args = (branch_id, branch_id, branch_id, high, low, low - LONGEST_ALLOCATION, branch_id, high, low)
+    sql = QueryString(BOUNDED_CALENDAR_SQL if bounded else BARE_CALENDAR_SQL, *args)
     rows = await core_db.current_engine().run_querystring(sql)
     return len(rows)
 

@@ -228,3 +228,19 @@ async def test_unexpected_error_is_500_with_only_the_request_id(
     assert logged[0]["level"] == "error"
     assert "RuntimeError" in logged[0]["exception"]
     assert "13800138000" not in logged[0]["exception"]
+
+
+async def test_sqlite_lock_timeout_is_a_retryable_503(app: Litestar, client: httpx.AsyncClient) -> None:
+    import sqlite3
+
+    @get("/busy", opt={"public": True}, sync_to_thread=False)
+    def busy() -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    app.register(busy)
+
+    response = await client.get("/busy")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_busy"
+    assert response.headers["retry-after"] == "1"
