@@ -27,6 +27,19 @@ MAX_WINDOW = timedelta(days=62)
 IdempotencyHeader = Annotated[str | None, Parameter(header="Idempotency-Key")]
 
 
+async def _visible_service(actor: Actor, service_id: UUID, *, public: bool) -> queries.ServiceContext:
+    """The service, if the caller may see its availability: staff in its branch, or anyone for an
+    active service booked on the web."""
+    ctx = await queries.load_service(service_id)
+    if public:
+        visible = ctx.active and (not ctx.channels or "web" in ctx.channels)
+    else:
+        visible = actor.can(Permission.bookings_read, ctx.branch_id)
+    if not visible:
+        raise NotFound("no such service")
+    return ctx
+
+
 async def _availability(
     actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool
 ) -> schemas.Availability:
@@ -34,11 +47,7 @@ async def _availability(
         raise Invalid({"to": "must be after from"})
     if ends - starts > MAX_WINDOW:
         raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
-    ctx = await queries.load_service(service_id)
-    if (public and (not ctx.active or (ctx.channels and "web" not in ctx.channels))) or (
-        not public and not actor.can(Permission.bookings_read, ctx.branch_id)
-    ):
-        raise NotFound("no such service")
+    ctx = await _visible_service(actor, service_id, public=public)
     if public and resource_id and not ctx.customer_picks_staff:
         raise Invalid({"resource_id": "this service does not let customers choose"})
     calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
@@ -59,11 +68,7 @@ async def _days(actor: Actor, service_id: UUID, first: date, last: date, *, publ
         raise Invalid({"to": "must not be before from"})
     if (last - first) > MAX_WINDOW:
         raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
-    ctx = await queries.load_service(service_id)
-    if (public and (not ctx.active or (ctx.channels and "web" not in ctx.channels))) or (
-        not public and not actor.can(Permission.bookings_read, ctx.branch_id)
-    ):
-        raise NotFound("no such service")
+    ctx = await _visible_service(actor, service_id, public=public)
     window_start = datetime.combine(first, datetime.min.time(), ctx.timezone)
     window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ctx.timezone)
     calendars, seats_taken = await queries.load_calendars(ctx.branch_id, window_start, window_end)

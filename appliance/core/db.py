@@ -125,12 +125,27 @@ async def write_transaction() -> AsyncIterator[None]:
     Nested use joins the outer transaction.
     """
     engine = current_engine()
-    if isinstance(engine, SQLiteEngine):
-        async with engine.transaction(transaction_type=TransactionType.immediate):
-            yield
-    else:
+    if not isinstance(engine, SQLiteEngine):
         async with engine.transaction():
             yield
+    elif engine.current_transaction.get() is not None:
+        async with engine.transaction(transaction_type=TransactionType.immediate):  # joins the outer one
+            yield
+    else:
+        # SQLite's busy handler retries by sleeping, so under load one writer can starve past its
+        # timeout; writers of one event loop queue here first-come first-served instead.
+        async with _writer_queue(), engine.transaction(transaction_type=TransactionType.immediate):
+            yield
+
+
+_writer_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _writer_queue() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    if (lock := _writer_queues.get(loop)) is None:
+        lock = _writer_queues[loop] = asyncio.Lock()
+    return lock
 
 
 async def ping() -> None:
