@@ -14,6 +14,7 @@ from appliance.auth.sessions import SessionData
 from appliance.auth.tables import ApiToken, RoleGrant, User
 from appliance.core.clock import utc_now
 from appliance.core.errors import NotFound
+from appliance.core.pagination import split_page
 
 # last_used_at is informational: refresh it at most this often to keep reads read-only.
 _TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -122,14 +123,14 @@ async def get_user(user_id: UUID, *, actor: Actor) -> schemas.User:
 
 async def list_users(*, actor: Actor, after: str | None, limit: int) -> tuple[list[schemas.User], str | None]:
     """One page ordered by username, and the username to continue after (None on the last page)."""
-    query = User.select(*_USER_COLUMNS).order_by(User.username).limit(limit)
+    query = User.select(*_USER_COLUMNS).order_by(User.username).limit(limit + 1)
     if after is not None:
         query = query.where(User.username > after)
-    rows = await query
+    rows, last = split_page(await query, limit)
     all_grants = await grants_of([r["id"] for r in rows])
     scope = actor.branch_scope(Permission.users_read)
     items = [_user_schema(r, all_grants[r["id"]]) for r in rows if _visible(all_grants[r["id"]], scope)]
-    return items, rows[-1]["username"] if len(rows) == limit else None
+    return items, last["username"] if last else None
 
 
 async def session_epoch_of(user_id: UUID) -> int:

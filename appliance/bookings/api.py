@@ -21,7 +21,7 @@ from appliance.bookings.logic import available_days, find_slots
 from appliance.bookings.states import Status
 from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid, NotFound
-from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from appliance.core.pagination import DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_cursor, encode_cursor
 
 MAX_WINDOW = timedelta(days=62)
 IdempotencyHeader = Annotated[str | None, Parameter(header="Idempotency-Key")]
@@ -101,9 +101,9 @@ class AvailabilityController(Controller):
 
 
 def _aware(value: datetime, field: str) -> datetime:
-    if value.tzinfo is None:
-        raise Invalid({field: "needs a UTC offset, e.g. 2026-12-01T00:00:00+08:00"})
-    return value
+    checked = aware_instant(field, value)
+    assert checked is not None
+    return checked
 
 
 def _idempotency_scope(actor: Actor, request: AnyRequest) -> str:

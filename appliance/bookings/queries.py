@@ -22,6 +22,7 @@ from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
 from appliance.catalog.tables import Service
 from appliance.core.errors import NotFound
+from appliance.core.pagination import split_page
 
 # Held rows can start before a window (long bookings, post-use locks) and local days spill over
 # UTC days: fetch this much around it.
@@ -249,7 +250,7 @@ async def list_bookings(
     filters: BookingFilter, *, actor: Actor, after: tuple[datetime, UUID] | None, limit: int
 ) -> tuple[list[schemas.Booking], tuple[datetime, UUID] | None]:
     """A page ordered by (starts_at, id), and the key to continue after (None on the last page)."""
-    query = Booking.select().order_by(Booking.starts_at, Booking.id).limit(limit).output(load_json=True)
+    query = Booking.select().order_by(Booking.starts_at, Booking.id).limit(limit + 1).output(load_json=True)
     scope = actor.branch_scope(Permission.bookings_read)
     if scope is not None:
         query = query.where(Booking.branch.is_in(list(scope) or [UUID(int=0)]))
@@ -272,8 +273,7 @@ async def list_bookings(
     if after is not None:
         at, last_id = after
         query = query.where((Booking.starts_at > at) | ((Booking.starts_at == at) & (Booking.id > last_id)))
-    rows = await query
+    rows, last = split_page(await query, limit)
     resources = await resource_ids_of([r["id"] for r in rows])
     items = [booking_schema(r, resources[r["id"]]) for r in rows]
-    last = (rows[-1]["starts_at"], rows[-1]["id"]) if len(rows) == limit else None
-    return items, last
+    return items, (last["starts_at"], last["id"]) if last else None

@@ -15,7 +15,7 @@ from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
 from appliance.catalog import actions, queries, schemas
 from appliance.core.errors import Invalid
-from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from appliance.core.pagination import DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_cursor, encode_cursor
 
 T = TypeVar("T")
 
@@ -54,12 +54,6 @@ class BranchController(Controller):
     @patch("/{branch_id:uuid}", opt=requires(Permission.branches_write))
     async def update_branch(self, request: AnyRequest, branch_id: FromPath[UUID], data: JSONBody[schemas.BranchUpdate]) -> schemas.Branch:
         return await actions.update_branch(branch_id, data, actor=actor_of(request))
-
-
-def _instant(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise Invalid({name: "needs a UTC offset, e.g. 2026-12-24T00:00:00+08:00"})
-    return value
 
 
 class ResourceController(Controller):
@@ -124,7 +118,7 @@ class ResourceController(Controller):
     ) -> list[schemas.TimeOff]:
         """Time off overlapping [from, to) (either bound may be left out), earliest first."""
         return await queries.list_time_off(
-            resource_id, actor=actor_of(request), ends_after=_instant("from", from_), starts_before=_instant("to", to)
+            resource_id, actor=actor_of(request), ends_after=aware_instant("from", from_), starts_before=aware_instant("to", to)
         )
 
     @delete("/{resource_id:uuid}/time-off/{time_off_id:uuid}", opt=requires(Permission.catalog_write))

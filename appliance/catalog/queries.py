@@ -13,6 +13,7 @@ from appliance.auth.roles import Permission
 from appliance.catalog import schemas
 from appliance.catalog.logic import ResourceFacts
 from appliance.catalog.tables import Branch, Resource, Service, TimeOff
+from appliance.core.pagination import split_page
 from appliance.core.errors import NotFound
 
 # An id no row has: `is_in([])` is not valid SQL, so an empty scope filters on this instead.
@@ -20,9 +21,8 @@ _NO_ID = UUID(int=0)
 
 
 def _page_of(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], UUID | None]:
-    """Rows of a query run with `limit + 1`: the page, and the id to continue after (None on the last page)."""
-    page = rows[:limit]
-    return page, page[-1]["id"] if len(rows) > limit else None
+    page, last = split_page(rows, limit)
+    return page, last["id"] if last else None
 
 
 def branch_schema(row: dict[str, Any]) -> schemas.Branch:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -37,3 +38,16 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid({"limit": f"must be between 1 and {MAX_LIMIT}"})
     return limit
+
+
+def split_page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Rows of a query run with `limit + 1`: the page, and its last row when another page follows."""
+    page = rows[:limit]
+    return page, page[-1] if len(rows) > limit else None
+
+
+def aware_instant(field: str, value: datetime | None) -> datetime | None:
+    """A query-string instant must carry its offset: a bare local time is ambiguous across zones."""
+    if value is not None and value.tzinfo is None:
+        raise Invalid({field: "needs a UTC offset, e.g. 2026-12-24T00:00:00+08:00"})
+    return value
