@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -40,14 +40,33 @@ class Hours:
     blocks: tuple[tuple[int, time, time], ...] = ()  # (weekday, start, end): never bookable then
 
 
-@dataclass(frozen=True)
-class Held:
-    """An active allocation of one unit of a resource; the range already includes buffers and lock."""
+HeldRow = tuple[int, int, int, str]
+"""(start, end, unit, holder): a `Held`, or a plain tuple of the same shape as the calendar query packs them."""
 
-    starts_at: datetime
-    ends_at: datetime
+
+class Held(NamedTuple):
+    """An active allocation of one unit of a resource; the range already includes buffers and lock.
+
+    Instants are microseconds since the Unix epoch: a busy calendar holds tens of thousands of these,
+    and the calendar query hands them over as plain int tuples without building a datetime each.
+    """
+
+    start: int
+    end: int
     unit: int
     holder: str
+
+    @classmethod
+    def between(cls, starts_at: datetime, ends_at: datetime, unit: int, holder: str) -> Held:
+        return cls(_instant(starts_at), _instant(ends_at), unit, holder)
+
+    @property
+    def starts_at(self) -> datetime:
+        return _moment(self.start)
+
+    @property
+    def ends_at(self) -> datetime:
+        return _moment(self.end)
 
 
 @dataclass(frozen=True)
@@ -59,7 +78,7 @@ class ResourceCalendar:
     post_use_lock: timedelta
     hours: Hours
     time_off: tuple[tuple[datetime, datetime], ...] = ()
-    held: tuple[Held, ...] = ()
+    held: tuple[HeldRow, ...] = ()  # in no particular order; a group class repeats one row per booking
     name: str = ""
 
 
@@ -513,12 +532,14 @@ class _Availability:
         self.loads = self._loads(rows)
         self.occurrences = self._occurrences(rows) if service.seats > 1 else {}
         self._orders: dict[int, list[list[int]]] = {}
+        self._assignments: dict[tuple[int, int], list[int] | None] = {}
         self._picks: dict[tuple[int, int], Pick] = {}
         self._explanations: dict[tuple[int, tuple[int, ...], str], str] = {}
 
-    def _rows(self, resource: ResourceCalendar) -> list[tuple[int, int, int, str]]:
-        """(unit, start, end, holder), deduplicated: a group class writes one identical row per booking."""
-        return sorted({(h.unit, _instant(h.starts_at), _instant(h.ends_at), h.holder) for h in resource.held})
+    @staticmethod
+    def _rows(resource: ResourceCalendar) -> list[HeldRow]:
+        """Deduplicated: a group class writes one identical row per booking, and loads count it once."""
+        return list(dict.fromkeys(resource.held))
 
     def _workable(self, hours: Hours) -> _Ranges:
         """Starts s whose buffered range [s - before, s + duration + after) lies within one working interval
@@ -565,7 +586,7 @@ class _Availability:
     def _day_hours(intervals: Iterable[tuple[time, time]], blocks: _Ranges) -> _Ranges:
         return _difference(_union((_of_day(a), _of_day(b)) for a, b in intervals), _union(blocks))
 
-    def _feasible_units(self, resource: ResourceCalendar, rows: list[tuple[int, int, int, str]]) -> list[_Ranges]:
+    def _feasible_units(self, resource: ResourceCalendar, rows: list[HeldRow]) -> list[_Ranges]:
         """Per unit, the starts s for which the resource works over [s - before, s + duration + after) and
         the unit is free over that range plus the resource's post-use lock."""
         if resource.capacity < 1:
@@ -576,7 +597,7 @@ class _Availability:
         # Time off [a, b) rules out the starts whose buffered range meets it: a - tail < s < b + before.
         off = [(_instant(a) - tail + 1, _instant(b) + before) for a, b in resource.time_off]
         busy: list[_Ranges] = [[] for _ in range(resource.capacity)]
-        for unit, start, end, _holder in rows:
+        for start, end, unit, _holder in rows:
             # Holders need no comparing: a new slot's holder is fresh, and an existing occurrence is joined.
             if 0 <= unit < resource.capacity:
                 busy[unit].append((start - tail - lock + 1, end + before))
@@ -590,31 +611,47 @@ class _Availability:
                 units.append(idle)
         return units
 
-    def _loads(self, rows: list[list[tuple[int, int, int, str]]]) -> dict[int, list[int]]:
-        """Held microseconds per resource per candidate local day (all units, overlap with the day)."""
+    def _loads(self, rows: list[list[HeldRow]]) -> dict[int, list[int]]:
+        """Held microseconds per resource per candidate local day (all units, overlap with the day), for the
+        resources that can fill a need: no other one's load is ever compared."""
         zone, (first, last) = self.zone, self.days
         pieces = sorted(  # the instants of each candidate day: usually one range a day
             (start, end, day)
             for day in range(first, last + 1)
             for start, end in zone.instants(day, day * _DAY, (day + 1) * _DAY)
         )
+        if not pieces:
+            return {}
+        count = len(rows)
+        loads = {day: [0] * count for day in range(first, last + 1)}
+        low, high = pieces[0][0], pieces[-1][1]
         ends = [end for _, end, _ in pieces]
-        loads: dict[int, list[int]] = {}
+        # With one UTC offset over all candidate days (most zones, most of the year) a row's day is
+        # arithmetic; rows that cross local midnight, or any zone with a transition, take the bisect.
+        shift = pieces[0][0] - first * _DAY  # minus the UTC offset, when it is one
+        uniform = all(piece_from - day * _DAY == shift for piece_from, _, day in pieces)
         for i, resource_rows in enumerate(rows):
-            for _unit, start, end, _holder in resource_rows:
+            if not self.places_for[i]:
+                continue
+            for start, end, _unit, _holder in resource_rows:
+                if end <= low or start >= high:
+                    continue
+                if uniform and low <= start and (day := (start - shift) // _DAY) == (end - 1 - shift) // _DAY:
+                    loads[day][i] += end - start
+                    continue
                 at = bisect_right(ends, start)
                 while at < len(pieces) and pieces[at][0] < end:
                     piece_from, piece_to, day = pieces[at]
-                    loads.setdefault(day, [0] * len(rows))[i] += min(end, piece_to) - max(start, piece_from)
+                    loads[day][i] += min(end, piece_to) - max(start, piece_from)
                     at += 1
         return loads
 
-    def _occurrences(self, rows: list[list[tuple[int, int, int, str]]]) -> dict[int, tuple[str, dict[int, int]]]:
+    def _occurrences(self, rows: list[list[HeldRow]]) -> dict[int, tuple[str, dict[int, int]]]:
         """Existing occurrences of this group class by start: holder and the resource units it holds."""
         prefix = f"{self.service.id}@"
         found: dict[int, tuple[str, dict[int, int]]] = {}
         for i, resource_rows in enumerate(rows):
-            for unit, _start, _end, holder in resource_rows:
+            for _start, _end, unit, holder in resource_rows:
                 if not holder.startswith(prefix):
                     continue
                 try:
@@ -668,7 +705,14 @@ class _Availability:
         )
 
     def _assign(self, day: int, mask: int) -> list[int] | None:
-        """Distinct resources for every place, preferred ones first; None when no matching exists."""
+        """Distinct resources for every place, preferred ones first; None when no matching exists. The same
+        for every start of a day with the same feasible set: computed once per (day, mask)."""
+        if (day, mask) in self._assignments:
+            return self._assignments[(day, mask)]
+        chosen = self._assignments[(day, mask)] = self._match(day, mask)
+        return chosen
+
+    def _match(self, day: int, mask: int) -> list[int] | None:
         if self.required_mask & ~mask:
             return None
         for need_mask, count in self.need_checks:

@@ -6,6 +6,7 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Mapping
+from itertools import repeat
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from appliance.bookings.logic import (
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
 from appliance.catalog.tables import Service
+from appliance.core.db import current_dialect
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 
@@ -125,27 +127,69 @@ async def load_service(service_id: UUID) -> ServiceContext:
     )
 
 
+# One query for everything availability needs. Plain allocations (the bulk: a busy month of a branch is
+# tens of thousands) come packed per resource as three aligned lists of ints (unit, start, end in µs
+# since the epoch): one row per resource instead of one per allocation, and no datetime per value.
+# Group-class allocations (holder "service@start") come as rows: their holder and seats matter.
 _CALENDAR_SQL = """
 SELECT 'b' AS row_kind, b.id AS resource, CAST(NULL AS TIMESTAMPTZ) AS starts_at,
        CAST(NULL AS TIMESTAMPTZ) AS ends_at, CAST(NULL AS INTEGER) AS unit, CAST(NULL AS VARCHAR) AS holder,
        b.opening_hours AS schedule, CAST(NULL AS JSON) AS skills, CAST(NULL AS INTEGER) AS number,
-       CAST(NULL AS VARCHAR) AS name, CAST(NULL AS UUID) AS booking
+       CAST(NULL AS VARCHAR) AS name, CAST(NULL AS UUID) AS booking,
+       CAST(NULL AS :packed) AS units, CAST(NULL AS :packed) AS starts, CAST(NULL AS :packed) AS ends
   FROM branch b WHERE b.id = {}
 UNION ALL
-SELECT 'r', r.id, NULL, NULL, r.capacity,
-       r.kind, r.schedule, r.skills, r.post_use_lock_minutes, r.name, NULL
+SELECT 'r', r.id, NULL, NULL, r.capacity, r.kind, r.schedule, r.skills, r.post_use_lock_minutes, r.name,
+       NULL, NULL, NULL, NULL
   FROM resource r WHERE r.branch = {} AND r.active
 UNION ALL
-SELECT 'a', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL,
-       CASE WHEN a.holder LIKE '%@%' THEN (SELECT b.seats FROM booking b WHERE b.id = a.booking) ELSE 1 END,
-       NULL, a.booking
+SELECT 'a', a.resource, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       :units, :starts, :ends
   FROM allocation a JOIN resource r ON r.id = a.resource
  WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
+   AND a.holder NOT LIKE '%@%' AND COALESCE(a.booking <> {}, TRUE)
+ GROUP BY a.resource
 UNION ALL
-SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'g', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL,
+       (SELECT b.seats FROM booking b WHERE b.id = a.booking), NULL, a.booking, NULL, NULL, NULL
+  FROM allocation a JOIN resource r ON r.id = a.resource
+ WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
+   AND a.holder LIKE '%@%' AND COALESCE(a.booking <> {}, TRUE)
+UNION ALL
+SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM time_off t JOIN resource r ON r.id = t.resource
  WHERE r.branch = {} AND r.active AND t.starts_at < {} AND t.ends_at > {}
 """
+_NO_BOOKING = UUID(int=0)  # stands in for "exclude no booking": no allocation belongs to it
+
+
+def _epoch_us(dialect: str, column: str) -> str:
+    """An instant column as µs since the epoch. SQLite keeps instants as UTC text
+    "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00"."""
+    if dialect == "postgresql":
+        # date_part gives a double (extract a numeric, slower to compute); µs are exact after rounding.
+        return f"round(1000000 * date_part('epoch', {column}))::int8"
+    micros = f"CASE WHEN substr({column}, 20, 1) = '.' THEN CAST(substr({column}, 21, 6) AS INTEGER) ELSE 0 END"
+    return f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000 + {micros})"
+
+
+@functools.cache
+def _calendar_sql(dialect: str) -> str:
+    """The calendar query for one engine: ints packed as an array (PostgreSQL) or as text (SQLite)."""
+    packed, pack = ("INT8[]", "array_agg({})") if dialect == "postgresql" else ("TEXT", "group_concat({}, ' ')")
+    return (
+        _CALENDAR_SQL.replace(":packed", packed)
+        .replace(":units", pack.replace("{}", "a.unit"))
+        .replace(":starts", pack.replace("{}", _epoch_us(dialect, "a.starts_at")))
+        .replace(":ends", pack.replace("{}", _epoch_us(dialect, "a.ends_at")))
+    )
+
+
+def _ints(value: Any) -> list[int]:
+    """A packed list: an array from PostgreSQL, space-separated text from SQLite."""
+    if isinstance(value, str):
+        return list(map(int, value.split()))
+    return list(value)
 
 
 async def load_calendars(
@@ -158,30 +202,32 @@ async def load_calendars(
     `exclude_booking` leaves out one booking's allocations (a reschedule may reuse its own time).
     """
     start, end = window_start - CALENDAR_MARGIN, window_end + CALENDAR_MARGIN
+    since = start - LONGEST_ALLOCATION
+    excluded = exclude_booking or _NO_BOOKING
     rows = await Allocation.raw(
-        _CALENDAR_SQL, branch_id, branch_id, branch_id, end, start, start - LONGEST_ALLOCATION, branch_id, end, start
+        _calendar_sql(current_dialect()), branch_id, branch_id, branch_id, end, start, since, excluded,
+        branch_id, end, start, since, excluded, branch_id, end, start,
     )
     resources: dict[UUID, dict[str, Any]] = {}
-    held: dict[UUID, list[Held]] = defaultdict(list)
+    held: dict[UUID, list[tuple[int, int, int, str]]] = defaultdict(list)
     time_off: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
     opening: Mapping[int, tuple[tuple[time, time], ...]] = {}
     for row in rows:
         resource_id = _uuid(row["resource"])
-        if row["row_kind"] == "b":
-            opening = _opening_hours(row["schedule"])
-        elif row["row_kind"] == "r":
+        kind = row["row_kind"]
+        if kind == "a":
+            held[resource_id] += zip(_ints(row["starts"]), _ints(row["ends"]), _ints(row["units"]), repeat(""))
+        elif kind == "r":
             resources[resource_id] = row
-        elif row["row_kind"] == "a":
-            booking_id = _uuid(row["booking"])
-            if booking_id == exclude_booking:
-                continue
+        elif kind == "g":  # a group-class occurrence: its seats are counted
             holder = row["holder"]
-            held[resource_id].append(Held(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), holder))
-            if "@" in holder:  # a group-class occurrence: its seats are counted
-                seats_by_holder[holder][booking_id] = int(row["number"])
-        else:
+            held[resource_id].append(Held.between(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), holder))
+            seats_by_holder[holder][_uuid(row["booking"])] = int(row["number"] or 0)
+        elif kind == "t":
             time_off[resource_id].append((_instant(row["starts_at"]), _instant(row["ends_at"])))
+        else:
+            opening = _opening_hours(row["schedule"])
     calendars = [
         ResourceCalendar(
             id=resource_id,
@@ -191,7 +237,7 @@ async def load_calendars(
             post_use_lock=_minutes(int(row["number"])),
             hours=within_opening_hours(_resource_hours(row["schedule"]), opening),
             time_off=tuple(sorted(time_off[resource_id])),
-            held=tuple(sorted(held[resource_id], key=lambda h: (h.starts_at, h.unit))),
+            held=tuple(held[resource_id]),
             name=row["name"],
         )
         for resource_id, row in sorted(resources.items(), key=lambda item: str(item[0]))

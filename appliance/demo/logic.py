@@ -417,7 +417,7 @@ class _BranchBooker:
         holder = str(booking_id)
         holds = holds_for(rules, slot, calendars)
         for h in holds:
-            state.held[h.resource_id].append(Held(h.starts_at, h.ends_at, h.unit, holder))
+            state.held[h.resource_id].append(Held.between(h.starts_at, h.ends_at, h.unit, holder))
         self._record(booking_id, service, slot, holder, tuple(holds), state)
         return True
 
@@ -438,7 +438,7 @@ class _BranchBooker:
                 holder = occurrence_holder(service.id, slot.starts_at)
                 holds = tuple(holds_for(rules, slot, calendars))
                 for h in holds:
-                    state.held[h.resource_id].append(Held(h.starts_at, h.ends_at, h.unit, holder))
+                    state.held[h.resource_id].append(Held.between(h.starts_at, h.ends_at, h.unit, holder))
                 # Every seat joins the same occurrence, as the engine's join would: same holder, same holds.
                 for _ in range(min(attendance, spec.seats)):
                     self._record(self.new_id(), service, slot, holder, holds, state)

@@ -749,19 +749,21 @@ async def bookable_starts(catalog: Catalog, days: tuple[int, int], wanted: int, 
             break
         day = start.astimezone(tz).date()
         if (day_calendars := by_day.get(day)) is None:
-            low, high = local_midnight(day) - CALENDAR_MARGIN, local_midnight(day) + 2 * CALENDAR_MARGIN
+            low, high, _, _ = Held.between(
+                local_midnight(day) - CALENDAR_MARGIN, local_midnight(day) + 2 * CALENDAR_MARGIN, 0, ""
+            )
             day_calendars = by_day[day] = [
-                replace(c, held=tuple(h for h in c.held if h.ends_at > low and h.starts_at < high)) for c in calendars
+                replace(c, held=tuple(h for h in c.held if Held(*h).end > low and Held(*h).start < high))
+                for c in calendars
             ]
         slot = check_start(rules, day_calendars, start, tz=tz, now=now, seats_taken=seats_taken)
         if slot is None:
             continue
         holds = {h.resource_id: h for h in holds_for(rules, slot, day_calendars)}
         by_day[day] = [
-            replace(c, held=tuple(sorted(
-                (*c.held, Held(holds[c.id].starts_at, holds[c.id].ends_at, holds[c.id].unit, f"plan-{len(chosen)}")),
-                key=lambda h: (h.starts_at, h.unit),
-            ))) if c.id in holds else c
+            replace(c, held=(
+                *c.held, Held.between(holds[c.id].starts_at, holds[c.id].ends_at, holds[c.id].unit, f"plan-{len(chosen)}")
+            )) if c.id in holds else c
             for c in day_calendars
         ]
         chosen.append(start)

@@ -54,7 +54,7 @@ def at(text: str, tz: ZoneInfo = SHANGHAI) -> datetime:
 
 def busy(start: str, end: str, holder: str = "other booking", unit: int = 0) -> Held:
     """An existing allocation between two Shanghai wall-clock times."""
-    return Held(at(start), at(end), unit, holder)
+    return Held.between(at(start), at(end), unit, holder)
 
 
 def hours(*intervals: tuple[str, str], days: Sequence[str] = EVERY_DAY, **extra: Any) -> Hours:
@@ -117,7 +117,7 @@ def book(
 ) -> list[ResourceCalendar]:
     """The calendars after booking `slot`: its holds become Held rows of `holder`."""
     holds = holds_for(rules, slot, resources)
-    added = {r.id: tuple(Held(h.starts_at, h.ends_at, h.unit, holder) for h in holds if h.resource_id == r.id)
+    added = {r.id: tuple(Held.between(h.starts_at, h.ends_at, h.unit, holder) for h in holds if h.resource_id == r.id)
              for r in resources}
     return [replace(r, held=r.held + added[r.id]) for r in resources]
 
@@ -606,7 +606,7 @@ def cases(draw: st.DrawFn) -> Case:
             unit = draw(st.integers(0, capacity - 1))
             # Existing data is consistent: one unit's allocations do not overlap.
             if all(h.unit != unit or h.ends_at <= start or end <= h.starts_at for h in held):
-                held.append(Held(start, end, unit, f"h{index}-{n}"))
+                held.append(Held.between(start, end, unit, f"h{index}-{n}"))
         time_off = []
         if draw(st.booleans()):
             off_start = window_start + QUARTER * draw(st.integers(0, 190))
@@ -716,7 +716,7 @@ def staffings(draw: st.DrawFn) -> tuple[ServiceRules, list[ResourceCalendar], fr
     resources = []
     for i in range(draw(st.integers(2, 5))):
         skills = draw(st.sets(st.sampled_from(["a", "b"])))
-        busy = [Held(at("2026-06-01 08:00"), at("2026-06-01 18:00"), 0, "busy")] if draw(st.integers(0, 4)) == 0 else []
+        busy = [Held.between(at("2026-06-01 08:00"), at("2026-06-01 18:00"), 0, "busy")] if draw(st.integers(0, 4)) == 0 else []
         resources.append(resource(f"r{i}", draw(kinds), skills, number=(10 - len(skills)) * 10 + i, held=busy))
     needs = sorted(
         ((draw(kinds), sorted(draw(st.sets(st.sampled_from(["a", "b"]), max_size=1))), draw(st.integers(1, 2)))

@@ -1,0 +1,86 @@
+"""The calendar query on both engines: exactly the held rows the engine needs, to the microsecond."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from appliance.auth.actor import cli_actor
+from appliance.bookings.actions import NewBooking, create_booking
+from appliance.bookings.logic import Held
+from appliance.bookings.queries import load_calendars
+from appliance.bookings.tables import Allocation
+from appliance.customers.schemas import CustomerContact
+from appliance.testing.builders import make_branch, make_resource, make_service, requirement
+
+pytestmark = pytest.mark.usefixtures("database")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def block(resource_id: object, starts_at: datetime, ends_at: datetime, *, unit: int = 0, active: bool = True) -> Allocation:
+    """An allocation of no booking (as a resource block is), written straight to the table."""
+    return Allocation(
+        id=uuid4(), booking=None, resource=resource_id, unit=unit, holder=f"block-{uuid4()}",
+        starts_at=starts_at, ends_at=ends_at, active=active,
+    )
+
+
+async def test_plain_allocations_come_back_exact_to_the_microsecond_and_only_inside_the_window() -> None:
+    branch = await make_branch()
+    room = await make_resource(branch.id, "room", "一号房", ["spa"], capacity=2)
+    elsewhere = await make_resource((await make_branch("徐汇店")).id, "room", "别店房", ["spa"])
+    day = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=10)
+    odd = (day + timedelta(hours=10, seconds=7, microseconds=123_456), day + timedelta(hours=11, microseconds=5))
+    await Allocation.insert(
+        block(room.id, *odd, unit=1),
+        block(room.id, day + timedelta(hours=12), day + timedelta(hours=13)),
+        block(room.id, day + timedelta(hours=14), day + timedelta(hours=15), active=False),
+        block(room.id, day + timedelta(days=9), day + timedelta(days=9, hours=1)),  # far outside the window
+        block(elsewhere.id, day + timedelta(hours=10), day + timedelta(hours=11)),
+    )
+
+    calendars, seats_taken = await load_calendars(branch.id, day, day + timedelta(days=1))
+
+    assert [c.id for c in calendars] == [room.id]
+    assert sorted(calendars[0].held) == [
+        Held.between(odd[0], odd[1], 1, ""),
+        Held.between(day + timedelta(hours=12), day + timedelta(hours=13), 0, ""),
+    ]
+    assert Held(*sorted(calendars[0].held)[0]).starts_at == odd[0].astimezone(UTC)
+    assert seats_taken == {}
+
+
+async def test_group_class_rows_keep_their_holder_and_seats_and_one_booking_can_be_left_out() -> None:
+    branch = await make_branch()
+    room = await make_resource(branch.id, "room", "瑜伽室", ["yoga"])
+    service = await make_service(branch.id, "瑜伽课", 60, [requirement("room", "yoga")], seats=6)
+    day = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=10)
+    starts_at = day + timedelta(hours=10)
+    booked = [
+        await create_booking(
+            NewBooking(
+                service_id=service.id, starts_at=starts_at, channel="admin", seats=seats,
+                customer=CustomerContact(name=f"学员{n}", phone=f"+8613800000{n:03d}"),
+            ),
+            actor=cli_actor(), staff=True,
+        )
+        for n, seats in enumerate((2, 1))
+    ]
+    a_block = (day + timedelta(hours=15), day + timedelta(hours=16))
+    await Allocation.insert(block(room.id, *a_block))
+
+    calendars, seats_taken = await load_calendars(branch.id, day, day + timedelta(days=1))
+    (holder,) = seats_taken
+    assert seats_taken == {holder: 3}
+    group_rows = [Held(*h) for h in calendars[0].held if h[3] == holder]
+    assert len(group_rows) == 2 and {(h.starts_at, h.ends_at) for h in group_rows} == {(starts_at, starts_at + timedelta(hours=1))}
+
+    calendars, seats_taken = await load_calendars(
+        branch.id, day, day + timedelta(days=1), exclude_booking=booked[0].booking.id
+    )
+    assert seats_taken == {holder: 1}
+    assert Held.between(*a_block, 0, "") in calendars[0].held  # an allocation of no booking is never left out
