@@ -17,7 +17,9 @@ from appliance.auth.roles import Permission
 from appliance.bookings import schemas
 from appliance.bookings.idempotency import IdempotencyKey, find_replay, remember_response
 from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
-from appliance.bookings.queries import ServiceContext, booking_schema, get_booking_row, load_calendars, load_service, resource_ids_of
+from appliance.bookings.queries import (
+    ServiceContext, booking_schema, get_booking_row, load_calendars, load_service, resource_ids_of, start_window,
+)
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
 from appliance.core.clock import utc_now
@@ -102,7 +104,8 @@ async def _take_slot(
         # Seats are counted, not constrained: one counter per occurrence at a time.
         await lock_for_transaction(occurrence_holder(rules.id, starts_at))
     calendars, seats_taken = await load_calendars(
-        ctx.branch_id, starts_at, starts_at + rules.duration, exclude_booking=exclude_booking
+        ctx.branch_id, *start_window(rules, starts_at, ctx.timezone), margin=timedelta(0),
+        exclude_booking=exclude_booking,
     )
     known = {c.id for c in calendars}
     for index, resource_id in enumerate(sorted(required, key=str)):

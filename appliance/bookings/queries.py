@@ -29,10 +29,14 @@ from appliance.core.pagination import split_page
 # Held rows can start before a window (long bookings, post-use locks) and local days spill over
 # UTC days: fetch this much around it.
 CALENDAR_MARGIN = timedelta(days=1)
-# No allocation is longer than the schema allows (duration ≤ 1440 min, each buffer ≤ 720, post-use
-# lock ≤ 1440): a lower bound on starts_at lets the index stop at the window instead of reading all
-# of the past, which otherwise grows every query with history.
-LONGEST_ALLOCATION = timedelta(minutes=1440 + 720 + 720 + 1440)
+# No allocation is longer than the database allows (a duration ≤ 1440 min, each buffer ≤ 720, a post-use
+# lock ≤ 1440; migration 2026-11-26T13:30 enforces it; longer unavailability is time off): a lower
+# bound on starts_at lets the index stop at the window instead of reading all of the past, which
+# otherwise grows every query with history. One minute wider than the bound, as SQLite's check is
+# in floating-point days.
+LONGEST_ALLOCATION = timedelta(minutes=1440 + 720 + 720 + 1440 + 1)
+LONGEST_LOCK = timedelta(minutes=1440)
+DAY_SLACK = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -192,16 +196,28 @@ def _ints(value: Any) -> list[int]:
     return list(value)
 
 
+def start_window(rules: ServiceRules, starts_at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """What checking one start needs (load_calendars with no margin): every allocation of its local day,
+    which ranks resources by load, and any that could collide with its buffered range plus a lock."""
+    local = starts_at.astimezone(tz).date()
+    # A few hours of slack: a zone may skip or repeat its midnight.
+    day_start = datetime.combine(local, time(), tz) - DAY_SLACK
+    day_end = datetime.combine(local + timedelta(days=1), time(), tz) + DAY_SLACK
+    reach = starts_at + rules.duration + rules.buffer_after + LONGEST_LOCK
+    return min(day_start, starts_at - rules.buffer_before), max(day_end, reach)
+
+
 async def load_calendars(
-    branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None
+    branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None,
+    margin: timedelta = CALENDAR_MARGIN,
 ) -> tuple[list[ResourceCalendar], dict[str, int]]:
     """Every active resource of the branch with its schedule (cut to the branch's opening hours), time
-    off and held allocations around the window — in ONE query — and the seats already taken per
-    group-class holder.
+    off and held allocations overlapping the window widened by `margin` — in ONE query — and the seats
+    already taken per group-class holder.
 
     `exclude_booking` leaves out one booking's allocations (a reschedule may reuse its own time).
     """
-    start, end = window_start - CALENDAR_MARGIN, window_end + CALENDAR_MARGIN
+    start, end = window_start - margin, window_end + margin
     since = start - LONGEST_ALLOCATION
     excluded = exclude_booking or _NO_BOOKING
     rows = await Allocation.raw(

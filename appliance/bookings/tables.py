@@ -41,7 +41,7 @@ class Allocation(Table):
     """
 
     id = UUID(primary_key=True)
-    booking = ForeignKey(Booking, on_delete=OnDelete.cascade)
+    booking = ForeignKey(Booking, on_delete=OnDelete.cascade, index=True)  # a booking's allocations, by id
     resource = ForeignKey(Resource, on_delete=OnDelete.restrict)
     unit = Integer(default=0)
     holder = Varchar(length=80)

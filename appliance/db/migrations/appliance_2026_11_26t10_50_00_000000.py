@@ -3,7 +3,7 @@ unique per caller. Kept apart from the table migration: Piccolo runs raw steps b
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from appliance.core.db import current_dialect, current_engine
+from appliance.db.raw_steps import sql_migration
 
 ID = "2026-11-26T10:50:00:000000"
 VERSION = "1.38.0"
@@ -50,20 +50,7 @@ SQLITE_BACK = [
 ]
 
 
-async def _run(statements: list[str]) -> None:
-    for statement in statements:
-        await current_engine().run_ddl(statement)
-
-
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="appliance", description=DESCRIPTION)
-
-    async def run() -> None:
-        await _run(POSTGRESQL if current_dialect() == "postgresql" else SQLITE)
-
-    async def run_backwards() -> None:
-        await _run(POSTGRESQL_BACK if current_dialect() == "postgresql" else SQLITE_BACK)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+    return sql_migration(
+        ID, DESCRIPTION, {"postgresql": POSTGRESQL, "sqlite": SQLITE}, {"postgresql": POSTGRESQL_BACK, "sqlite": SQLITE_BACK}
+    )

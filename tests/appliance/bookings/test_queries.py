@@ -1,4 +1,5 @@
-"""The calendar query on both engines: exactly the held rows the engine needs, to the microsecond."""
+"""The calendar query on both engines: exactly the held rows the engine needs, to the microsecond; and
+the allocation guards it relies on, enforced by each database itself."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from appliance.auth.actor import cli_actor
 from appliance.bookings.actions import NewBooking, create_booking
 from appliance.bookings.logic import Held
-from appliance.bookings.queries import load_calendars
+from appliance.bookings.queries import LONGEST_ALLOCATION, load_calendars
 from appliance.bookings.tables import Allocation
+from appliance.core.db import is_overlap_violation
 from appliance.customers.schemas import CustomerContact
 from appliance.testing.builders import make_branch, make_resource, make_service, requirement
 
@@ -84,3 +86,30 @@ async def test_group_class_rows_keep_their_holder_and_seats_and_one_booking_can_
     )
     assert seats_taken == {holder: 1}
     assert Held.between(*a_block, 0, "") in calendars[0].held  # an allocation of no booking is never left out
+
+
+# --- What the database itself refuses --------------------------------------------------------------
+
+
+async def test_the_database_refuses_an_overlap_even_with_one_that_started_the_longest_allocation_before() -> None:
+    branch = await make_branch()
+    room = await make_resource(branch.id, "room", "一号房", ["spa"])
+    day = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=10)
+    longest = day + LONGEST_ALLOCATION - timedelta(minutes=1)  # the longest the database allows
+    await Allocation.insert(block(room.id, day, longest))
+
+    with pytest.raises(Exception) as refused:
+        await Allocation.insert(block(room.id, longest - timedelta(minutes=1), longest + timedelta(hours=1)))
+    assert is_overlap_violation(refused.value)
+    await Allocation.insert(block(room.id, longest, longest + timedelta(hours=1)))  # touching is fine
+    assert await Allocation.count() == 2
+
+
+async def test_the_database_refuses_an_allocation_longer_than_the_bound_or_ending_before_it_starts() -> None:
+    branch = await make_branch()
+    room = await make_resource(branch.id, "room", "一号房", ["spa"])
+    day = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=10)
+    for ends_at in (day + LONGEST_ALLOCATION, day, day - timedelta(hours=1)):
+        with pytest.raises(Exception, match="allocation_length"):
+            await Allocation.insert(block(room.id, day, ends_at))
+    assert await Allocation.count() == 0
