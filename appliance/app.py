@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +35,8 @@ from appliance.core.log import configure_logging
 from appliance.db import open_database
 from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
+from appliance.events.api import DeliveryController
+from appliance.events.sweeper import run_sweeper
 from appliance.worker.broker import InProcessWorker, create_broker
 
 ROUTE_HANDLERS: list[Any] = [
@@ -41,6 +44,7 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 BOOKING_HANDLERS: list[Any] = [AvailabilityController, BookingController, PortalController]
+AUTOMATION_HANDLERS: list[Any] = [DeliveryController]
 
 
 class MetricsController(PrometheusController):
@@ -89,11 +93,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start_pool()
+        stop_sweeping = asyncio.Event()
+        sweeping: asyncio.Task[None] | None = None
         if in_process_worker is not None:
             in_process_worker.start()
+            sweeping = asyncio.create_task(run_sweeper(stop_sweeping, timedelta(seconds=settings.worker.sweep_seconds)))
         try:
             yield
         finally:
+            stop_sweeping.set()
+            if sweeping is not None:
+                await sweeping
             if in_process_worker is not None:
                 await asyncio.to_thread(in_process_worker.stop)
             await db.close_pool()
@@ -104,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     portal_limit = _limiter("portal", settings.portal.requests_per_minute, "portal_requests")
     prometheus = PrometheusConfig(app_name="appliance", group_path=True, exclude=["/metrics"])
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, *BOOKING_HANDLERS, MetricsController],
+        route_handlers=[*ROUTE_HANDLERS, *BOOKING_HANDLERS, *AUTOMATION_HANDLERS, MetricsController],
         guards=[permission_guard],
         middleware=[
             RequestIdMiddleware,

@@ -9,8 +9,8 @@ import asyncio
 import os
 import secrets
 import sys
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -327,7 +327,7 @@ def worker(threads: int) -> None:
 
     from appliance.core.log import configure_logging
     from appliance.db import open_database
-    from appliance.worker.broker import create_broker
+    from appliance.worker.broker import SweeperThread, create_broker
 
     settings = _settings()
     if settings.embedded:
@@ -341,6 +341,10 @@ def worker(threads: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     consumer.start()
+    # Every worker process runs a sweeper; an advisory lock lets one sweep at a time.
+    sweeper = SweeperThread(timedelta(seconds=settings.worker.sweep_seconds))
+    sweeper.start()
     click.echo(f"worker running with {threads} thread(s); stop with SIGTERM")
     stop.wait()
+    sweeper.stop()
     consumer.stop()

@@ -127,6 +127,12 @@ class PortalSettings(_MaskedRepr):
 
 
 @dataclass(frozen=True, repr=False)
+class WorkerSettings(_MaskedRepr):
+    # How often the sweeper hands on undelivered events, due retries and due timers.
+    sweep_seconds: int = 5
+
+
+@dataclass(frozen=True, repr=False)
 class SmtpSettings(_MaskedRepr):
     host: str = ""
     port: int = 587
@@ -166,6 +172,7 @@ class Settings(_MaskedRepr):
     session: SessionSettings = SessionSettings()
     auth: AuthSettings = AuthSettings()
     portal: PortalSettings = PortalSettings()
+    worker: WorkerSettings = WorkerSettings()
     smtp: SmtpSettings = SmtpSettings()
     oidc: OidcSettings = OidcSettings()
     crypto: CryptoSettings = CryptoSettings()
@@ -318,6 +325,8 @@ def validate(settings: Settings) -> list[str]:
         problems.append("APPLIANCE_SESSION_*: timeouts must be positive")
     if settings.session.idle_minutes > settings.session.absolute_hours * 60:
         problems.append("APPLIANCE_SESSION_IDLE_MINUTES: must not exceed the absolute timeout")
+    if not 1 <= settings.worker.sweep_seconds <= 60:
+        problems.append("APPLIANCE_WORKER_SWEEP_SECONDS: must be between 1 and 60")
     if settings.portal.requests_per_minute < 1:
         problems.append("APPLIANCE_PORTAL_REQUESTS_PER_MINUTE: must be at least 1")
     if settings.auth.login_attempts_per_minute < 1:

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     bookings_write = "bookings.write"  # create, reschedule, every state transition
     customers_read = "customers.read"
     customers_write = "customers.write"
+    automation_read = "automation.read"  # rules, templates, deliveries
+    automation_write = "automation.write"
 
 
 P = Permission
@@ -37,6 +39,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             P.branches_read, P.branches_write, P.users_read, P.users_manage, P.tokens_manage, P.catalog_read,
             P.catalog_write, P.bookings_read, P.bookings_write, P.customers_read, P.customers_write,
+            P.automation_read, P.automation_write,
         }
     ),
     Role.front_desk: frozenset(

@@ -21,7 +21,9 @@ from appliance.bookings.logic import available_days, find_slots
 from appliance.bookings.states import Status
 from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid, NotFound
-from appliance.core.pagination import DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_cursor, encode_cursor
+from appliance.core.pagination import (
+    DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_instant_cursor, encode_instant_cursor,
+)
 
 MAX_WINDOW = timedelta(days=62)
 IdempotencyHeader = Annotated[str | None, Parameter(header="Idempotency-Key")]
@@ -141,9 +143,9 @@ class BookingController(Controller):
             starts_from=_aware(from_, "from") if from_ else None, starts_before=_aware(to, "to") if to else None,
             branch_id=branch_id, status=status.value if status else None, resource_id=resource_id, customer_id=customer_id, channel=channel,
         )
-        after = _decode_booking_cursor(cursor)
+        after = decode_instant_cursor(cursor)
         items, last = await queries.list_bookings(filters, actor=actor_of(request), after=after, limit=check_limit(limit))
-        return Page(items=items, next_cursor=encode_cursor(f"{last[0].isoformat()}|{last[1]}") if last else None)
+        return Page(items=items, next_cursor=encode_instant_cursor(last) if last else None)
 
     @get("/{booking_id:uuid}", opt=requires(Permission.bookings_read))
     async def get(self, request: AnyRequest, booking_id: FromPath[UUID]) -> schemas.Booking:
@@ -168,17 +170,6 @@ class BookingController(Controller):
         """Move the booking along its state machine; an illegal move is 409 invalid_transition."""
         reason = data.reason if data else ""
         return await actions.transition_booking(booking_id, transition, actor=actor_of(request), reason=reason)
-
-
-def _decode_booking_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    raw = decode_cursor(cursor)
-    if raw is None:
-        return None
-    try:
-        at, _, last_id = raw.partition("|")
-        return datetime.fromisoformat(at), UUID(last_id)
-    except ValueError:
-        raise Invalid({"cursor": "not a cursor this API returned"}) from None
 
 
 class PortalController(Controller):

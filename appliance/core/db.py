@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -19,7 +20,10 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
+from appliance.core.log import get_logger
+
 Dialect = Literal["sqlite", "postgresql"]
+_log = get_logger(__name__)
 
 _engine: Engine | None = None  # type: ignore[type-arg]
 
@@ -118,12 +122,51 @@ async def close_pool() -> None:
         await engine.close_connection_pool()
 
 
+# Work to do once the outermost write transaction has committed (hand new events to the broker).
+_after_commit: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_commit", default=None)
+
+
+def after_commit(callback: Callable[[], object]) -> None:
+    """Run `callback` once the surrounding write transaction commits; never if it rolls back. Outside a
+    transaction it runs at once. A failing callback is logged and skipped: what it hands on must also
+    be recoverable from the database (the sweeper's job)."""
+    pending = _after_commit.get()
+    if pending is None:
+        _run_callbacks([callback])
+    else:
+        pending.append(callback)
+
+
+def _run_callbacks(callbacks: Iterable[Callable[[], object]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - see after_commit
+            _log.warning("after_commit_failed", callback=getattr(callback, "__qualname__", repr(callback)), exc_info=True)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
     """One atomic write. On SQLite it is `BEGIN IMMEDIATE`, so concurrent writers queue rather than fail.
 
-    Nested use joins the outer transaction.
+    Nested use joins the outer transaction; `after_commit` callbacks run when the outermost commits.
     """
+    if _after_commit.get() is not None:
+        async with _transaction():
+            yield
+        return
+    pending: list[Callable[[], object]] = []
+    token = _after_commit.set(pending)
+    try:
+        async with _transaction():
+            yield
+    finally:
+        _after_commit.reset(token)
+    _run_callbacks(pending)
+
+
+@asynccontextmanager
+async def _transaction() -> AsyncIterator[None]:
     engine = current_engine()
     if not isinstance(engine, SQLiteEngine):
         async with engine.transaction():

@@ -60,6 +60,12 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+def redact_text(text: str) -> str:
+    """Text with personal data patterns and embedded secrets masked (responses kept for diagnosis)."""
+    scrubbed: str = _scrub(text)
+    return scrubbed
+
+
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Drop sensitive keys and mask personal data patterns in every value, exceptions included."""
     for key in list(event_dict):

@@ -6,6 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 import msgspec
 
@@ -51,3 +52,19 @@ def aware_instant(field: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise Invalid({field: "needs a UTC offset, e.g. 2026-12-24T00:00:00+08:00"})
     return value
+
+
+def encode_instant_cursor(last: tuple[datetime, UUID]) -> str:
+    """A cursor for lists ordered by (an instant, id): the previous page's last pair."""
+    return encode_cursor(f"{last[0].isoformat()}|{last[1]}")
+
+
+def decode_instant_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    try:
+        at, _, last_id = raw.partition("|")
+        return datetime.fromisoformat(at), UUID(last_id)
+    except ValueError:
+        raise Invalid({"cursor": "not a cursor this API returned"}) from None

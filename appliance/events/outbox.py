@@ -1,4 +1,5 @@
-"""Writing events to the outbox, inside the caller's transaction."""
+"""Writing events to the outbox, inside the caller's transaction; each is handed to the broker for fan-out
+once that transaction commits (and found by the sweeper should that hand-over fail)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import msgspec
 
 from appliance.auth.actor import Actor
 from appliance.core.clock import utc_now
+from appliance.core.db import after_commit
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.tables import OutboxEvent
+from appliance.worker.actors import enqueue
 
 
 async def add_event(
@@ -37,6 +40,7 @@ async def add_event(
             data=envelope.data,
         )
     ).run()
+    after_commit(lambda: enqueue("fan_out", str(envelope.id)))
     return envelope
 
 

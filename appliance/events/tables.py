@@ -1,8 +1,9 @@
-"""The transactional outbox: events written with the change that caused them, relayed afterwards."""
+"""The transactional outbox: events written with the change that caused them, relayed afterwards to
+each subscriber as a delivery, every try recorded as an attempt."""
 
 from __future__ import annotations
 
-from piccolo.columns import JSON, UUID, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -14,5 +15,37 @@ class OutboxEvent(Table):
     actor = JSON(default={})
     subject = JSON(default={})
     data = JSON(default={})
-    # Set by the relay once the event is handed to the broker (automation issue); null means pending.
+    # Set by the fan-out once the event's deliveries exist; null means not fanned out yet.
     dispatched_at = Timestamptz(null=True, default=None, index=True)
+
+
+class Delivery(Table):
+    """One event for one subscriber: created by the fan-out, tried until done or dead.
+
+    status: pending (due at `next_attempt_at`, or now when null) | running (claimed by a worker until
+    `claimed_until`) | done | dead (retries exhausted or a permanent failure; re-sent by hand).
+    """
+
+    id = UUID(primary_key=True)
+    event = ForeignKey(OutboxEvent, on_delete=OnDelete.cascade)
+    subscriber = Varchar(length=100, index=True)
+    status = Varchar(length=16, default="pending", index=True)
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(null=True, default=None, index=True)
+    claimed_until = Timestamptz(null=True, default=None)
+    last_error = Varchar(length=500, default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    completed_at = Timestamptz(null=True, default=None)
+
+
+class Attempt(Table):
+    """One try of a delivery: when, how long, how it went, a short redacted response."""
+
+    id = UUID(primary_key=True)
+    delivery = ForeignKey(Delivery, on_delete=OnDelete.cascade, index=True)
+    number = Integer()
+    started_at = Timestamptz()
+    duration_ms = Integer(default=0)
+    outcome = Varchar(length=16)  # success | retry | failed
+    response = Varchar(length=500, default="")

@@ -7,6 +7,10 @@ losing its queue on restart loses nothing that the sweeper will not re-dispatch.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from datetime import timedelta
+
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
@@ -14,6 +18,8 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
 from appliance.core import db
+from appliance.events.sweeper import run_sweeper
+from appliance.worker import actors
 from appliance.settings import Settings
 
 EMBEDDED_WORKER_THREADS = 2
@@ -45,6 +51,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(DatabasePoolPerWorker())
     dramatiq.set_broker(broker)
+    actors.bind(broker)
     return broker
 
 
@@ -59,3 +66,33 @@ class InProcessWorker:
 
     def stop(self, timeout_ms: int = 10_000) -> None:
         self.worker.stop(timeout=timeout_ms)
+
+
+class SweeperThread:
+    """The sweeper on a thread of its own with its own event loop and pool (`appliance worker`)."""
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._sweep())
+
+    async def _sweep(self) -> None:
+        self._stop = asyncio.Event()
+        await db.start_pool()
+        try:
+            await run_sweeper(self._stop, self.interval)
+        finally:
+            await db.close_pool()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout_s)

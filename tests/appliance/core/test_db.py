@@ -68,3 +68,27 @@ async def test_sqlite_write_transactions_are_immediate(database_urls: dict[str, 
         transaction = engine.current_transaction.get()
         assert transaction is not None
         assert transaction.transaction_type.value == "IMMEDIATE"
+
+
+@pytest.mark.usefixtures("database")
+async def test_after_commit_work_runs_once_the_outermost_transaction_commits_and_never_after_a_rollback() -> None:
+    ran: list[str] = []
+
+    async with db.write_transaction():
+        await make_branch("一号店")
+        async with db.write_transaction():  # joins the outer one
+            db.after_commit(lambda: ran.append("inner"))
+        db.after_commit(lambda: 1 / 0)  # a failing callback is logged and skipped
+        db.after_commit(lambda: ran.append("outer"))
+        assert ran == []
+    assert ran == ["inner", "outer"]
+
+    with pytest.raises(RuntimeError):
+        async with db.write_transaction():
+            await make_branch("二号店")
+            db.after_commit(lambda: ran.append("rolled back"))
+            raise RuntimeError("abort")
+    db.after_commit(lambda: ran.append("no transaction"))
+
+    assert ran == ["inner", "outer", "no transaction"]
+    assert [r["name"] for r in await Branch.select(Branch.name)] == ["一号店"]

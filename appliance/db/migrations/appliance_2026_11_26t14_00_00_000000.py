@@ -1,0 +1,16 @@
+"""One delivery per event and subscriber, whoever fans out (the broker's message or the sweeper)."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+from appliance.db.raw_steps import sql_migration
+
+ID = "2026-11-26T14:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "delivery unique per event and subscriber"
+
+FORWARDS = ["CREATE UNIQUE INDEX delivery_event_subscriber ON delivery (event, subscriber)"]
+BACKWARDS = ["DROP INDEX delivery_event_subscriber"]
+
+
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, {"postgresql": FORWARDS, "sqlite": FORWARDS}, {"postgresql": BACKWARDS, "sqlite": BACKWARDS})

@@ -1,0 +1,50 @@
+"""Who receives events: each subscriber has a stable key, says which events it wants, and handles one.
+
+Rules, notification channels, webhook endpoints and enabled plugins register here when their modules
+load (in every process, as the fan-out runs in the worker). A handler must be idempotent on the event
+id: a message can be delivered twice (a worker killed mid-delivery, a sweeper re-dispatch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from appliance.events.envelope import Envelope
+
+
+class Retryable(Exception):
+    """A transient failure (receiver down, timeout): try again later, as the retry policy says."""
+
+
+class Permanent(Exception):
+    """A failure that retrying cannot fix (bad address, refused by the receiver): dead at once."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    key: str  # stable across releases: deliveries are stored under it
+    wants: Callable[[Envelope], bool]
+    handle: Callable[[Envelope], Awaitable[None]]
+    timeout: timedelta = timedelta(seconds=30)
+
+
+_subscribers: dict[str, Subscriber] = {}
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    """Register (or replace) a subscriber under its key."""
+    _subscribers[subscriber.key] = subscriber
+
+
+def unsubscribe(key: str) -> None:
+    _subscribers.pop(key, None)
+
+
+def subscribers() -> list[Subscriber]:
+    return [_subscribers[key] for key in sorted(_subscribers)]
+
+
+def subscriber(key: str) -> Subscriber | None:
+    return _subscribers.get(key)

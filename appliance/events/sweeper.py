@@ -1,0 +1,83 @@
+"""The sweeper: hands on whatever the broker did not get or lost — events not fanned out, deliveries due
+again (parked retries, messages lost with an in-memory broker, claims of killed workers) — and fires
+due timers. Runs every few seconds: inside `appliance serve` in embedded mode, inside `appliance
+worker` in production, where a PostgreSQL advisory lock lets one sweep at a time across all hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from piccolo.querystring import QueryString
+
+from appliance.core.clock import utc_now
+from appliance.core.db import current_dialect, current_engine, write_transaction
+from appliance.core.log import get_logger
+from appliance.events.tables import Delivery, OutboxEvent
+from appliance.worker.actors import enqueue
+
+_log = get_logger(__name__)
+
+INTERVAL = timedelta(seconds=5)
+# What was handed to the broker this recently is left to it: the sweeper picks up only the overdue.
+GRACE = timedelta(seconds=10)
+BATCH = 500
+_LOCK_KEY = 0x61707077  # "appw": one sweeper at a time across every process sharing the database
+
+
+@dataclass(frozen=True)
+class Swept:
+    events: int = 0
+    deliveries: int = 0
+    skipped: bool = False  # another process holds the sweeper lock
+
+
+async def _locked_elsewhere() -> bool:
+    """Take the transaction's advisory lock; True when another sweeper has it (PostgreSQL only)."""
+    if current_dialect() != "postgresql":
+        return False
+    rows = await current_engine().run_querystring(
+        QueryString("SELECT pg_try_advisory_xact_lock({}) AS taken", _LOCK_KEY)
+    )
+    return not rows[0]["taken"]
+
+
+async def sweep(now: datetime | None = None) -> Swept:
+    """One pass. Sends messages only; the handlers claim their rows, so a duplicate does no harm."""
+    now = now or utc_now()
+    overdue = now - GRACE
+    async with write_transaction():
+        if await _locked_elsewhere():
+            return Swept(skipped=True)
+        events = await OutboxEvent.select(OutboxEvent.id).where(
+            OutboxEvent.dispatched_at.is_null() & (OutboxEvent.occurred_at < overdue)
+        ).order_by(OutboxEvent.occurred_at).limit(BATCH)
+        deliveries = await Delivery.select(Delivery.id).where(
+            ((Delivery.status == "pending") & (
+                (Delivery.next_attempt_at.is_null() & (Delivery.updated_at < overdue))
+                | (Delivery.next_attempt_at < overdue)
+            ))
+            | ((Delivery.status == "running") & (Delivery.claimed_until < now))
+        ).order_by(Delivery.updated_at).limit(BATCH)
+    for row in events:
+        enqueue("fan_out", str(row["id"]))
+    for row in deliveries:
+        enqueue("deliver", str(row["id"]))
+    if events or deliveries:
+        _log.info("swept", events=len(events), deliveries=len(deliveries))
+    return Swept(events=len(events), deliveries=len(deliveries))
+
+
+async def run_sweeper(stop: asyncio.Event, interval: timedelta = INTERVAL) -> None:
+    """Sweep every `interval` until `stop` is set; a failing pass is logged and the next one tried."""
+    while not stop.is_set():
+        try:
+            await sweep()
+        except Exception:  # noqa: BLE001 - the database may be restarting; keep sweeping
+            _log.warning("sweep_failed", exc_info=True)
+        try:
+            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+        except TimeoutError:
+            pass
