@@ -3,6 +3,7 @@ once that transaction commits (and found by the sweeper should that hand-over fa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -20,28 +21,34 @@ async def add_event(
     type: str, subject: Subject, data: dict[str, Any], *, actor: Actor, version: int = 1
 ) -> Envelope:
     """Queue an event; it becomes visible to subscribers only if the surrounding transaction commits."""
-    envelope = Envelope(
-        id=uuid4(),
-        type=type,
-        version=version,
-        occurred_at=utc_now(),
-        actor=actor.as_event_actor(),
-        subject=subject,
-        data=msgspec.to_builtins(data),
-    )
-    await OutboxEvent.insert(
-        OutboxEvent(
-            id=envelope.id,
-            type=envelope.type,
-            version=envelope.version,
-            occurred_at=envelope.occurred_at,
-            actor=envelope.actor,
-            subject=msgspec.to_builtins(envelope.subject),
-            data=envelope.data,
-        )
-    ).run()
-    after_commit(lambda: enqueue("fan_out", str(envelope.id)))
+    [envelope] = await add_events(type, [(subject, data)], actor=actor, version=version)
     return envelope
+
+
+async def add_events(
+    type: str, items: Sequence[tuple[Subject, dict[str, Any]]], *, actor: Actor, version: int = 1
+) -> list[Envelope]:
+    """Queue several events of one type in one statement (a batch of fired timers)."""
+    occurred_at = utc_now()
+    envelopes = [
+        Envelope(
+            id=uuid4(), type=type, version=version, occurred_at=occurred_at, actor=actor.as_event_actor(),
+            subject=subject, data=msgspec.to_builtins(data),
+        )
+        for subject, data in items
+    ]
+    if not envelopes:
+        return []
+    await OutboxEvent.insert(*(
+        OutboxEvent(
+            id=e.id, type=e.type, version=e.version, occurred_at=e.occurred_at, actor=e.actor,
+            subject=msgspec.to_builtins(e.subject), data=e.data,
+        )
+        for e in envelopes
+    )).run()
+    for envelope in envelopes:
+        after_commit(lambda event_id=str(envelope.id): enqueue("fan_out", event_id))  # type: ignore[misc]
+    return envelopes
 
 
 def envelope_of(row: dict[str, Any]) -> Envelope:

@@ -16,6 +16,7 @@ from appliance.core.clock import utc_now
 from appliance.core.db import current_dialect, current_engine, write_transaction
 from appliance.core.log import get_logger
 from appliance.events.tables import Delivery, OutboxEvent
+from appliance.events.timers import fire_due_timers
 from appliance.worker.actors import enqueue
 
 _log = get_logger(__name__)
@@ -31,6 +32,7 @@ _LOCK_KEY = 0x61707077  # "appw": one sweeper at a time across every process sha
 class Swept:
     events: int = 0
     deliveries: int = 0
+    timers: int = 0
     skipped: bool = False  # another process holds the sweeper lock
 
 
@@ -61,13 +63,15 @@ async def sweep(now: datetime | None = None) -> Swept:
             ))
             | ((Delivery.status == "running") & (Delivery.claimed_until < now))
         ).order_by(Delivery.updated_at).limit(BATCH)
+    # Fired timers become events, which are handed to the broker when their batch commits.
+    timers = await fire_due_timers(now)
     for row in events:
         enqueue("fan_out", str(row["id"]))
     for row in deliveries:
         enqueue("deliver", str(row["id"]))
-    if events or deliveries:
-        _log.info("swept", events=len(events), deliveries=len(deliveries))
-    return Swept(events=len(events), deliveries=len(deliveries))
+    if events or deliveries or timers:
+        _log.info("swept", events=len(events), deliveries=len(deliveries), timers=timers)
+    return Swept(events=len(events), deliveries=len(deliveries), timers=timers)
 
 
 async def run_sweeper(stop: asyncio.Event, interval: timedelta = INTERVAL) -> None:

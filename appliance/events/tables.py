@@ -49,3 +49,22 @@ class Attempt(Table):
     duration_ms = Integer(default=0)
     outcome = Varchar(length=16)  # success | retry | failed
     response = Varchar(length=500, default="")
+
+
+class Timer(Table):
+    """Something to happen at a time ("24 h before the booking starts"): written, moved and cancelled in
+    the transaction of the change that causes it, fired by the sweeper as a `timer.fired` event.
+
+    One timer per (name, subject): scheduling it again moves it. status: scheduled | fired | cancelled.
+    """
+
+    id = UUID(primary_key=True)
+    name = Varchar(length=100)  # what it is for, e.g. "rule:<id>" or "approval.expires"
+    subject_type = Varchar(length=32)
+    subject_id = Varchar(length=64, index=True)
+    due_at = Timestamptz(index=True)
+    status = Varchar(length=16, default="scheduled", index=True)
+    data = JSON(default={})  # ids and facts for whoever handles the event; nothing personal
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    fired_at = Timestamptz(null=True, default=None)
