@@ -35,6 +35,7 @@ from appliance.core.log import configure_logging
 from appliance.db import open_database
 from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
+from appliance.automation.api import RuleController
 from appliance.events.api import DeliveryController
 from appliance.events.sweeper import run_sweeper
 from appliance.worker.broker import InProcessWorker, create_broker
@@ -44,7 +45,7 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 BOOKING_HANDLERS: list[Any] = [AvailabilityController, BookingController, PortalController]
-AUTOMATION_HANDLERS: list[Any] = [DeliveryController]
+AUTOMATION_HANDLERS: list[Any] = [RuleController, DeliveryController]
 
 
 class MetricsController(PrometheusController):

@@ -13,6 +13,7 @@ TABLE_MODULES = [
     "appliance.auth.tables",
     "appliance.audit.tables",
     "appliance.events.tables",
+    "appliance.automation.tables",
 ]
 
 APP_CONFIG = AppConfig(

@@ -1,0 +1,1 @@
+"""Automation: rules (trigger, conditions, actions), approvals and timers."""

@@ -1,0 +1,62 @@
+"""JSON API for rules: CRUD and a dry run against a real booking."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from appliance.auth.api import AnyRequest, actor_of
+from appliance.auth.guards import requires
+from appliance.auth.roles import Permission
+from appliance.automation import actions, queries, schemas
+from appliance.core.errors import Invalid
+from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+
+
+def _after(cursor: str | None) -> tuple[int, UUID] | None:
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    try:
+        priority, _, last_id = raw.partition("|")
+        return int(priority), UUID(last_id)
+    except ValueError:
+        raise Invalid({"cursor": "not a cursor this API returned"}) from None
+
+
+class RuleController(Controller):
+    path = "/api/v1/rules"
+    tags = ["automation"]
+
+    @post("/", opt=requires(Permission.automation_write))
+    async def create_rule(self, request: AnyRequest, data: JSONBody[schemas.RuleCreate]) -> schemas.Rule:
+        """A rule; trigger, conditions (against the documented fields) and actions are checked as a whole."""
+        return await actions.create_rule(data, actor=actor_of(request))
+
+    @get("/", opt=requires(Permission.automation_read))
+    async def list_rules(
+        self, request: AnyRequest, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT
+    ) -> Page[schemas.Rule]:
+        """In the order they run: priority, then id."""
+        items, last = await queries.list_rules(actor=actor_of(request), after=_after(cursor), limit=check_limit(limit))
+        return Page(items=items, next_cursor=encode_cursor(f"{last[0]}|{last[1]}") if last else None)
+
+    @get("/{rule_id:uuid}", opt=requires(Permission.automation_read))
+    async def get_rule(self, request: AnyRequest, rule_id: FromPath[UUID]) -> schemas.Rule:
+        return await queries.get_rule(rule_id, actor=actor_of(request))
+
+    @patch("/{rule_id:uuid}", opt=requires(Permission.automation_write))
+    async def update_rule(self, request: AnyRequest, rule_id: FromPath[UUID], data: JSONBody[schemas.RuleUpdate]) -> schemas.Rule:
+        return await actions.update_rule(rule_id, data, actor=actor_of(request))
+
+    @delete("/{rule_id:uuid}", opt=requires(Permission.automation_write), status_code=HTTP_204_NO_CONTENT)
+    async def delete_rule(self, request: AnyRequest, rule_id: FromPath[UUID]) -> None:
+        await actions.delete_rule(rule_id, actor=actor_of(request))
+
+    @post("/{rule_id:uuid}/test", opt=requires(Permission.automation_read), status_code=HTTP_200_OK)
+    async def test_rule(self, request: AnyRequest, rule_id: FromPath[UUID], data: JSONBody[schemas.RuleTest]) -> schemas.RuleTestResult:
+        """Dry run on a booking: which conditions held and what would happen. Changes nothing."""
+        return await queries.test_rule(rule_id, data, actor=actor_of(request))

@@ -1,0 +1,115 @@
+"""Reads of rules, and the facts a rule's conditions see about one booking."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from appliance.auth.actor import Actor
+from appliance.auth.roles import Permission
+from appliance.automation import conditions, logic, schemas
+from appliance.automation.tables import Rule
+from appliance.bookings.states import Status
+from appliance.bookings.tables import Allocation, Booking
+from appliance.catalog.schemas import WEEKDAYS
+from appliance.core.errors import NotFound
+from appliance.core.pagination import split_page
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def rule_schema(row: dict[str, Any]) -> schemas.Rule:
+    return schemas.Rule(
+        id=row["id"], name=row["name"], description=row["description"], branch_id=row["branch"],
+        enabled=row["enabled"], priority=row["priority"], stop_further=row["stop_further"],
+        trigger=_json(row["trigger"]), conditions=_json(row["conditions"]), actions=_json(row["actions"]),
+        revision=row["revision"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+async def rule_for_write(rule_id: UUID) -> schemas.Rule:
+    row = await Rule.select().where(Rule.id == rule_id).first()
+    if row is None:
+        raise NotFound("no such rule")
+    return rule_schema(row)
+
+
+def _visible(actor: Actor, branch_id: UUID | None) -> bool:
+    scope = actor.branch_scope(Permission.automation_read)
+    return scope is None or branch_id is None or branch_id in scope
+
+
+async def get_rule(rule_id: UUID, *, actor: Actor) -> schemas.Rule:
+    rule = await rule_for_write(rule_id)
+    if not _visible(actor, rule.branch_id):
+        raise NotFound("no such rule")
+    return rule
+
+
+async def list_rules(*, actor: Actor, after: tuple[int, UUID] | None, limit: int) -> tuple[list[schemas.Rule], tuple[int, UUID] | None]:
+    """In the order they run (priority, then id); a branch-scoped reader sees its branches' rules and the
+    rules of every branch."""
+    query = Rule.select().order_by(Rule.priority, Rule.id).limit(limit + 1)
+    scope = actor.branch_scope(Permission.automation_read)
+    if scope is not None:
+        query = query.where(Rule.branch.is_null() | Rule.branch.is_in(list(scope) or [UUID(int=0)]))
+    if after is not None:
+        priority, last_id = after
+        query = query.where((Rule.priority > priority) | ((Rule.priority == priority) & (Rule.id > last_id)))
+    rows, last = split_page(await query, limit)
+    return [rule_schema(r) for r in rows], (last["priority"], last["id"]) if last else None
+
+
+async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> dict[str, Any]:
+    """The condition fields (automation.conditions.FIELDS) for one booking, times in its branch's zone.
+    Customer tier, tags and points stay unset until the CRM keeps them."""
+    row = await Booking.select(
+        *Booking.all_columns(), Booking.branch.timezone, Booking.service.name, Booking.service.requires_approval,
+    ).where(Booking.id == booking_id).first()
+    if row is None or not actor.can(Permission.bookings_read, row["branch"]):
+        raise NotFound("no such booking")
+    local: datetime = row["starts_at"].astimezone(ZoneInfo(row["branch.timezone"]))
+    resources = await Allocation.select(Allocation.resource, Allocation.resource.name).where(
+        Allocation.booking == booking_id
+    ).order_by(Allocation.id)
+    visits = await Booking.count().where(
+        (Booking.customer == row["customer"]) & (Booking.status == Status.completed.value) & (Booking.id != booking_id)
+    )
+    return {
+        "event.type": event_type,
+        "booking.status": row["status"], "booking.channel": row["channel"], "booking.seats": row["seats"],
+        "booking.price_amount": row["price_amount"], "booking.payment_status": row["payment_status"],
+        "booking.weekday": WEEKDAYS[local.weekday()], "booking.hour": local.hour,
+        "booking.lead_minutes": int((row["starts_at"] - row["created_at"]).total_seconds() // 60),
+        "booking.resource_ids": sorted({str(r["resource"]) for r in resources}),
+        "resource.names": sorted({r["resource.name"] for r in resources}),
+        "customer.tier": None, "customer.tags": None, "customer.points": None,
+        "customer.visit_count": visits, "customer.is_new": visits == 0,
+        "service.id": str(row["service"]), "service.name": row["service.name"],
+        "service.requires_approval": row["service.requires_approval"],
+        "branch.id": str(row["branch"]),
+    }
+
+
+async def test_rule(rule_id: UUID, data: schemas.RuleTest, *, actor: Actor) -> schemas.RuleTestResult:
+    """What the rule would do for this booking now: whether its trigger matches the event, which conditions
+    hold (each one, for the screen), and the actions it would run. Changes nothing."""
+    rule = await get_rule(rule_id, actor=actor)
+    own = logic.trigger_kind(rule.trigger)
+    event_type = data.event_type or own
+    facts = await booking_facts(data.booking_id, event_type=event_type, actor=actor)
+    verdict = conditions.evaluate(rule.conditions, facts)
+    matches = event_type == own and (rule.branch_id is None or str(rule.branch_id) == facts["branch.id"])
+    return schemas.RuleTestResult(
+        rule_id=rule.id, trigger_matches=matches, conditions_held=verdict.held,
+        conditions=[
+            schemas.LeafOut(path=leaf.path, field=leaf.field, op=leaf.op, expected=leaf.expected, actual=leaf.actual, held=leaf.held)
+            for leaf in verdict.leaves
+        ],
+        facts=facts, would_run=rule.actions if matches and verdict.held else [],
+    )

@@ -1,0 +1,25 @@
+"""Rules: when something happens (an event, or a time relative to a booking), if conditions hold, do
+these actions in order."""
+
+from __future__ import annotations
+
+from piccolo.columns import JSON, UUID, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from appliance.catalog.tables import Branch
+
+
+class Rule(Table):
+    id = UUID(primary_key=True)
+    name = Varchar(length=200)
+    description = Text(default="")
+    branch = ForeignKey(Branch, null=True, default=None, on_delete=OnDelete.cascade)  # null: every branch
+    enabled = Boolean(default=True, index=True)
+    priority = Integer(default=100)  # lower runs first
+    stop_further = Boolean(default=False)  # when it matched, rules after it do not run for this trigger
+    trigger = JSON(default={})  # {"event": "booking.created"} | {"timer": {"anchor": …, "offset_minutes": …}}
+    conditions = JSON(default={"all": []})
+    actions = JSON(default=[])
+    revision = Integer(default=1)  # bumped by every change, shown in audit entries
+    created_at = Timestamptz()
+    updated_at = Timestamptz()

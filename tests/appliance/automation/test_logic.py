@@ -1,0 +1,76 @@
+"""What a rule's trigger and actions may say: every problem named by path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from appliance.automation.logic import ACTIONS, MAX_ACTIONS, actions_problems, trigger_kind, trigger_problems
+
+GOOD_ACTIONS: list[dict[str, Any]] = [
+    {"type": "notify", "channel": "email", "template": "reminder", "recipient": "customer"},
+    {"type": "notify", "channel": "inbox", "template": "new_booking", "recipient": "role:manager"},
+    {"type": "auto_approve"},
+    {"type": "require_approval", "levels": [
+        {"approver_role": "front_desk", "time_limit_minutes": 60},
+        {"approvers": ["9b2f3a52-8a40-4e0c-9a53-0d7f4f7b1c11"], "time_limit_minutes": 120},
+    ]},
+    {"type": "assign_resource", "resource_id": "9b2f3a52-8a40-4e0c-9a53-0d7f4f7b1c11", "mode": "prefer"},
+    {"type": "set_status", "status": "confirmed"},
+    {"type": "set_payment_status", "payment_status": "awaiting_payment"},
+    {"type": "add_tag", "tag": "VIP"},
+    {"type": "remove_tag", "tag": "新客"},
+    {"type": "add_points", "points": -50},
+    {"type": "block_resource_window", "resource_id": "9b2f3a52-8a40-4e0c-9a53-0d7f4f7b1c11", "anchor": "ends_at",
+     "offset_minutes": 0, "minutes": 120},
+    {"type": "emit_event", "event": "custom.vip.arrived"},
+]
+
+
+def test_every_kind_of_action_has_a_valid_example_here() -> None:
+    assert actions_problems(GOOD_ACTIONS) == {}
+    assert {a["type"] for a in GOOD_ACTIONS} == set(ACTIONS)
+
+
+@pytest.mark.parametrize(("action", "path", "message"), [
+    ({"type": "notify", "channel": "fax", "template": "x", "recipient": "customer"}, "actions[0].channel", "one of"),
+    ({"type": "notify", "channel": "email", "template": " ", "recipient": "customer"}, "actions[0].template", "text"),
+    ({"type": "notify", "channel": "email", "template": "x", "recipient": "role:king"}, "actions[0].recipient", "one of"),
+    ({"type": "auto_approve", "level": 2}, "actions[0].level", "unknown parameter"),
+    ({"type": "require_approval", "levels": []}, "actions[0].levels", "1–5 levels"),
+    ({"type": "require_approval", "levels": [{"time_limit_minutes": 60}]}, "actions[0].levels", "name an approver"),
+    ({"type": "require_approval", "levels": [{"approver_role": "manager", "time_limit_minutes": 1}]},
+     "actions[0].levels", "level 1"),
+    ({"type": "assign_resource", "resource_id": "gold", "mode": "assign"}, "actions[0].resource_id", "an id"),
+    ({"type": "set_status", "status": "lost"}, "actions[0].status", "one of"),
+    ({"type": "add_points", "points": 0}, "actions[0].points", "must not be 0"),
+    ({"type": "add_points", "points": True}, "actions[0].points", "whole number"),
+    ({"type": "emit_event", "event": "booking.created"}, "actions[0].event", "custom.<name>"),
+    ({"type": "teleport"}, "actions[0].type", "unknown action"),
+    ("approve", "actions[0].type", "unknown action"),
+])
+def test_a_bad_action_is_named_by_its_path(action: object, path: str, message: str) -> None:
+    problems = actions_problems([action])
+    assert path in problems and message in problems[path], problems
+
+
+def test_actions_must_be_a_short_non_empty_list_and_all_problems_come_at_once() -> None:
+    assert actions_problems([]) == {"actions": "give at least one action"}
+    assert "at most" in actions_problems([{"type": "auto_approve"}] * (MAX_ACTIONS + 1))["actions"]
+    both = actions_problems([{"type": "set_status"}, {"type": "add_tag", "tag": "x", "colour": "red"}])
+    assert set(both) == {"actions[0].status", "actions[1].colour"}
+
+
+def test_triggers_are_a_known_event_or_a_timer_relative_to_a_booking_time() -> None:
+    assert trigger_problems({"event": "booking.completed"}) == {}
+    assert trigger_problems({"event": "custom.vip.arrived"}) == {}
+    assert trigger_problems({"timer": {"anchor": "starts_at", "offset_minutes": -1440}}) == {}
+    assert "trigger.event" in trigger_problems({"event": "booking.exploded"})
+    assert set(trigger_problems({"timer": {"anchor": "birthday", "offset_minutes": 10**9}})) == {
+        "trigger.timer.anchor", "trigger.timer.offset_minutes",
+    }
+    assert "trigger" in trigger_problems({"event": "booking.created", "timer": {}})
+    assert "trigger" in trigger_problems("booking.created")
+    assert trigger_kind({"event": "booking.created"}) == "booking.created"
+    assert trigger_kind({"timer": {"anchor": "ends_at", "offset_minutes": 120}}) == "timer.fired"
