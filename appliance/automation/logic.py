@@ -56,6 +56,10 @@ def actions_problems(actions: object) -> dict[str, str]:
             problems[f"{path}.type"] = f"unknown action; one of: {', '.join(sorted(ACTIONS))}"
             continue
         assert isinstance(action, Mapping)
+        if kind not in EXECUTABLE:
+            # Refused rather than saved to do nothing: this release cannot run it yet.
+            problems[f"{path}.type"] = f"{kind} is not available yet; available: {', '.join(sorted(EXECUTABLE))}"
+            continue
         problems |= _params(path, {k: v for k, v in action.items() if k != "type"}, ACTIONS[kind])
     return problems
 
@@ -152,3 +156,6 @@ ACTIONS: Final[Mapping[str, Mapping[str, Check]]] = {
     },
     "emit_event": {"event": lambda v: None if isinstance(v, str) and CUSTOM_EVENT.fullmatch(v) else "custom.<name>"},
 }
+
+# The actions this release runs (automation.engine); the others are described above but refused.
+EXECUTABLE: Final = frozenset({"auto_approve", "set_status", "set_payment_status", "emit_event"})

@@ -23,3 +23,16 @@ class Rule(Table):
     revision = Integer(default=1)  # bumped by every change, shown in audit entries
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class RuleRun(Table):
+    """A rule's outcome for one event: what it did and what it skipped, and why. One per (event, rule):
+    an event delivered twice never runs a rule's actions twice."""
+
+    id = UUID(primary_key=True)
+    event = UUID(index=True)
+    rule = UUID(index=True)
+    booking = UUID(null=True, default=None, index=True)
+    matched = Boolean()
+    outcome = JSON(default=[])  # per action: {"type", "result": done | skipped, "reason"}
+    created_at = Timestamptz()

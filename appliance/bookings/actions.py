@@ -20,7 +20,7 @@ from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_s
 from appliance.bookings.queries import (
     ServiceContext, booking_schema, get_booking_row, load_calendars, load_service, resource_ids_of, start_window,
 )
-from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, Status, Transition, transition_problem
+from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
 from appliance.core.clock import utc_now
 from appliance.core.db import is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction
@@ -361,3 +361,28 @@ async def reschedule_by_customer(
     actor = customer_actor(row, ip=ip, request_id=request_id)
     await reschedule_booking(row["id"], starts_at, actor=actor, resource_ids=resource_ids, row=row)
     return await portal_view(token)
+
+
+async def set_payment_status(booking_id: UUID, payment_status: PaymentStatus, *, actor: Actor) -> schemas.Booking:
+    """Record where payment stands (unpaid, awaiting_payment, paid, refunded); audited, one event."""
+    row = await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_write)
+    current = row["payment_status"]
+    if current == payment_status.value:
+        return booking_schema(row, (await resource_ids_of([booking_id]))[booking_id])
+    now = utc_now()
+    async with write_transaction():
+        updated = await Booking.update({Booking.payment_status: payment_status.value, Booking.updated_at: now}).where(
+            (Booking.id == booking_id) & (Booking.payment_status == current)
+        ).returning(Booking.id)
+        if not updated:
+            raise Conflict("the booking changed meanwhile; reload it", code="payment_status_changed")
+        booking = booking_schema(
+            {**row, "payment_status": payment_status.value, "updated_at": now},
+            (await resource_ids_of([booking_id]))[booking_id],
+        )
+        await record_change(
+            "booking.payment_status_changed", Subject("booking", str(booking_id)),
+            {**_event_data(booking), "previous_payment_status": current}, actor=actor,
+            changed_fields=["payment_status"], details={"from": current, "to": payment_status.value},
+        )
+    return booking

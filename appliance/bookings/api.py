@@ -18,7 +18,7 @@ from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
 from appliance.bookings.idempotency import idempotency_key
 from appliance.bookings.logic import available_days, find_slots
-from appliance.bookings.states import Status
+from appliance.bookings.states import PaymentStatus, Status
 from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid, NotFound
 from appliance.core.pagination import (
@@ -158,6 +158,13 @@ class BookingController(Controller):
         return await actions.reschedule_booking(
             booking_id, data.starts_at, actor=actor_of(request), resource_ids=tuple(data.resource_ids)
         )
+
+    @post("/{booking_id:uuid}/payment-status", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK)
+    async def payment_status(
+        self, request: AnyRequest, booking_id: FromPath[UUID], data: JSONBody[schemas.PaymentStatusBody]
+    ) -> schemas.Booking:
+        """Record where payment stands; audited and emitted as booking.payment_status_changed."""
+        return await actions.set_payment_status(booking_id, PaymentStatus(data.payment_status), actor=actor_of(request))
 
     @post(
         "/{booking_id:uuid}/{transition:str}", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK

@@ -42,6 +42,10 @@ class Reschedule(msgspec.Struct, forbid_unknown_fields=True):
     resource_ids: Annotated[list[UUID], msgspec.Meta(max_length=20)] = []
 
 
+class PaymentStatusBody(msgspec.Struct, forbid_unknown_fields=True):
+    payment_status: Literal["unpaid", "awaiting_payment", "paid", "refunded"]
+
+
 class TransitionBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
 

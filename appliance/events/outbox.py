@@ -13,6 +13,7 @@ from appliance.auth.actor import Actor
 from appliance.core.clock import utc_now
 from appliance.core.db import after_commit
 from appliance.events.envelope import Envelope, Subject
+from appliance.events.listeners import notify_listeners
 from appliance.events.tables import OutboxEvent
 from appliance.worker.actors import enqueue
 
@@ -47,6 +48,7 @@ async def add_events(
         for e in envelopes
     )).run()
     for envelope in envelopes:
+        await notify_listeners(envelope)
         after_commit(lambda event_id=str(envelope.id): enqueue("fan_out", event_id))  # type: ignore[misc]
     return envelopes
 

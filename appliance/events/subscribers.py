@@ -7,6 +7,7 @@ id: a message can be delivered twice (a worker killed mid-delivery, a sweeper re
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +31,19 @@ class Subscriber:
     timeout: timedelta = timedelta(seconds=30)
 
 
+# Modules whose import registers subscribers, loaded before the first fan-out or delivery of a process.
+SUBSCRIBER_MODULES = ["appliance.automation.engine"]
+
 _subscribers: dict[str, Subscriber] = {}
+_loaded = False
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for module in SUBSCRIBER_MODULES:
+            importlib.import_module(module)
+        _loaded = True
 
 
 def subscribe(subscriber: Subscriber) -> None:
@@ -43,8 +56,10 @@ def unsubscribe(key: str) -> None:
 
 
 def subscribers() -> list[Subscriber]:
+    _load()
     return [_subscribers[key] for key in sorted(_subscribers)]
 
 
 def subscriber(key: str) -> Subscriber | None:
+    _load()
     return _subscribers.get(key)

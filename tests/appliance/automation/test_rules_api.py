@@ -27,7 +27,7 @@ VIP_AUTO_APPROVE: dict[str, Any] = {
         {"field": "booking.channel", "op": "in", "value": ["web", "wechat"]},
         {"field": "booking.hour", "op": "between", "value": [9, 12]},
     ]},
-    "actions": [{"type": "auto_approve"}, {"type": "notify", "channel": "email", "template": "confirmation", "recipient": "customer"}],
+    "actions": [{"type": "auto_approve"}, {"type": "emit_event", "event": "custom.vip_approved"}],
 }
 
 
@@ -62,8 +62,7 @@ async def test_every_problem_of_a_rule_is_named_and_nothing_is_written(client: h
         "name": "坏规则", "trigger": {"timer": {"anchor": "starts_at", "offset_minutes": "a day"}},
         "conditions": {"all": [{"field": "customer.tierr", "op": "eq", "value": "gold"},
                                {"field": "booking.seats", "op": "gt", "value": "two"}]},
-        "actions": [{"type": "notify", "channel": "fax", "template": "reminder", "recipient": "customer"},
-                    {"type": "launch_rocket"}],
+        "actions": [{"type": "set_status", "status": "teleported"}, {"type": "launch_rocket"}],
     }
 
     response = await client.post("/api/v1/rules", json=bad)
@@ -72,7 +71,7 @@ async def test_every_problem_of_a_rule_is_named_and_nothing_is_written(client: h
     assert response.headers["content-type"].startswith("application/problem+json")
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"trigger.timer.offset_minutes", "conditions.all[0].field", "conditions.all[1].value",
-            "actions[0].channel", "actions[1].type"} <= fields
+            "actions[0].status", "actions[1].type"} <= fields
     assert await Rule.count() == 0
 
 
@@ -108,7 +107,7 @@ async def test_the_dry_run_shows_which_conditions_held_on_a_real_booking(client:
     assert [(c["field"], c["actual"], c["held"]) for c in body["conditions"]] == [
         ("booking.status", "pending_approval", True), ("booking.channel", "web", True), ("booking.hour", 10, True),
     ]
-    assert [a["type"] for a in body["would_run"]] == ["auto_approve", "notify"]
+    assert [a["type"] for a in body["would_run"]] == ["auto_approve", "emit_event"]
 
     other = await client.post(
         f"/api/v1/rules/{rule['id']}/test", json={"booking_id": str(created.booking.id), "event_type": "booking.cancelled"}

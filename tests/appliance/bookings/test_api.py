@@ -224,6 +224,30 @@ async def test_state_machine_transitions_and_illegal_ones(shop: Shop) -> None:
     assert rebook.status_code == 201
 
 
+async def test_payment_status_is_recorded_audited_and_checked(shop: Shop) -> None:
+    branch = await make_branch()
+    await make_resource(branch.id)
+    service = await make_service(branch.id)
+    booking = (await shop.book(service.id, at(next_weekday(2), "10:00"))).json()["booking"]
+    path = f"/api/v1/bookings/{booking['id']}/payment-status"
+
+    awaiting = await shop.post(path, {"payment_status": "awaiting_payment"})
+    paid = await shop.post(path, {"payment_status": "paid"})
+    same = await shop.post(path, {"payment_status": "paid"})
+    bad = await shop.post(path, {"payment_status": "free"})
+
+    assert awaiting.status_code == 200 and awaiting.json()["payment_status"] == "awaiting_payment"
+    assert paid.json()["payment_status"] == "paid" and same.json()["payment_status"] == "paid"
+    assert bad.status_code == 400 or bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    changes = await AuditEntry.select(AuditEntry.details).where(
+        (AuditEntry.target_id == booking["id"]) & (AuditEntry.action == "booking.payment_status_changed")
+    ).order_by(AuditEntry.occurred_at).output(load_json=True)
+    assert [(c["details"]["from"], c["details"]["to"]) for c in changes] == [
+        ("unpaid", "awaiting_payment"), ("awaiting_payment", "paid"),
+    ]
+
+
 async def test_reschedule_moves_atomically_and_keeps_the_booking_when_the_new_time_is_taken(shop: Shop) -> None:
     branch = await make_branch()
     await make_resource(branch.id, kind="staff", name="王芳", skills=["massage"])

@@ -1,0 +1,206 @@
+"""Running rules. The `rules` subscriber evaluates the enabled rules a booking event (or one of their
+timers) sets off, in priority order, and runs the actions of each whose conditions hold — once per
+event and rule, recorded as a `RuleRun`. The timer listener keeps each booking's rule timers in step
+with the booking, inside the transaction that changes it: a rescheduled booking's reminder moves, a
+cancelled booking's never fires."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from appliance.auth.actor import Actor
+from appliance.automation import conditions
+from appliance.automation.logic import BOOKING_EVENTS, CUSTOM_EVENT
+from appliance.automation.queries import booking_facts, rule_schema
+from appliance.automation.schemas import Rule as RuleOut
+from appliance.automation.tables import Rule, RuleRun
+from appliance.bookings import actions as bookings
+from appliance.bookings.queries import get_booking_row
+from appliance.bookings.states import TRANSITIONS, PaymentStatus, Status
+from appliance.core.clock import utc_now
+from appliance.core.db import write_transaction
+from appliance.core.errors import AppError, NotFound
+from appliance.events.envelope import Envelope, Subject
+from appliance.events.listeners import listen
+from appliance.events.outbox import add_event
+from appliance.events.subscribers import Subscriber, subscribe
+from appliance.events.timers import FIRED_EVENT, cancel_timers, schedule_timer
+
+SUBSCRIBER = "rules"
+TIMER_PREFIX = "rule:"
+MAX_CHAIN = 3  # custom events emitted by rules may set off rules, this many deep (no endless loops)
+ENDS_HOLDING = frozenset({"booking.cancelled", "booking.rejected", "booking.no_show"})
+SYSTEM = Actor(kind="system", id=None, label="rules", auth_method="system", superuser=True)
+
+
+def rule_actor(rule: RuleOut) -> Actor:
+    """Who a rule's changes are audited as."""
+    return Actor(kind="system", id=f"rule:{rule.id}", label=f"rule: {rule.name}"[:150], auth_method="rule", superuser=True)
+
+
+async def enabled_rules() -> list[RuleOut]:
+    rows = await Rule.select().where(Rule.enabled == True).order_by(Rule.priority, Rule.id)  # noqa: E712
+    return [rule_schema(r) for r in rows]
+
+
+# --- The subscriber ----------------------------------------------------------------------------------
+
+
+def wants(envelope: Envelope) -> bool:
+    if envelope.subject.type != "booking":
+        return False
+    if envelope.type == FIRED_EVENT:
+        return str(envelope.data.get("name", "")).startswith(TIMER_PREFIX)
+    return envelope.type in BOOKING_EVENTS or envelope.type == "booking.payment_status_changed" or bool(
+        CUSTOM_EVENT.fullmatch(envelope.type) and int(envelope.data.get("chain", 0)) <= MAX_CHAIN
+    )
+
+
+def _set_off(rule: RuleOut, envelope: Envelope) -> bool:
+    if envelope.type == FIRED_EVENT:
+        return "timer" in rule.trigger and envelope.data.get("name") == f"{TIMER_PREFIX}{rule.id}"
+    return rule.trigger.get("event") == envelope.type
+
+
+async def handle(envelope: Envelope) -> None:
+    booking_id = UUID(envelope.subject.id)
+    candidates = [rule for rule in await enabled_rules() if _set_off(rule, envelope)]
+    for rule in candidates:
+        try:
+            facts = await booking_facts(booking_id, event_type=envelope.type, actor=SYSTEM)
+        except NotFound:
+            return  # the booking is gone: nothing to act on
+        if rule.branch_id is not None and str(rule.branch_id) != facts["branch.id"]:
+            continue
+        held = conditions.evaluate(rule.conditions, facts).held
+        async with write_transaction():
+            # Delivered before (a redelivery): its actions ran then, in a transaction that committed.
+            if not await RuleRun.exists().where((RuleRun.event == envelope.id) & (RuleRun.rule == rule.id)):
+                outcome = await _run_actions(rule, booking_id, envelope) if held else []
+                await RuleRun.insert(RuleRun(
+                    id=uuid4(), event=envelope.id, rule=rule.id, booking=booking_id, matched=held, outcome=outcome,
+                    created_at=utc_now(),
+                ))
+        if held and rule.stop_further:
+            break
+
+
+subscribe(Subscriber(SUBSCRIBER, wants, handle))
+
+
+# --- Actions -------------------------------------------------------------------------------------------
+
+
+async def _run_actions(rule: RuleOut, booking_id: UUID, envelope: Envelope) -> list[dict[str, Any]]:
+    """Each action in order; one that does not apply (the booking moved on) is skipped with the reason,
+    and the rest still run."""
+    actor = rule_actor(rule)
+    outcome: list[dict[str, Any]] = []
+    for action in rule.actions:
+        try:
+            reason = await ACTION_RUNNERS[action["type"]](action, booking_id, envelope, actor)
+        except AppError as exc:
+            reason = exc.detail
+        outcome.append({"type": action["type"], "result": "skipped" if reason else "done", "reason": reason or ""})
+    return outcome
+
+
+async def _transition_to(status: str, booking_id: UUID, actor: Actor, *, prefer: str | None = None) -> str | None:
+    row = await get_booking_row(booking_id, actor=actor)
+    current = Status(row["status"])
+    possible = [t for t in TRANSITIONS.values() if t.target.value == status and current in t.sources]
+    possible.sort(key=lambda t: t.name != prefer)
+    if not possible:
+        return f"no transition from {current.value} to {status}"
+    await bookings.transition_booking(booking_id, possible[0].name, actor=actor, reason=actor.label)
+    return None
+
+
+async def _auto_approve(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await _transition_to(Status.confirmed.value, booking_id, actor, prefer="approve")
+
+
+async def _set_status(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await _transition_to(action["status"], booking_id, actor)
+
+
+async def _set_payment_status(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    await bookings.set_payment_status(booking_id, PaymentStatus(action["payment_status"]), actor=actor)
+    return None
+
+
+async def _emit_event(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    chain = int(envelope.data.get("chain", 0)) + 1
+    if chain > MAX_CHAIN:
+        return f"rules set off by custom events stop {MAX_CHAIN} deep"
+    await add_event(
+        action["event"], Subject("booking", str(booking_id)),
+        {"booking_id": str(booking_id), "rule_id": actor.id, "cause": str(envelope.id), "chain": chain}, actor=actor,
+    )
+    return None
+
+
+ACTION_RUNNERS = {
+    "auto_approve": _auto_approve,
+    "set_status": _set_status,
+    "set_payment_status": _set_payment_status,
+    "emit_event": _emit_event,
+}
+
+
+# --- Timers ----------------------------------------------------------------------------------------------
+
+
+def _instant(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _anchors(envelope: Envelope) -> dict[str, datetime]:
+    """The booking times this event sets (or moves)."""
+    data = envelope.data
+    if envelope.type in ("booking.created", "booking.rescheduled"):
+        return {"starts_at": _instant(data["starts_at"]), "ends_at": _instant(data["ends_at"])}
+    if envelope.type == "booking.completed":
+        return {"completed_at": envelope.occurred_at}
+    if envelope.type == "booking.payment_status_changed" and data.get("payment_status") == "awaiting_payment":
+        return {"awaiting_payment_at": envelope.occurred_at}
+    return {}
+
+
+async def sync_rule_timers(envelope: Envelope) -> None:
+    """In the booking change's transaction: schedule or move the timers of enabled timer rules anchored on
+    the times this event sets; cancel them all when the booking stops holding its time."""
+    if envelope.subject.type != "booking":
+        return
+    subject = envelope.subject
+    if envelope.type in ENDS_HOLDING:
+        await cancel_timers(subject)
+        return
+    anchors = _anchors(envelope)
+    if envelope.type == "booking.payment_status_changed" and not anchors:
+        for rule in await _timer_rules("awaiting_payment_at"):
+            await cancel_timers(subject, f"{TIMER_PREFIX}{rule.id}")  # paid meanwhile: no payment reminder
+        return
+    if not anchors:
+        return
+    now = utc_now()
+    branch = str(envelope.data.get("branch_id", ""))
+    for rule in await _timer_rules(*anchors):
+        if rule.branch_id is not None and str(rule.branch_id) != branch:
+            continue
+        timer = rule.trigger["timer"]
+        due = anchors[timer["anchor"]] + timedelta(minutes=int(timer["offset_minutes"]))
+        name = f"{TIMER_PREFIX}{rule.id}"
+        if due <= now:
+            await cancel_timers(subject, name)  # e.g. "24 h before" a booking made for within the hour
+            continue
+        await schedule_timer(name, subject, due, {"rule_id": str(rule.id), "anchor": timer["anchor"]})
+
+
+async def _timer_rules(*anchors: str) -> list[RuleOut]:
+    return [r for r in await enabled_rules() if "timer" in r.trigger and r.trigger["timer"].get("anchor") in anchors]
+
+
+listen("automation.rule_timers", sync_rule_timers)

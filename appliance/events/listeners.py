@@ -1,0 +1,42 @@
+"""In-transaction listeners: work that must change together with an event, in its transaction (a
+booking's timers move with the booking). Unlike subscribers they run at once, inside `add_event`,
+and their failure fails the change — so they are few, fast, and only write our own rows."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+
+from appliance.events.envelope import Envelope
+
+Listener = Callable[[Envelope], Awaitable[None]]
+
+# Modules whose import registers listeners: loaded before the first event of every process, so no
+# change can commit without them, whatever the process (server, worker, CLI) imported.
+LISTENER_MODULES = ["appliance.automation.engine"]
+
+_listeners: dict[str, Listener] = {}
+_loaded = False
+
+
+def listen(key: str, listener: Listener) -> None:
+    """Register (or replace) a listener; it sees every event and ignores what it does not need."""
+    _listeners[key] = listener
+
+
+def unlisten(key: str) -> None:
+    _listeners.pop(key, None)
+
+
+def load_listeners() -> None:
+    global _loaded
+    if not _loaded:
+        for module in LISTENER_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+async def notify_listeners(envelope: Envelope) -> None:
+    load_listeners()
+    for key in sorted(_listeners):
+        await _listeners[key](envelope)
