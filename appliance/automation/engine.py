@@ -87,7 +87,8 @@ async def handle(envelope: Envelope) -> None:
             break
 
 
-subscribe(Subscriber(SUBSCRIBER, wants, handle))
+# Rules only touch the database: a run taking longer than this is stuck, and its claim should expire soon.
+subscribe(Subscriber(SUBSCRIBER, wants, handle, timeout=timedelta(seconds=15)))
 
 
 # --- Actions -------------------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ from appliance.worker.actors import enqueue
 
 _log = get_logger(__name__)
 
-# How long a worker owns a running delivery; past it (a killed worker) the sweeper hands it on.
-CLAIM = timedelta(minutes=5)
+# A worker owns a running delivery for its subscriber's timeout plus this; past it (a killed worker)
+# the sweeper hands it on.
+CLAIM_MARGIN = timedelta(seconds=10)
 RESPONSE_CHARS = 500
 
 
@@ -74,13 +75,18 @@ def _wants(key: str, wants: Any, envelope: Any) -> bool:
 
 async def _claim(delivery_id: UUID, now: datetime) -> dict[str, Any] | None:
     """Take a due pending delivery, or a running one whose worker stopped answering."""
+    row = await Delivery.select(Delivery.subscriber).where(Delivery.id == delivery_id).first()
+    if row is None:
+        return None
+    target = subscriber(row["subscriber"])
+    claim = (target.timeout if target else timedelta(seconds=30)) + CLAIM_MARGIN
     due = (Delivery.status == "pending") & (
         Delivery.next_attempt_at.is_null() | (Delivery.next_attempt_at <= now)
     )
     abandoned = (Delivery.status == "running") & (Delivery.claimed_until < now)
     async with write_transaction():
         rows = await Delivery.update({
-            Delivery.status: "running", Delivery.claimed_until: now + CLAIM, Delivery.attempts: Delivery.attempts + 1,
+            Delivery.status: "running", Delivery.claimed_until: now + claim, Delivery.attempts: Delivery.attempts + 1,
             Delivery.updated_at: now,
         }).where((Delivery.id == delivery_id) & (due | abandoned)).returning(
             Delivery.id, Delivery.event, Delivery.subscriber, Delivery.attempts
