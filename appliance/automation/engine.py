@@ -27,6 +27,7 @@ from appliance.events.listeners import listen
 from appliance.events.outbox import add_event
 from appliance.events.subscribers import Subscriber, subscribe
 from appliance.events.timers import FIRED_EVENT, cancel_timers, schedule_timer
+from appliance.notifications.actions import queue_message
 
 SUBSCRIBER = "rules"
 TIMER_PREFIX = "rule:"
@@ -143,7 +144,16 @@ async def _emit_event(action: dict[str, Any], booking_id: UUID, envelope: Envelo
     return None
 
 
+async def _notify(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    await queue_message(
+        booking_id, channel_name=action["channel"], template=action["template"], recipient=action["recipient"],
+        actor=actor, rule_id=UUID(str(actor.id).removeprefix("rule:")), cause=envelope.id,
+    )
+    return None
+
+
 ACTION_RUNNERS = {
+    "notify": _notify,
     "auto_approve": _auto_approve,
     "set_status": _set_status,
     "set_payment_status": _set_payment_status,

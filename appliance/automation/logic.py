@@ -10,6 +10,7 @@ from uuid import UUID
 
 from appliance.auth.roles import Role
 from appliance.bookings.states import TRANSITIONS, PaymentStatus, Status
+from appliance.notifications.templates import template_keys
 
 BOOKING_EVENTS: Final = frozenset(
     {"booking.created", "booking.rescheduled", *(t.event for t in TRANSITIONS.values())}
@@ -60,8 +61,20 @@ def actions_problems(actions: object) -> dict[str, str]:
             # Refused rather than saved to do nothing: this release cannot run it yet.
             problems[f"{path}.type"] = f"{kind} is not available yet; available: {', '.join(sorted(EXECUTABLE))}"
             continue
-        problems |= _params(path, {k: v for k, v in action.items() if k != "type"}, ACTIONS[kind])
+        found = _params(path, {k: v for k, v in action.items() if k != "type"}, ACTIONS[kind])
+        if kind == "notify" and not found:
+            found = _notify_now(path, action)
+        problems |= found
     return problems
+
+
+def _notify_now(path: str, action: Mapping[str, Any]) -> dict[str, str]:
+    for name, available in NOTIFY_NOW.items():
+        if action[name] not in available:
+            return {f"{path}.{name}": f"{action[name]} is not available yet; available: {', '.join(available)}"}
+    if action["template"] not in (keys := template_keys(action["channel"])):
+        return {f"{path}.template": f"no such template; one of: {', '.join(keys)}"}
+    return {}
 
 
 # --- Parameter checks ----------------------------------------------------------------------------------
@@ -158,4 +171,6 @@ ACTIONS: Final[Mapping[str, Mapping[str, Check]]] = {
 }
 
 # The actions this release runs (automation.engine); the others are described above but refused.
-EXECUTABLE: Final = frozenset({"auto_approve", "set_status", "set_payment_status", "emit_event"})
+EXECUTABLE: Final = frozenset({"auto_approve", "set_status", "set_payment_status", "emit_event", "notify"})
+# What notify can do in this release: email to the booking's customer, with a built-in template.
+NOTIFY_NOW: Final = {"channel": ("email",), "recipient": ("customer",)}

@@ -14,6 +14,7 @@ TABLE_MODULES = [
     "appliance.audit.tables",
     "appliance.events.tables",
     "appliance.automation.tables",
+    "appliance.notifications.tables",
 ]
 
 APP_CONFIG = AppConfig(

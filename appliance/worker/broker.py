@@ -19,6 +19,7 @@ from dramatiq.middleware import AsyncIO, Middleware
 
 from appliance.core import db
 from appliance.events.sweeper import run_sweeper
+from appliance.notifications.channels import configure_channels
 from appliance.worker import actors
 from appliance.settings import Settings
 
@@ -52,6 +53,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     broker.add_middleware(DatabasePoolPerWorker())
     dramatiq.set_broker(broker)
     actors.bind(broker)
+    configure_channels(settings)  # every process with a broker may deliver messages
     return broker
 
 

@@ -1,6 +1,7 @@
 """Nothing accepted is lost: real `appliance serve` and `appliance worker` processes, a Redis of their
-own that the test stops, and a server killed right after a booking commits. The observable effect is a
-rule that approves web bookings waiting for approval: each booking must end up approved exactly once."""
+own that the test stops, a worker and a server killed mid-work, and a real SMTP server. Two rules act
+on every web booking: one approves it, one emails the customer a confirmation. Each booking must end up
+approved exactly once, and each customer must receive exactly one confirmation."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from appliance.core import db as core_db
 from appliance.db import open_database
 from appliance.testing.builders import make_branch, make_resource, make_service, make_user
 from tests.conftest import make_settings
+from tests.smtp_server import Inbox, MailServer
 
 APPLIANCE = str(Path(sys.executable).parent / "appliance")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -100,10 +102,14 @@ class Site:
         response = httpx.post(
             f"{self.base}/api/v1/bookings", timeout=30, headers={"Authorization": f"Bearer {self.token}"},
             json={"service_id": str(self.service_id), "starts_at": starts_at.isoformat(), "channel": "web",
-                  "customer": {"name": f"客户{n}", "phone": f"+86138{n:08d}"}},
+                  "customer": {"name": f"客户{n}", "phone": f"+86138{n:08d}", "email": email_of(n)}},
         )
         assert response.status_code == 201, response.text
         return UUID(response.json()["booking"]["id"])
+
+
+def email_of(n: int) -> str:
+    return f"customer{n}@example.com"
 
 
 def run(coroutine: Any) -> Any:
@@ -124,6 +130,10 @@ async def _seed(settings: Any) -> tuple[str, UUID]:
             name="网上预约自动审批", trigger={"event": "booking.created"},
             conditions={"all": [{"field": "booking.channel", "op": "eq", "value": "web"}]},
             actions=[{"type": "auto_approve"}],
+        ), actor=cli_actor())
+        await create_rule(RuleCreate(
+            name="预约确认邮件", trigger={"event": "booking.created"},
+            actions=[{"type": "notify", "channel": "email", "template": "booking_confirmation", "recipient": "customer"}],
         ), actor=cli_actor())
         owner = await make_user("owner", Role.owner)
         token = await create_api_token(
@@ -150,23 +160,33 @@ async def _outcome(settings: Any, ids: list[UUID]) -> tuple[dict[UUID, str], int
         await core_db.close_pool()
 
 
-def wait_until_approved(site_settings: Any, ids: list[UUID], *processes: Process) -> tuple[int, int]:
+def wait_until_done(site_settings: Any, ids: list[UUID], inbox: Inbox, *processes: Process) -> tuple[int, int, int]:
+    """Until every booking is approved and every customer emailed; then (rule runs, approvals, emails),
+    counted once more after a pause in which a duplicate would show up."""
+    emails = [email_of(n) for n in range(len(ids))]
+
+    def counts() -> tuple[dict[UUID, str], int, int, int]:
+        statuses, runs, approvals = run(_outcome(site_settings, ids))
+        return statuses, runs, approvals, sum(inbox.distinct_to(address) for address in emails)
+
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        statuses, runs, approvals = run(_outcome(site_settings, ids))
-        if all(statuses.get(i) == "confirmed" for i in ids):
-            time.sleep(1.5)  # a duplicate would show up now
-            return run(_outcome(site_settings, ids))[1:]
+        statuses, runs, approvals, sent = counts()
+        if all(statuses.get(i) == "confirmed" for i in ids) and all(inbox.to(a) for a in emails):
+            time.sleep(1.5)
+            return counts()[1:]
         time.sleep(0.5)
     logs = "\n---\n".join(p.tail() for p in processes)
-    pytest.fail(f"not all approved within {WAIT_S:.0f} s: {statuses}\n{logs}")
+    pytest.fail(f"not all done within {WAIT_S:.0f} s: {statuses}, {sent} emails\n{logs}")
 
 
-def make_site(tmp_path: Path, database_url: str, **env: str) -> tuple[Site, Any]:
+def make_site(tmp_path: Path, database_url: str, mail: MailServer, **env: str) -> tuple[Site, Any]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
     site_env = {
         **base_env, "APPLIANCE_DATA_DIR": str(tmp_path / "var"), "APPLIANCE_DATABASE_URL": database_url,
-        "APPLIANCE_LOG_LEVEL": "info", "APPLIANCE_WORKER_SWEEP_SECONDS": "1", **env,
+        "APPLIANCE_LOG_LEVEL": "info", "APPLIANCE_WORKER_SWEEP_SECONDS": "1", "APPLIANCE_SMTP_HOST": "127.0.0.1",
+        "APPLIANCE_SMTP_PORT": str(mail.port), "APPLIANCE_SMTP_TLS": "none", "APPLIANCE_SMTP_FROM": "noreply@shop.example",
+        **env,
     }
     migrated = subprocess.run([APPLIANCE, "migrate"], env=site_env, capture_output=True, text=True, timeout=120)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
@@ -176,6 +196,14 @@ def make_site(tmp_path: Path, database_url: str, **env: str) -> tuple[Site, Any]
     day = datetime(today.year, today.month, today.day, 9, 0, tzinfo=SHANGHAI)
     site = Site(site_env, f"http://127.0.0.1:{free_port()}", token, service_id, day, tmp_path)
     return site, settings
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -204,52 +232,52 @@ def start_redis(port: int, tmp_path: Path) -> Process:
 
 @pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
 def test_bookings_made_while_redis_is_down_are_all_handled_once_it_is_back(
-    fresh_database_url: str, tmp_path: Path, own_redis: tuple[int, list[Process]]
+    fresh_database_url: str, tmp_path: Path, own_redis: tuple[int, list[Process]], mail: MailServer
 ) -> None:
     port, started = own_redis
     redis = start_redis(port, tmp_path)
     started.append(redis)
-    site, settings = make_site(tmp_path, fresh_database_url, APPLIANCE_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    site, settings = make_site(tmp_path, fresh_database_url, mail, APPLIANCE_REDIS_URL=f"redis://127.0.0.1:{port}/0")
     server = site.serve()
     worker = Process([APPLIANCE, "worker", "--threads", "2"], site.env, tmp_path / "worker.log")
     try:
-        first = site.book(0)
-        assert wait_until_approved(settings, [first], server, worker) == (1, 1)
+        booked = [site.book(0)]
+        assert wait_until_done(settings, booked, mail.inbox, server, worker) == (2, 1, 1)  # two rules ran
 
         redis.kill()
-        during = [site.book(n) for n in range(1, 6)]  # accepted while Redis is down
-        assert run(_outcome(settings, during))[0] == {i: "pending_approval" for i in during}
+        booked += [site.book(n) for n in range(1, 6)]  # accepted while Redis is down
+        assert run(_outcome(settings, booked[1:]))[0] == {i: "pending_approval" for i in booked[1:]}
         assert "after_commit_failed" in server.log.read_text()  # the hand-over did fail: the sweeper's turn
         redis = start_redis(port, tmp_path)
         started.append(redis)
 
-        runs, approvals = wait_until_approved(settings, during, server, worker)
+        runs, approvals, emails = wait_until_done(settings, booked, mail.inbox, server, worker)
     finally:
         worker.stop()
         server.stop()
-    assert (runs, approvals) == (len(during), len(during))
+    assert (runs, approvals, emails) == (2 * len(booked), len(booked), len(booked))
 
 
-def test_embedded_a_server_killed_after_a_commit_still_acts_on_it_after_restart(tmp_path: Path) -> None:
-    site, settings = make_site(tmp_path, f"sqlite:///{tmp_path / 'var' / 'appliance.db'}")
+def test_embedded_a_server_killed_after_a_commit_still_acts_on_it_after_restart(tmp_path: Path, mail: MailServer) -> None:
+    site, settings = make_site(tmp_path, f"sqlite:///{tmp_path / 'var' / 'appliance.db'}", mail)
     server = site.serve()
     try:
-        booked = site.book(0)
+        booked = [site.book(0)]
         server.kill()  # at once: its in-memory queue and anything not yet handled are gone
         server = site.serve()
-        runs, approvals = wait_until_approved(settings, [booked], server)
+        runs, approvals, emails = wait_until_done(settings, booked, mail.inbox, server)
     finally:
         server.stop()
-    assert (runs, approvals) == (1, 1)
+    assert (runs, approvals, emails) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
 def test_a_worker_killed_in_the_middle_of_its_work_leaves_nothing_undone_or_done_twice(
-    fresh_database_url: str, tmp_path: Path, own_redis: tuple[int, list[Process]]
+    fresh_database_url: str, tmp_path: Path, own_redis: tuple[int, list[Process]], mail: MailServer
 ) -> None:
     port, started = own_redis
     started.append(start_redis(port, tmp_path))
-    site, settings = make_site(tmp_path, fresh_database_url, APPLIANCE_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    site, settings = make_site(tmp_path, fresh_database_url, mail, APPLIANCE_REDIS_URL=f"redis://127.0.0.1:{port}/0")
     server = site.serve()
     first = Process([APPLIANCE, "worker", "--threads", "2"], site.env, tmp_path / "worker-1.log")
     second: Process | None = None
@@ -264,9 +292,9 @@ def test_a_worker_killed_in_the_middle_of_its_work_leaves_nothing_undone_or_done
         statuses = run(_outcome(settings, booked))[0]
         assert any(status == "pending_approval" for status in statuses.values()), "the worker finished first"
         second = Process([APPLIANCE, "worker", "--threads", "2"], site.env, tmp_path / "worker-2.log")
-        runs, approvals = wait_until_approved(settings, booked, server, second)
+        runs, approvals, emails = wait_until_done(settings, booked, mail.inbox, server, second)
     finally:
         for process in (second, first, server):
             if process is not None:
                 process.stop()
-    assert (runs, approvals) == (len(booked), len(booked))
+    assert (runs, approvals, emails) == (2 * len(booked), len(booked), len(booked))

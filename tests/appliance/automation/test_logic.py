@@ -11,8 +11,7 @@ from appliance.automation.logic import (
 )
 
 GOOD_ACTIONS: list[dict[str, Any]] = [
-    {"type": "notify", "channel": "email", "template": "reminder", "recipient": "customer"},
-    {"type": "notify", "channel": "inbox", "template": "new_booking", "recipient": "role:manager"},
+    {"type": "notify", "channel": "email", "template": "booking_reminder", "recipient": "customer"},
     {"type": "auto_approve"},
     {"type": "require_approval", "levels": [
         {"approver_role": "front_desk", "time_limit_minutes": 60},
@@ -47,8 +46,14 @@ def test_every_kind_of_action_has_a_valid_example_here_and_those_not_runnable_ye
     ({"type": "set_status", "status": "lost"}, "actions[0].status", "one of"),
     ({"type": "set_payment_status", "payment_status": "free"}, "actions[0].payment_status", "one of"),
     ({"type": "emit_event", "event": "booking.created"}, "actions[0].event", "custom.<name>"),
-    ({"type": "notify", "channel": "email", "template": "x", "recipient": "customer"}, "actions[0].type",
-     "not available yet"),
+    ({"type": "block_resource_window", "resource_id": "9b2f3a52-8a40-4e0c-9a53-0d7f4f7b1c11", "anchor": "ends_at",
+      "offset_minutes": 0, "minutes": 120}, "actions[0].type", "not available yet"),
+    ({"type": "notify", "channel": "sms", "template": "booking_reminder", "recipient": "customer"},
+     "actions[0].channel", "sms is not available yet"),
+    ({"type": "notify", "channel": "email", "template": "booking_reminder", "recipient": "role:manager"},
+     "actions[0].recipient", "role:manager is not available yet"),
+    ({"type": "notify", "channel": "email", "template": "birthday_card", "recipient": "customer"},
+     "actions[0].template", "no such template"),
     ({"type": "teleport"}, "actions[0].type", "unknown action"),
     ("approve", "actions[0].type", "unknown action"),
 ])

@@ -1,0 +1,150 @@
+"""Email notifications end to end on both engines: a rule's notify action, the communication log, a real
+SMTP server (aiosmtpd on 127.0.0.1) that receives, refuses or is down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from appliance.auth.actor import cli_actor
+from appliance.automation.actions import create_rule
+from appliance.automation.schemas import RuleCreate
+from appliance.bookings.actions import NewBooking, create_booking
+from appliance.customers.schemas import CustomerContact
+from appliance.events import actions as events
+from appliance.events.tables import Delivery, OutboxEvent
+from appliance.notifications.channels import configure_channels
+from appliance.notifications.tables import Message
+from appliance.settings import Settings
+from appliance.testing.builders import make_branch, make_resource, make_service
+from tests.conftest import make_settings
+from tests.smtp_server import Inbox, MailServer
+
+pytestmark = pytest.mark.usefixtures("database")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def smtp(settings: Settings) -> Iterator[tuple[Inbox, MailServer]]:
+    server = MailServer()
+    inbox = server.inbox
+    server.start()
+    configure_channels(make_settings(
+        settings.database_url, APPLIANCE_SMTP_HOST="127.0.0.1", APPLIANCE_SMTP_PORT=str(server.port),
+        APPLIANCE_SMTP_TLS="none", APPLIANCE_SMTP_FROM="静安店 <noreply@shop.example>",
+        APPLIANCE_PUBLIC_URL="https://book.shop.example",
+    ))
+    yield inbox, server
+    server.stop()
+
+
+async def deliver_everything() -> list[str]:
+    """What the worker does: fan out every pending event and try every due delivery, until quiet."""
+    outcomes: list[str] = []
+    while True:
+        pending = await OutboxEvent.select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_null())
+        for event in pending:
+            await events.fan_out(event["id"])
+        due = await Delivery.select(Delivery.id).where(
+            (Delivery.status == "pending") & Delivery.next_attempt_at.is_null()
+        )
+        if not pending and not due:
+            return outcomes
+        for delivery in due:
+            outcomes.append(await events.deliver(delivery["id"]))
+
+
+async def confirmation_rule() -> None:
+    await create_rule(RuleCreate(
+        name="预约确认邮件", trigger={"event": "booking.created"},
+        actions=[{"type": "notify", "channel": "email", "template": "booking_confirmation", "recipient": "customer"}],
+    ), actor=cli_actor())
+
+
+async def book(email: str | None, n: int = 0) -> UUID:
+    branch = await make_branch("静安店")
+    await make_resource(branch.id)
+    service = await make_service(branch.id, "精油按摩")
+    day = datetime.now(SHANGHAI).date() + timedelta(days=5)
+    created = await create_booking(
+        NewBooking(service_id=service.id, starts_at=datetime(day.year, day.month, day.day, 14, 30, tzinfo=SHANGHAI),
+                   channel="web", customer=CustomerContact(name="韩梅梅", phone=f"+86139000000{n:02d}", email=email)),
+        actor=cli_actor(), staff=True,
+    )
+    return created.booking.id
+
+
+async def messages() -> list[dict[str, Any]]:
+    return await Message.select().order_by(Message.created_at)
+
+
+async def test_a_booking_confirmation_is_emailed_once_and_logged(smtp: tuple[Inbox, MailServer]) -> None:
+    inbox, _ = smtp
+    await confirmation_rule()
+    booking_id = await book("han.meimei@example.com")
+
+    await deliver_everything()
+    await deliver_everything()  # nothing left: no second email
+
+    [mail] = inbox.received
+    [logged] = await messages()
+    assert mail["To"] == "han.meimei@example.com" and "noreply@shop.example" in mail["From"]
+    assert mail["Subject"].startswith("预约确认：精油按摩") and "14:30" in mail["Subject"]
+    assert "韩梅梅，您好" in mail.get_content() and "静安店" in mail.get_content()
+    assert mail["Message-ID"] == f"<{logged['id']}@book.shop.example>"
+    assert (logged["status"], logged["booking"], logged["template"]) == ("sent", booking_id, "booking_confirmation")
+    assert logged["sent_at"] is not None
+    # A redelivered message.queued event does not send it again.
+    delivery = await Delivery.select(Delivery.id).where(Delivery.subscriber == "notifications").first()
+    await Delivery.update({Delivery.status: "pending"}).where(Delivery.id == delivery["id"])
+    assert await events.deliver(delivery["id"]) == "done"
+    assert len(inbox.received) == 1
+
+
+async def test_a_customer_without_email_is_skipped_with_the_reason(smtp: tuple[Inbox, MailServer]) -> None:
+    inbox, _ = smtp
+    await confirmation_rule()
+    await book(None)
+
+    await deliver_everything()
+
+    assert inbox.received == []
+    [logged] = await messages()
+    assert (logged["status"], logged["reason"]) == ("skipped", "the customer has no email address")
+
+
+async def test_a_mail_server_that_is_down_gets_the_message_later_exactly_once(smtp: tuple[Inbox, MailServer]) -> None:
+    inbox, server = smtp
+    await confirmation_rule()
+    await book("han.meimei@example.com")
+    server.stop()
+
+    assert "retry" in await deliver_everything()
+    [logged] = await messages()
+    assert logged["status"] == "queued" and "ConnectionRefusedError" in logged["reason"]
+
+    server.start()
+    waiting = await Delivery.select(Delivery.id).where(Delivery.subscriber == "notifications").first()
+    await Delivery.update({Delivery.next_attempt_at: None}).where(Delivery.id == waiting["id"])  # as when due
+    await deliver_everything()
+    assert len(inbox.received) == 1 and (await messages())[0]["status"] == "sent"
+
+
+async def test_a_refused_message_fails_for_good_and_its_delivery_is_dead(smtp: tuple[Inbox, MailServer]) -> None:
+    inbox, _ = smtp
+    inbox.refuse_with = "554 5.7.1 Message rejected"
+    await confirmation_rule()
+    await book("han.meimei@example.com")
+
+    await deliver_everything()
+
+    [logged] = await messages()
+    assert logged["status"] == "failed" and "554" in logged["reason"]
+    delivery = await Delivery.select(Delivery.status).where(Delivery.subscriber == "notifications").first()
+    assert delivery["status"] == "dead"
