@@ -122,6 +122,9 @@ def up(host: str | None, port: int | None, no_demo: bool) -> None:
     _run(settings, apply_migrations)
     login_file = settings.data.dir / FIRST_LOGIN_FILE
     created = _run(settings, lambda: _ensure_first_owner(login_file))
+    if created:
+        installed = _run(settings, _install_default_rules)
+        click.echo(f"Installed {len(installed)} default rules (edit or disable them under /api/v1/rules).")
     if created or login_file.exists():
         click.echo(f"\nFirst owner login ({'just created' if created else 'kept in ' + str(login_file)}):")
         click.echo(login_file.read_text(encoding="utf-8"))
@@ -147,6 +150,27 @@ async def _ensure_first_owner(login_file: Path) -> bool:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(f"username: owner\npassword: {password}\n")
     return True
+
+
+async def _install_default_rules() -> list[str]:
+    from appliance.auth.actor import cli_actor
+    from appliance.automation.defaults import install_default_rules
+
+    return await install_default_rules(actor=cli_actor())
+
+
+@main.group()
+def rules() -> None:
+    """Automation rules."""
+
+
+@rules.command("install-defaults")
+def rules_install_defaults() -> None:
+    """Install the default rules (confirmation, reminder, awaiting payment, payment reminder) not present yet."""
+    installed = _run(_settings(), _install_default_rules)
+    for name in installed:
+        click.echo(f"installed: {name}")
+    click.echo(f"{len(installed)} rule(s) installed")
 
 
 async def _seed_demo_on_first_start() -> None:

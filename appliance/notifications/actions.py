@@ -14,7 +14,7 @@ from appliance.core.log import redact_text
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.outbox import add_event
 from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscribe
-from appliance.notifications.channels import Outgoing, channel
+from appliance.notifications.channels import NotSetUp, Outgoing, channel
 from appliance.notifications.queries import booking_variables
 from appliance.notifications.tables import Message
 from appliance.notifications.templates import DEFAULT_LOCALE, TemplateProblem, render, template_for
@@ -76,6 +76,9 @@ async def send_message(message_id: UUID) -> str:
         except TemplateProblem as exc:
             raise Permanent(f"template {row['template']}: {exc}") from exc
         await via.send(Outgoing(message_id, email, rendered.subject, rendered.body))
+    except NotSetUp as exc:
+        await _settle(message_id, "skipped", str(exc))
+        return "skipped"
     except Permanent as exc:
         await _settle(message_id, "failed", str(exc))
         raise

@@ -20,6 +20,10 @@ from appliance.settings import Settings, SmtpSettings
 SMTP_TIMEOUT_S = 30
 
 
+class NotSetUp(Permanent):
+    """The channel has no configuration here: messages for it are skipped, not failed."""
+
+
 @dataclass(frozen=True)
 class Outgoing:
     message_id: UUID
@@ -42,7 +46,7 @@ class EmailChannel:
 
     async def send(self, outgoing: Outgoing) -> None:
         if not self.smtp.host or not self.smtp.sender:
-            raise Permanent("email is not set up: APPLIANCE_SMTP_HOST and APPLIANCE_SMTP_FROM are needed")
+            raise NotSetUp("email is not set up: APPLIANCE_SMTP_HOST and APPLIANCE_SMTP_FROM are needed")
         await asyncio.to_thread(self._send, outgoing)
 
     def _send(self, outgoing: Outgoing) -> None:

@@ -3,7 +3,6 @@ SMTP server (aiosmtpd on 127.0.0.1) that receives, refuses or is down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -17,47 +16,17 @@ from appliance.automation.schemas import RuleCreate
 from appliance.bookings.actions import NewBooking, create_booking
 from appliance.customers.schemas import CustomerContact
 from appliance.events import actions as events
-from appliance.events.tables import Delivery, OutboxEvent
+from appliance.events.tables import Delivery
 from appliance.notifications.channels import configure_channels
 from appliance.notifications.tables import Message
 from appliance.settings import Settings
 from appliance.testing.builders import make_branch, make_resource, make_service
-from tests.conftest import make_settings
+from appliance.testing.deliveries import deliver_everything
 from tests.smtp_server import Inbox, MailServer
 
 pytestmark = pytest.mark.usefixtures("database")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def smtp(settings: Settings) -> Iterator[tuple[Inbox, MailServer]]:
-    server = MailServer()
-    inbox = server.inbox
-    server.start()
-    configure_channels(make_settings(
-        settings.database_url, APPLIANCE_SMTP_HOST="127.0.0.1", APPLIANCE_SMTP_PORT=str(server.port),
-        APPLIANCE_SMTP_TLS="none", APPLIANCE_SMTP_FROM="静安店 <noreply@shop.example>",
-        APPLIANCE_PUBLIC_URL="https://book.shop.example",
-    ))
-    yield inbox, server
-    server.stop()
-
-
-async def deliver_everything() -> list[str]:
-    """What the worker does: fan out every pending event and try every due delivery, until quiet."""
-    outcomes: list[str] = []
-    while True:
-        pending = await OutboxEvent.select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_null())
-        for event in pending:
-            await events.fan_out(event["id"])
-        due = await Delivery.select(Delivery.id).where(
-            (Delivery.status == "pending") & Delivery.next_attempt_at.is_null()
-        )
-        if not pending and not due:
-            return outcomes
-        for delivery in due:
-            outcomes.append(await events.deliver(delivery["id"]))
 
 
 async def confirmation_rule() -> None:
@@ -148,3 +117,15 @@ async def test_a_refused_message_fails_for_good_and_its_delivery_is_dead(smtp: t
     assert logged["status"] == "failed" and "554" in logged["reason"]
     delivery = await Delivery.select(Delivery.status).where(Delivery.subscriber == "notifications").first()
     assert delivery["status"] == "dead"
+
+
+async def test_without_a_mail_server_set_up_messages_are_skipped_not_dead(settings: Settings) -> None:
+    configure_channels(settings)  # no APPLIANCE_SMTP_HOST
+    await confirmation_rule()
+    await book("han.meimei@example.com")
+
+    await deliver_everything()
+
+    [logged] = await messages()
+    assert logged["status"] == "skipped" and "APPLIANCE_SMTP_HOST" in logged["reason"]
+    assert await Delivery.count().where(Delivery.status == "dead") == 0
