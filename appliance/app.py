@@ -37,6 +37,7 @@ from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
 from appliance.automation.api import RuleController
 from appliance.events.api import DeliveryController
+from appliance.surveys.api import SurveyController
 from appliance.events.sweeper import run_sweeper
 from appliance.worker.broker import InProcessWorker, create_broker
 
@@ -45,7 +46,7 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 BOOKING_HANDLERS: list[Any] = [AvailabilityController, BookingController, PortalController]
-AUTOMATION_HANDLERS: list[Any] = [RuleController, DeliveryController]
+AUTOMATION_HANDLERS: list[Any] = [RuleController, DeliveryController, SurveyController]
 
 
 class MetricsController(PrometheusController):

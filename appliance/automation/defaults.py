@@ -1,4 +1,5 @@
-"""The rules a new appliance starts with; staff edit or disable them like any other. Installed on the
+"""The rules a new appliance starts with (confirmation, reminder, survey, awaiting payment, payment
+reminder); staff edit or disable them like any other. Installed on the
 first start of `appliance up`, or by `appliance rules install-defaults` (which skips any already there,
 by name)."""
 
@@ -24,6 +25,13 @@ DEFAULT_RULES = (
         description="Reminds the customer a day ahead; moves with a reschedule, never fires for a cancelled booking.",
         conditions={"all": [{"field": "booking.status", "op": "in", "value": ["confirmed", "pending_approval"]}]},
         actions=[_notify("booking_reminder")],
+    ),
+    RuleCreate(
+        name="满意度调查 · Survey 2 h after completion",
+        trigger={"timer": {"anchor": "completed_at", "offset_minutes": 120}},
+        description="Asks the customer to rate the visit (1–5 stars and a comment), once per booking.",
+        conditions={"all": [{"field": "booking.status", "op": "eq", "value": "completed"}]},
+        actions=[_notify("survey_invitation")],
     ),
     RuleCreate(
         name="完成后待付款 · Awaiting payment on completion", trigger={"event": "booking.completed"},

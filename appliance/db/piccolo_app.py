@@ -15,6 +15,7 @@ TABLE_MODULES = [
     "appliance.events.tables",
     "appliance.automation.tables",
     "appliance.notifications.tables",
+    "appliance.surveys.tables",
 ]
 
 APP_CONFIG = AppConfig(

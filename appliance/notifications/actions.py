@@ -14,12 +14,14 @@ from appliance.core.log import redact_text
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.outbox import add_event
 from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscribe
-from appliance.notifications.channels import NotSetUp, Outgoing, channel
+from appliance.notifications.channels import NotSetUp, Outgoing, channel, public_url
 from appliance.notifications.queries import booking_variables
 from appliance.notifications.tables import Message
 from appliance.notifications.templates import DEFAULT_LOCALE, TemplateProblem, render, template_for
+from appliance.surveys.actions import SURVEY_PATH, invite
 
 QUEUED = "message.queued"
+SURVEY_TEMPLATE = "survey_invitation"
 SUBSCRIBER = "notifications"
 
 
@@ -71,6 +73,9 @@ async def send_message(message_id: UUID) -> str:
             raise Permanent(f"no template {row['template']} for {row['channel']}")
         if via is None:
             raise Permanent(f"channel {row['channel']} is not configured")
+        if row["template"] == SURVEY_TEMPLATE:  # a fresh link per send; each stays valid until answered
+            token = await invite(row["booking"])
+            variables["survey"] = {"url": public_url() + SURVEY_PATH.format(token=token)}
         try:
             rendered = render(found, variables)
         except TemplateProblem as exc:

@@ -82,12 +82,20 @@ class EmailChannel:
 
 
 _channels: dict[str, Channel] = {}
+_public_url = "http://127.0.0.1:8000"
 
 
 def configure_channels(settings: Settings) -> None:
     """The built-in channels for this process's settings (every process that delivers calls this)."""
+    global _public_url
+    _public_url = settings.public.url.rstrip("/")
     domain = urlsplit(settings.public.url).hostname or "appliance.local"
     register_channel(EmailChannel(settings.smtp, domain))
+
+
+def public_url() -> str:
+    """Where customers reach the appliance: the base of links in messages (APPLIANCE_PUBLIC_URL)."""
+    return _public_url
 
 
 def register_channel(channel: Channel) -> None:

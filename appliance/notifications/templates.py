@@ -2,7 +2,7 @@
 variables so a typo fails the preview instead of sending "Dear ,". Pure: no I/O.
 
 The variables, for every template: customer.name; booking.id, .status, .date, .time, .weekday,
-.starts_at, .ends_at (local, "2026-12-03 10:00"), .seats, .price ("¥198.00"); service.name; branch.name.
+.starts_at, .ends_at (local, "2026-12-03 10:00"), .seats, .price ("¥198.00"); service.name; branch.name; and for survey_invitation survey.url.
 """
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ DEFAULTS: Final[Mapping[tuple[str, str, str], Template]] = {
         "Reminder: {{ service.name }} tomorrow at {{ booking.time }}",
         "Hello {{ customer.name }},\n\na reminder that your {{ service.name }} starts at {{ booking.starts_at }} "
         "at {{ branch.name }}.\n",
+    ),
+    ("survey_invitation", "email", "zh-CN"): Template(
+        "{{ service.name }}体验如何？",
+        "{{ customer.name }}，您好：\n\n感谢您光临{{ branch.name }}。请花一分钟为本次{{ service.name }}打分：\n"
+        "{{ survey.url }}\n",
+    ),
+    ("survey_invitation", "email", "en"): Template(
+        "How was your {{ service.name }}?",
+        "Hello {{ customer.name }},\n\nthank you for visiting {{ branch.name }}. Please rate your "
+        "{{ service.name }}, it takes a minute:\n{{ survey.url }}\n",
     ),
     ("payment_reminder", "email", "zh-CN"): Template(
         "付款提醒：{{ service.name }} {{ booking.price }}",

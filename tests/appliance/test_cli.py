@@ -106,6 +106,6 @@ def test_up_migrates_creates_the_first_owner_prints_its_login_and_serves(tmp_pat
     assert login.status_code == 200
     assert login.json()["user"]["grants"] == [{"role": "owner", "branch_id": None}]
     assert f"password: {password.group(1)}" in output
-    assert "Installed 4 default rules" in output
+    assert "Installed 5 default rules" in output
     assert oct((tmp_path / "var" / "first-login.txt").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "var" / "appliance.db").exists()

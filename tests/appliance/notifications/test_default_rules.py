@@ -28,9 +28,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def test_default_rules_install_once_and_pass_their_own_checks() -> None:
-    assert len(await install_default_rules(actor=cli_actor())) == len(DEFAULT_RULES) == 4
+    assert len(await install_default_rules(actor=cli_actor())) == len(DEFAULT_RULES) == 5
     assert await install_default_rules(actor=cli_actor()) == []
-    assert await Rule.count() == 4
+    assert await Rule.count() == 5
 
 
 async def test_a_customer_gets_confirmation_reminder_and_payment_reminder_and_nothing_more(
@@ -72,6 +72,9 @@ async def test_a_customer_gets_confirmation_reminder_and_payment_reminder_and_no
     await deliver_everything()
     payment = [m for m in inbox.received if m["Subject"].startswith("付款提醒")]
     assert [m["To"] for m in payment] == ["li.lei@example.com"] and "¥198.00" in payment[0]["Subject"]
+    surveys = [m for m in inbox.received if m["Subject"] == "精油按摩体验如何？"]
+    assert sorted(m["To"] for m in surveys) == sorted(bookings)
+    assert all("https://book.shop.example/portal/survey/" in m.get_content() for m in surveys)
     # Two confirmations, one reminder (the second booking was completed before its reminder was due, so
-    # when that timer fired its conditions no longer held), one payment reminder.
-    assert len(inbox.received) == 2 + 1 + 1
+    # when that timer fired its conditions no longer held), one payment reminder, two surveys.
+    assert len(inbox.received) == 2 + 1 + 1 + 2

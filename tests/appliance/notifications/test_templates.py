@@ -14,6 +14,7 @@ VARIABLES = {
                 "starts_at": "2026-12-03 14:30", "ends_at": "2026-12-03 15:30", "seats": 1, "price": "¥198.00"},
     "service": {"name": "精油按摩"},
     "branch": {"name": "静安店"},
+    "survey": {"url": "https://book.shop.example/portal/survey/abc"},  # given to survey_invitation only
 }
 
 
