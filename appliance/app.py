@@ -35,7 +35,7 @@ from appliance.core.log import configure_logging
 from appliance.db import open_database
 from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
-from appliance.automation.api import RuleController
+from appliance.automation.api import ApprovalController, RuleController
 from appliance.events.api import DeliveryController
 from appliance.surveys.api import SurveyController
 from appliance.events.sweeper import run_sweeper
@@ -46,7 +46,7 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 BOOKING_HANDLERS: list[Any] = [AvailabilityController, BookingController, PortalController]
-AUTOMATION_HANDLERS: list[Any] = [RuleController, DeliveryController, SurveyController]
+AUTOMATION_HANDLERS: list[Any] = [RuleController, ApprovalController, DeliveryController, SurveyController]
 
 
 class MetricsController(PrometheusController):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post
@@ -11,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from appliance.auth.api import AnyRequest, actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
-from appliance.automation import actions, queries, schemas
+from appliance.automation import actions, approvals, queries, schemas
 from appliance.core.errors import Invalid
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
@@ -60,3 +61,31 @@ class RuleController(Controller):
     async def test_rule(self, request: AnyRequest, rule_id: FromPath[UUID], data: JSONBody[schemas.RuleTest]) -> schemas.RuleTestResult:
         """Dry run on a booking: which conditions held and what would happen. Changes nothing."""
         return await queries.test_rule(rule_id, data, actor=actor_of(request))
+
+
+class ApprovalController(Controller):
+    path = "/api/v1/approvals"
+    tags = ["automation"]
+
+    @get("/", opt=requires(Permission.bookings_read))
+    async def list_approvals(
+        self, request: AnyRequest, status: FromQuery[Literal["pending", "approved", "rejected", "expired"] | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> list[schemas.Approval]:
+        """The queue, oldest first; `can_decide` says which the caller may decide now."""
+        return await queries.list_approvals(actor=actor_of(request), status=status, limit=check_limit(limit))
+
+    @get("/{approval_id:uuid}", opt=requires(Permission.bookings_read))
+    async def get_approval(self, request: AnyRequest, approval_id: FromPath[UUID]) -> schemas.Approval:
+        return await queries.get_approval(approval_id, actor=actor_of(request))
+
+    @post("/{approval_id:uuid}/{decision:str}", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK)
+    async def decide(
+        self, request: AnyRequest, approval_id: FromPath[UUID], decision: FromPath[Literal["approve", "reject"]],
+        data: JSONBody[schemas.Decision | None] = None,
+    ) -> schemas.Approval:
+        """Decide the current level: the last approval confirms the booking, a rejection rejects it."""
+        actor = actor_of(request)
+        await queries.get_approval(approval_id, actor=actor)  # 404 outside the caller's branches
+        await approvals.decide(approval_id, decision, actor=actor, reason=data.reason if data else "")
+        return await queries.get_approval(approval_id, actor=actor)

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from appliance.auth.actor import Actor
 from appliance.automation import conditions
+from appliance.automation.approvals import require_approval
 from appliance.automation.logic import BOOKING_EVENTS, CUSTOM_EVENT
 from appliance.automation.queries import booking_facts, rule_schema
 from appliance.automation.schemas import Rule as RuleOut
@@ -152,8 +153,13 @@ async def _notify(action: dict[str, Any], booking_id: UUID, envelope: Envelope, 
     return None
 
 
+async def _require_approval(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await require_approval(booking_id, action["levels"], rule_id=UUID(str(actor.id).removeprefix("rule:")))
+
+
 ACTION_RUNNERS = {
     "notify": _notify,
+    "require_approval": _require_approval,
     "auto_approve": _auto_approve,
     "set_status": _set_status,
     "set_payment_status": _set_payment_status,

@@ -171,6 +171,8 @@ ACTIONS: Final[Mapping[str, Mapping[str, Check]]] = {
 }
 
 # The actions this release runs (automation.engine); the others are described above but refused.
-EXECUTABLE: Final = frozenset({"auto_approve", "set_status", "set_payment_status", "emit_event", "notify"})
+EXECUTABLE: Final = frozenset(
+    {"auto_approve", "set_status", "set_payment_status", "emit_event", "notify", "require_approval"}
+)
 # What notify can do in this release: email to the booking's customer, with a built-in template.
 NOTIFY_NOW: Final = {"channel": ("email",), "recipient": ("customer",)}

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.automation import conditions, logic, schemas
-from appliance.automation.tables import Rule
+from appliance.automation.approvals import may_decide
+from appliance.automation.tables import Approval, Rule
 from appliance.bookings.states import Status
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import WEEKDAYS
@@ -113,3 +114,31 @@ async def test_rule(rule_id: UUID, data: schemas.RuleTest, *, actor: Actor) -> s
         ],
         facts=facts, would_run=rule.actions if matches and verdict.held else [],
     )
+
+
+def _approval(row: dict[str, Any], actor: Actor) -> schemas.Approval:
+    levels = _json(row["levels"])
+    return schemas.Approval(
+        id=row["id"], booking_id=row["booking"], branch_id=row["booking.branch"], status=row["status"],
+        level=row["level"], levels=levels, due_at=row["due_at"], history=_json(row["history"]),
+        can_decide=row["status"] == "pending" and may_decide(actor, levels[row["level"] - 1], row["booking.branch"]),
+        created_at=row["created_at"],
+    )
+
+
+async def list_approvals(*, actor: Actor, status: str | None, limit: int) -> list[schemas.Approval]:
+    """Oldest first (the queue), in the branches the caller may read bookings of."""
+    query = Approval.select(*Approval.all_columns(), Approval.booking.branch).order_by(Approval.created_at).limit(limit)
+    if status:
+        query = query.where(Approval.status == status)
+    scope = actor.branch_scope(Permission.bookings_read)
+    if scope is not None:
+        query = query.where(Approval.booking.branch.is_in(list(scope) or [UUID(int=0)]))
+    return [_approval(row, actor) for row in await query]
+
+
+async def get_approval(approval_id: UUID, *, actor: Actor) -> schemas.Approval:
+    row = await Approval.select(*Approval.all_columns(), Approval.booking.branch).where(Approval.id == approval_id).first()
+    if row is None or not actor.can(Permission.bookings_read, row["booking.branch"]):
+        raise NotFound("no such approval")
+    return _approval(row, actor)

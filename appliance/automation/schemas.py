@@ -73,3 +73,20 @@ class RuleTestResult(msgspec.Struct):
     conditions: list[LeafOut]
     facts: dict[str, Any]
     would_run: list[dict[str, Any]]  # the actions, in order, when trigger and conditions hold; else []
+
+
+class Approval(msgspec.Struct):
+    id: UUID
+    booking_id: UUID
+    branch_id: UUID
+    status: str  # pending | approved | rejected | expired
+    level: int  # the level deciding now (or that decided last), from 1
+    levels: list[dict[str, Any]]
+    due_at: datetime | None  # when the current level's time runs out
+    history: list[dict[str, Any]]
+    can_decide: bool  # whether the caller may decide the current level
+    created_at: datetime
+
+
+class Decision(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from piccolo.columns import JSON, UUID, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from appliance.bookings.tables import Booking
 from appliance.catalog.tables import Branch
 
 
@@ -36,3 +37,20 @@ class RuleRun(Table):
     matched = Boolean()
     outcome = JSON(default=[])  # per action: {"type", "result": done | skipped, "reason"}
     created_at = Timestamptz()
+
+
+class Approval(Table):
+    """A booking's approval in levels (front desk, then manager …), each with a time limit. The booking
+    waits in pending_approval, holding its slot, until the last level approves; a rejection at any
+    level, or a level's time running out, rejects it and frees the slot."""
+
+    id = UUID(primary_key=True)
+    booking = ForeignKey(Booking, on_delete=OnDelete.cascade, unique=True)
+    rule = UUID(null=True, default=None)
+    levels = JSON(default=[])  # [{"approver_role", "approvers", "time_limit_minutes"}, …]
+    level = Integer(default=1)  # the level deciding now, from 1
+    status = Varchar(length=16, default="pending", index=True)  # pending | approved | rejected | expired | cancelled
+    due_at = Timestamptz(null=True, default=None)  # when the current level's time runs out
+    history = JSON(default=[])  # [{"level", "decision", "by", "at", "reason"}, …]
+    created_at = Timestamptz()
+    updated_at = Timestamptz()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -217,12 +218,28 @@ def _event_data(booking: schemas.Booking) -> dict[str, Any]:
     return data
 
 
-async def transition_booking(booking_id: UUID, name: str, *, actor: Actor, reason: str = "") -> schemas.Booking:
-    """Move a booking along the state machine (confirm, approve, reject, check-in, complete, no-show, cancel)."""
+# Checks other domains put on transitions asked for directly (a booking waiting for its approval levels
+# is decided through them, not by a plain approve); each raises to refuse.
+TransitionGuard = Callable[[dict[str, Any], Transition], Awaitable[None]]
+_transition_guards: dict[str, TransitionGuard] = {}
+
+
+def guard_transitions(key: str, guard: TransitionGuard) -> None:
+    _transition_guards[key] = guard
+
+
+async def transition_booking(
+    booking_id: UUID, name: str, *, actor: Actor, reason: str = "", guarded: bool = True
+) -> schemas.Booking:
+    """Move a booking along the state machine (confirm, approve, reject, check-in, complete, no-show, cancel).
+    `guarded=False` is for the flows the guards send people to (the approval levels themselves)."""
     transition = TRANSITIONS.get(name)
     if transition is None:
         raise NotFound(f"no transition called {name}")
     row = await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_write)
+    if guarded:
+        for key in sorted(_transition_guards):
+            await _transition_guards[key](row, transition)
     return await _apply_transition(row, transition, actor=actor, note={"reason": reason})
 
 
