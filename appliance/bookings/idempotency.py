@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -55,3 +56,16 @@ async def remember_response(idem: IdempotencyKey, status_code: int, response: ms
             response=msgspec.to_builtins(response), created_at=utc_now(),
         )
     )
+
+
+# How long a replay is honoured. The stored first response holds the booking's manage token in clear
+# (so a client whose connection dropped can still show the customer their link): keep it no longer.
+KEEP_FOR = timedelta(hours=24)
+
+
+async def purge_expired_records(now: datetime) -> int:
+    """Forget first responses older than KEEP_FOR; run by the sweeper's housekeeping."""
+    deleted = await IdempotencyRecord.delete().where(IdempotencyRecord.created_at < now - KEEP_FOR).returning(
+        IdempotencyRecord.id
+    )
+    return len(deleted)

@@ -7,6 +7,8 @@ worker` in production, where a PostgreSQL advisory lock lets one sweep at a time
 from __future__ import annotations
 
 import asyncio
+import importlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +28,12 @@ INTERVAL = timedelta(seconds=5)
 GRACE = timedelta(seconds=10)
 BATCH = 500
 _LOCK_KEY = 0x61707077  # "appw": one sweeper at a time across every process sharing the database
+
+
+# Housekeeping other packages hand the sweeper (purging what must not be kept), by import path so this
+# package does not depend on theirs; run at most once per HOUSEKEEPING_EVERY.
+HOUSEKEEPING = {"idempotency records": "appliance.bookings.idempotency:purge_expired_records"}
+HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -74,11 +82,28 @@ async def sweep(now: datetime | None = None) -> Swept:
     return Swept(events=len(events), deliveries=len(deliveries), timers=timers)
 
 
+async def housekeeping(now: datetime | None = None) -> dict[str, int]:
+    """Run every housekeeping job once; returns how many rows each removed."""
+    now = now or utc_now()
+    done = {}
+    for name, target in HOUSEKEEPING.items():
+        module, _, function = target.partition(":")
+        job: Callable[[datetime], Awaitable[int]] = getattr(importlib.import_module(module), function)
+        done[name] = await job(now)
+    if any(done.values()):
+        _log.info("housekeeping", **{name.replace(" ", "_"): count for name, count in done.items()})
+    return done
+
+
 async def run_sweeper(stop: asyncio.Event, interval: timedelta = INTERVAL) -> None:
     """Sweep every `interval` until `stop` is set; a failing pass is logged and the next one tried."""
+    kept_house_at: datetime | None = None
     while not stop.is_set():
         try:
             await sweep()
+            if kept_house_at is None or utc_now() - kept_house_at >= HOUSEKEEPING_EVERY:
+                kept_house_at = utc_now()
+                await housekeeping(kept_house_at)
         except Exception:  # noqa: BLE001 - the database may be restarting; keep sweeping
             _log.warning("sweep_failed", exc_info=True)
         try:
