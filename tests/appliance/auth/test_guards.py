@@ -26,6 +26,8 @@ PUBLIC_ROUTES = {
     "GET /api/v1/portal/bookings/{token:str}",
     "POST /api/v1/portal/bookings/{token:str}/cancel",
     "POST /api/v1/portal/bookings/{token:str}/reschedule",
+    "GET /api/v1/portal/surveys/{token:str}",  # reached by the link in a survey invitation
+    "POST /api/v1/portal/surveys/{token:str}",
 }
 
 
