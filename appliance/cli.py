@@ -351,7 +351,7 @@ def worker(threads: int) -> None:
 
     from appliance.core.log import configure_logging
     from appliance.db import open_database
-    from appliance.worker.broker import SweeperThread, create_broker
+    from appliance.worker.broker import IDLE_WAKE_MS, SweeperThread, create_broker
 
     settings = _settings()
     if settings.embedded:
@@ -360,7 +360,8 @@ def worker(threads: int) -> None:
         _fail("--threads must be at least 1")
     configure_logging(settings.log.format, settings.log.level)
     open_database(settings)
-    consumer = dramatiq.Worker(create_broker(settings), worker_threads=threads)
+    # Idle consumers look for work every IDLE_WAKE_MS (Dramatiq's default backs off to a second per hop).
+    consumer = dramatiq.Worker(create_broker(settings), worker_threads=threads, worker_timeout=IDLE_WAKE_MS)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

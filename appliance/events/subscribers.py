@@ -32,7 +32,9 @@ class Subscriber:
 
 
 # Modules whose import registers subscribers, loaded before the first fan-out or delivery of a process.
-SUBSCRIBER_MODULES = ["appliance.automation.engine", "appliance.automation.approvals", "appliance.notifications.actions"]
+SUBSCRIBER_MODULES = [
+    "appliance.automation.engine", "appliance.automation.approvals", "appliance.notifications.actions",
+]
 
 _subscribers: dict[str, Subscriber] = {}
 _loaded = False

@@ -1,7 +1,9 @@
 """The sweeper: hands on whatever the broker did not get or lost — events not fanned out, deliveries due
 again (parked retries, messages lost with an in-memory broker, claims of killed workers) — and fires
 due timers. Runs every few seconds: inside `appliance serve` in embedded mode, inside `appliance
-worker` in production, where a PostgreSQL advisory lock lets one sweep at a time across all hosts.
+worker` in production, where a PostgreSQL advisory lock lets one process at a time choose what to
+hand on. Firing timers runs outside that lock: each batch claims its timers with a conditional
+update, so two sweepers never fire one twice.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ async def _locked_elsewhere() -> bool:
 
 
 async def sweep(now: datetime | None = None) -> Swept:
-    """One pass. Sends messages only; the handlers claim their rows, so a duplicate does no harm."""
+    """One pass. Sends messages only; the handlers claim their rows, so a duplicate does no harm. What it
+    hands on is marked, so the next passes leave it to the broker for another grace period."""
     now = now or utc_now()
     overdue = now - GRACE
     async with write_transaction():
@@ -63,7 +66,10 @@ async def sweep(now: datetime | None = None) -> Swept:
             return Swept(skipped=True)
         events = await OutboxEvent.select(OutboxEvent.id).where(
             OutboxEvent.dispatched_at.is_null() & (OutboxEvent.occurred_at < overdue)
+            & (OutboxEvent.swept_at.is_null() | (OutboxEvent.swept_at < overdue))
         ).order_by(OutboxEvent.occurred_at).limit(BATCH)
+        if events:
+            await OutboxEvent.update({OutboxEvent.swept_at: now}).where(OutboxEvent.id.is_in([r["id"] for r in events]))
         deliveries = await Delivery.select(Delivery.id).where(
             ((Delivery.status == "pending") & (
                 (Delivery.next_attempt_at.is_null() & (Delivery.updated_at < overdue))
@@ -71,6 +77,12 @@ async def sweep(now: datetime | None = None) -> Swept:
             ))
             | ((Delivery.status == "running") & (Delivery.claimed_until < now))
         ).order_by(Delivery.updated_at).limit(BATCH)
+        if deliveries:
+            # Due now (a parked retry whose time came, or the work of a worker that stopped answering).
+            await Delivery.update({
+                Delivery.status: "pending", Delivery.next_attempt_at: None, Delivery.claimed_until: None,
+                Delivery.updated_at: now,
+            }).where(Delivery.id.is_in([r["id"] for r in deliveries]))
     # Fired timers become events, which are handed to the broker when their batch commits.
     timers = await fire_due_timers(now)
     for row in events:

@@ -17,6 +17,9 @@ class OutboxEvent(Table):
     data = JSON(default={})
     # Set by the fan-out once the event's deliveries exist; null means not fanned out yet.
     dispatched_at = Timestamptz(null=True, default=None, index=True)
+    # When the sweeper last handed it on: not again before the grace period passes, or a backlog in the
+    # broker's queue would grow by a copy of every late event on every pass.
+    swept_at = Timestamptz(null=True, default=None)
 
 
 class Delivery(Table):

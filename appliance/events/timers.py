@@ -69,7 +69,10 @@ async def fire_due_timers(now: datetime | None = None) -> int:
             ).limit(BATCH)
             if not due:
                 return fired
-            claimed = await Timer.update({Timer.status: "fired", Timer.fired_at: now, Timer.updated_at: now}).where(
+            fired_at = utc_now()  # when this batch fired, not when the pass began: the lag as it was
+            claimed = await Timer.update({
+                Timer.status: "fired", Timer.fired_at: fired_at, Timer.updated_at: fired_at,
+            }).where(
                 Timer.id.is_in([r["id"] for r in due]) & (Timer.status == "scheduled")
             ).returning(Timer.id, Timer.name, Timer.subject_type, Timer.subject_id, Timer.due_at, Timer.data)
             # The events carry the timer's id: the link from a timer to what it caused.

@@ -468,12 +468,13 @@ async def write_bookings(bookings: Sequence[Row], allocations: Sequence[Row]) ->
 
 
 async def delete_bookings() -> None:
-    """Every booking gone, as if never written: PostgreSQL would otherwise keep the dead rows in the
-    exclusion constraint's index until a vacuum, and every later overlap search would wade through them."""
+    """Every booking gone (with what refers to them), as if never written: PostgreSQL would otherwise keep
+    the dead rows in the exclusion constraint's index until a vacuum, and every later overlap search would
+    wade through them."""
     tables = ("allocation", "booking", "idempotency_record")
     engine = core_db.current_engine()
     if core_db.current_dialect() == "postgresql":
-        await engine.run_ddl("TRUNCATE " + ", ".join(f'"{table}"' for table in tables))
+        await engine.run_ddl("TRUNCATE " + ", ".join(f'"{table}"' for table in tables) + " CASCADE")
         return
     async with core_db.write_transaction():
         for table in tables:
@@ -852,7 +853,7 @@ class Progress:
         print(f"[{time.monotonic() - self.started:7.1f}s] {self.engine}: {message}", file=self.log, flush=True)
 
 
-async def _create_database(name: str) -> None:
+async def create_database(name: str) -> None:
     conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -860,7 +861,7 @@ async def _create_database(name: str) -> None:
         await conn.close()
 
 
-async def _drop_database(name: str) -> None:
+async def drop_database(name: str) -> None:
     conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -879,7 +880,7 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
     pool_open = pg_created = False
     try:
         if pg_name:
-            await _create_database(pg_name)
+            await create_database(pg_name)
             pg_created = True
             database_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + pg_name
         else:
@@ -921,7 +922,7 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
             progress(f"kept {workdir}" + (f" and database {pg_name}" if pg_created else ""))
         else:
             if pg_name and pg_created:
-                await _drop_database(pg_name)
+                await drop_database(pg_name)
             shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -177,3 +177,22 @@ async def test_the_sweeper_finds_what_the_broker_never_got(recorders: list[Recor
     assert (await sweep()).deliveries == 1
     assert await actions.deliver(delivery_id) == "done"
     assert (await sweep(utc_now() + GRACE + timedelta(seconds=1))).deliveries == 0
+
+
+async def test_the_sweeper_hands_each_late_item_on_once_per_grace_period(recorders: list[Recorder]) -> None:
+    register(recorders, Recorder("test.backlog"))
+    await make_branch()  # its event is never sent: as if stuck behind a backlog in the broker's queue
+    late = utc_now() + GRACE + timedelta(seconds=1)
+
+    assert (await sweep(late)).events == 1
+    assert (await sweep(late + timedelta(seconds=1))).events == 0  # just handed on: the broker's turn
+    assert (await sweep(late + GRACE + timedelta(seconds=1))).events == 1  # still not done: once more
+
+    [delivery_id] = await actions.fan_out(await event_of("branch.created"))
+    parked = utc_now() - timedelta(minutes=1)  # a retry parked in the database, due a minute ago
+    await Delivery.update({Delivery.next_attempt_at: parked, Delivery.updated_at: parked}).where(Delivery.id == delivery_id)
+    assert (await sweep()).deliveries == 1
+    assert (await sweep()).deliveries == 0
+    row = await Delivery.select().where(Delivery.id == delivery_id).first()
+    assert row["status"] == "pending" and row["next_attempt_at"] is None  # due now, whoever gets the message
+    assert await actions.deliver(delivery_id) == "done"
