@@ -55,7 +55,7 @@ def wants(envelope: Envelope) -> bool:
         return False
     if envelope.type == FIRED_EVENT:
         return str(envelope.data.get("name", "")).startswith(TIMER_PREFIX)
-    return envelope.type in BOOKING_EVENTS or envelope.type == "booking.payment_status_changed" or bool(
+    return envelope.type in BOOKING_EVENTS or bool(
         CUSTOM_EVENT.fullmatch(envelope.type) and int(envelope.data.get("chain", 0)) <= MAX_CHAIN
     )
 
@@ -71,7 +71,7 @@ async def handle(envelope: Envelope) -> None:
     candidates = [rule for rule in await enabled_rules() if _set_off(rule, envelope)]
     for rule in candidates:
         try:
-            facts = await booking_facts(booking_id, event_type=envelope.type, actor=SYSTEM)
+            facts = _as_of_event(await booking_facts(booking_id, event_type=envelope.type, actor=SYSTEM), envelope)
         except NotFound:
             return  # the booking is gone: nothing to act on
         if rule.branch_id is not None and str(rule.branch_id) != facts["branch.id"]:
@@ -87,6 +87,20 @@ async def handle(envelope: Envelope) -> None:
                 ))
         if held and rule.stop_further:
             break
+
+
+# The booking's own facts as the event recorded them: a rule set off by an event judges the booking as it
+# was then, not after later changes (two payment changes handled late would otherwise both look "paid").
+# Timer rules judge the booking as it is now ("remind only if still confirmed").
+_EVENT_FACTS = {"status": "booking.status", "payment_status": "booking.payment_status", "channel": "booking.channel",
+                "seats": "booking.seats"}
+
+
+def _as_of_event(facts: dict[str, Any], envelope: Envelope) -> dict[str, Any]:
+    if envelope.type == FIRED_EVENT:
+        return facts
+    recorded = {fact: envelope.data[key] for key, fact in _EVENT_FACTS.items() if key in envelope.data}
+    return {**facts, **recorded}
 
 
 # Rules only touch the database: a run taking longer than this is stuck, and its claim should expire soon.

@@ -12,10 +12,12 @@ from appliance.auth.roles import Role
 from appliance.bookings.states import TRANSITIONS, PaymentStatus, Status
 from appliance.notifications.templates import template_keys
 
-BOOKING_EVENTS: Final = frozenset(
-    {"booking.created", "booking.rescheduled", *(t.event for t in TRANSITIONS.values())}
-)
-EVENTS: Final = frozenset({*BOOKING_EVENTS, "customer.created"})
+BOOKING_EVENTS: Final = frozenset({
+    "booking.created", "booking.rescheduled", "booking.payment_status_changed", "survey.answered",
+    *(t.event for t in TRANSITIONS.values()),
+})
+# Rules act on bookings in this release: every trigger is an event about one booking.
+EVENTS: Final = BOOKING_EVENTS
 CUSTOM_EVENT = re.compile(r"custom\.[a-z0-9_]+(\.[a-z0-9_]+)*")
 # Times of a booking a timer can count from.
 ANCHORS: Final = ("starts_at", "ends_at", "completed_at", "awaiting_payment_at")

@@ -23,6 +23,7 @@ from appliance.bookings.actions import (
 from appliance.bookings.states import PaymentStatus
 from appliance.bookings.tables import Booking
 from appliance.core.clock import utc_now
+from appliance.core.errors import Invalid
 from appliance.events import actions as events
 from appliance.events.tables import Delivery, OutboxEvent, Timer
 from appliance.customers.schemas import CustomerContact
@@ -187,3 +188,22 @@ def _load(value: object) -> dict[str, Any]:
     loaded = json.loads(value) if isinstance(value, str) else value
     assert isinstance(loaded, dict)
     return loaded
+
+
+async def test_a_payment_or_a_survey_answer_can_set_rules_off_and_only_booking_events_are_triggers() -> None:
+    await rule(
+        trigger={"event": "booking.payment_status_changed"},
+        conditions={"all": [{"field": "booking.payment_status", "op": "eq", "value": "paid"}]},
+        actions=[{"type": "emit_event", "event": "custom.thank_you"}],
+    )
+    service_id, starts_at = await shop()
+    booking_id = await book(service_id, starts_at)
+    await set_payment_status(booking_id, PaymentStatus.awaiting_payment, actor=cli_actor())
+    await set_payment_status(booking_id, PaymentStatus.paid, actor=cli_actor())
+
+    await run_rules()
+
+    assert (await event_types()).count("custom.thank_you") == 1
+    with pytest.raises(Invalid) as refused:
+        await rule(trigger={"event": "customer.created"}, actions=[{"type": "emit_event", "event": "custom.hello"}])
+    assert set(refused.value.fields) == {"trigger.event"}
