@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -52,21 +53,34 @@ async def actor_for_session(session: SessionData, *, ip: str | None, request_id:
     )
 
 
+# The token, its user and the user's grants in one round trip: every API-token request starts here.
+_TOKEN_SQL = """
+SELECT t.id, t.name, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, u.id AS user_id, u.active,
+       g.role, g.branch
+  FROM api_token t JOIN app_user u ON u.id = t."user" LEFT JOIN role_grant g ON g."user" = u.id
+ WHERE t.token_hash = {}
+"""
+
+
 async def actor_for_token(token: str, *, ip: str | None, request_id: str | None) -> Actor | None:
-    row = await ApiToken.select(
-        ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked_at,
-        ApiToken.last_used_at, ApiToken.user.id, ApiToken.user.active,
-    ).where(ApiToken.token_hash == digest(token)).output(load_json=True).first()
+    rows = await ApiToken.raw(_TOKEN_SQL, digest(token))
     now = utc_now()
-    if row is None or row["revoked_at"] is not None or not row["user.active"]:
+    if not rows:
+        return None
+    row = rows[0]
+    if row["revoked_at"] is not None or not row["active"]:
         return None
     if row["expires_at"] is not None and row["expires_at"] <= now:
         return None
     if row["last_used_at"] is None or now - row["last_used_at"] > _TOKEN_TOUCH_INTERVAL:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
-    user_id = row["user.id"]
-    grants = (await grants_of([user_id]))[user_id]
-    scopes = frozenset(Permission(s) for s in row["scopes"] if s in Permission._value2member_map_)
+    user_id = _as_uuid(row["user_id"])
+    grants = tuple(sorted(
+        (Grant(Role(r["role"]), _as_uuid(r["branch"]) if r["branch"] else None) for r in rows if r["role"]),
+        key=lambda g: (g.role, str(g.branch_id)),
+    ))
+    stored = json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"]
+    scopes = frozenset(Permission(s) for s in stored if s in Permission._value2member_map_)
     return Actor(
         kind="api_token",
         id=str(row["id"]),
@@ -78,6 +92,10 @@ async def actor_for_token(token: str, *, ip: str | None, request_id: str | None)
         ip=ip,
         request_id=request_id,
     )
+
+
+def _as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 async def actor_of_user(user_id: UUID, *, auth_method: str = "none") -> Actor:

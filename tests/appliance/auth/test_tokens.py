@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,7 +10,7 @@ import httpx
 from appliance.audit.tables import AuditEntry
 from appliance.auth.roles import Role
 from appliance.auth.tables import ApiToken
-from appliance.testing.builders import make_user, sign_in
+from appliance.testing.builders import make_branch, make_user, sign_in
 
 
 async def create_token(client: httpx.AsyncClient, csrf: str, **body: Any) -> httpx.Response:
@@ -116,3 +116,20 @@ async def test_expiry_must_be_a_future_date_with_an_offset(client: httpx.AsyncCl
     expires = datetime.fromisoformat(good.json()["api_token"]["expires_at"])
     assert expires == datetime(2029, 12, 31, 16, 0, tzinfo=UTC)
     assert await ApiToken.count() == 1
+
+
+async def test_a_token_acts_with_its_accounts_branch_grants_and_stops_at_its_expiry(client: httpx.AsyncClient) -> None:
+    mine, theirs = await make_branch("静安店"), await make_branch("徐汇店")
+    await make_user("desk", Role.manager, branch_id=mine.id)
+    me = await sign_in(client, "desk")
+    token = (await create_token(client, me["csrf_token"], name="t", scopes=["branches.read"])).json()["token"]
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    own = await client.get(f"/api/v1/branches/{mine.id}", headers=bearer)
+    other = await client.get(f"/api/v1/branches/{theirs.id}", headers=bearer)
+    assert own.status_code == 200 and other.status_code == 404
+
+    await ApiToken.update({ApiToken.expires_at: datetime.now(UTC) - timedelta(seconds=1)}).where(ApiToken.name == "t")
+    expired = await client.get(f"/api/v1/branches/{mine.id}", headers=bearer)
+    assert expired.status_code == 401 and expired.json()["code"] == "invalid_token"
