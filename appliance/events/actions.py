@@ -5,6 +5,7 @@ redelivery, the sweeper racing the broker) does the work once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from datetime import datetime, timedelta
@@ -43,12 +44,10 @@ async def fan_out(event_id: UUID) -> list[UUID]:
         now = utc_now()
         claimed = await OutboxEvent.update({OutboxEvent.dispatched_at: now}).where(
             (OutboxEvent.id == event_id) & OutboxEvent.dispatched_at.is_null()
-        ).returning(OutboxEvent.id)
+        ).returning(*OutboxEvent.all_columns())
         if not claimed:
             return []
-        row = await OutboxEvent.select().where(OutboxEvent.id == event_id).output(load_json=True).first()
-        assert row is not None
-        envelope = envelope_of(row)
+        envelope = envelope_of(_json_loaded(claimed[0]))
         wanted = [s for s in subscribers() if _wants(s.key, s.wants, envelope)]
         ids = [uuid4() for _ in wanted]
         if wanted:
@@ -62,6 +61,11 @@ async def fan_out(event_id: UUID) -> list[UUID]:
         for delivery_id in ids:
             after_commit(lambda delivery_id=delivery_id: send_delivery(delivery_id))  # type: ignore[misc]
     return ids
+
+
+def _json_loaded(row: dict[str, Any]) -> dict[str, Any]:
+    """A row from RETURNING: its JSON columns come back as text."""
+    return {k: json.loads(v) if k in ("actor", "subject", "data") and isinstance(v, str) else v for k, v in row.items()}
 
 
 def _wants(key: str, wants: Any, envelope: Any) -> bool:
