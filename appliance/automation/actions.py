@@ -20,9 +20,6 @@ from appliance.core.db import write_transaction
 from appliance.core.errors import Forbidden, Invalid
 from appliance.events.envelope import Subject
 
-_DEFINITION = ("trigger", "conditions", "actions")
-
-
 def _problems(draft: schemas.RuleCreate) -> dict[str, str]:
     return (
         logic.trigger_problems(draft.trigger) | conditions.problems(draft.conditions) | logic.actions_problems(draft.actions)

@@ -24,10 +24,6 @@ def listen(key: str, listener: Listener) -> None:
     _listeners[key] = listener
 
 
-def unlisten(key: str) -> None:
-    _listeners.pop(key, None)
-
-
 def load_listeners() -> None:
     global _loaded
     if not _loaded:

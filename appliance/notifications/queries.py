@@ -1,4 +1,4 @@
-"""Reads: what a template may show about a booking, and the communication log."""
+"""Reads: what a template may show about a booking."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from appliance.bookings.tables import Booking
 from appliance.catalog.schemas import WEEKDAYS
 from appliance.core.errors import NotFound
 from appliance.customers.tables import Customer
-from appliance.notifications.tables import Message
 
 _CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "HKD": "HK$"}
 
@@ -41,8 +40,3 @@ async def booking_variables(booking_id: UUID) -> tuple[dict[str, Any], str | Non
         "branch": {"name": row["branch.name"]},
     }
     return variables, customer["email"] if customer else None
-
-
-async def messages_of_booking(booking_id: UUID) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await Message.select().where(Message.booking == booking_id).order_by(Message.created_at)
-    return rows
