@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -14,6 +13,7 @@ from appliance.auth.roles import Permission, Role
 from appliance.auth.sessions import SessionData
 from appliance.auth.tables import ApiToken, RoleGrant, User
 from appliance.core.clock import utc_now
+from appliance.core.db import json_value, uuid_value
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 
@@ -74,13 +74,12 @@ async def actor_for_token(token: str, *, ip: str | None, request_id: str | None)
         return None
     if row["last_used_at"] is None or now - row["last_used_at"] > _TOKEN_TOUCH_INTERVAL:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
-    user_id = _as_uuid(row["user_id"])
+    user_id = uuid_value(row["user_id"])
     grants = tuple(sorted(
-        (Grant(Role(r["role"]), _as_uuid(r["branch"]) if r["branch"] else None) for r in rows if r["role"]),
+        (Grant(Role(r["role"]), uuid_value(r["branch"]) if r["branch"] else None) for r in rows if r["role"]),
         key=lambda g: (g.role, str(g.branch_id)),
     ))
-    stored = json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"]
-    scopes = frozenset(Permission(s) for s in stored if s in Permission._value2member_map_)
+    scopes = frozenset(Permission(s) for s in json_value(row["scopes"]) if s in Permission._value2member_map_)
     return Actor(
         kind="api_token",
         id=str(row["id"]),
@@ -92,10 +91,6 @@ async def actor_for_token(token: str, *, ip: str | None, request_id: str | None)
         ip=ip,
         request_id=request_id,
     )
-
-
-def _as_uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 async def actor_of_user(user_id: UUID, *, auth_method: str = "none") -> Actor:

@@ -5,7 +5,6 @@ its slot. While levels are pending, a plain approve/reject/confirm of the bookin
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,7 +17,7 @@ from appliance.bookings import actions as bookings
 from appliance.bookings.states import Status, Transition
 from appliance.bookings.tables import Booking
 from appliance.core.clock import utc_now
-from appliance.core.db import write_transaction
+from appliance.core.db import json_value, write_transaction
 from appliance.core.errors import Conflict, Forbidden, NotFound
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.subscribers import Subscriber, subscribe
@@ -26,10 +25,6 @@ from appliance.events.timers import FIRED_EVENT, cancel_timers, schedule_timer
 
 TIMER = "approval"
 SYSTEM = Actor(kind="system", id=None, label="approval time limit", auth_method="system", superuser=True)
-
-
-def _load(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 async def require_approval(booking_id: UUID, levels: list[dict[str, Any]], *, rule_id: UUID | None) -> str | None:
@@ -76,7 +71,7 @@ async def _pending(approval_id: UUID) -> dict[str, Any]:
 async def decide(approval_id: UUID, decision: str, *, actor: Actor, reason: str = "") -> dict[str, Any]:
     """Approve or reject the current level, as a person allowed to decide it."""
     row = await _pending(approval_id)
-    levels = _load(row["levels"])
+    levels = json_value(row["levels"])
     level = row["level"]
     if not may_decide(actor, levels[level - 1], row["booking.branch"]):
         raise Forbidden(f"level {level} is decided by {_who(levels[level - 1])}")
@@ -90,9 +85,9 @@ def _who(level: dict[str, Any]) -> str:
 
 
 async def _advance(row: dict[str, Any], decision: str, *, actor: Actor, reason: str) -> dict[str, Any]:
-    levels, level, now = _load(row["levels"]), row["level"], utc_now()
+    levels, level, now = json_value(row["levels"]), row["level"], utc_now()
     last = level == len(levels)
-    history = [*_load(row["history"]), {
+    history = [*json_value(row["history"]), {
         "level": level, "decision": decision, "by": actor.label, "actor_id": actor.id, "at": now.isoformat(),
         "reason": reason,
     }]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,19 +15,16 @@ from appliance.automation.tables import Approval, Rule
 from appliance.bookings.states import Status
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import WEEKDAYS
+from appliance.core.db import json_value
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def rule_schema(row: dict[str, Any]) -> schemas.Rule:
     return schemas.Rule(
         id=row["id"], name=row["name"], description=row["description"], branch_id=row["branch"],
         enabled=row["enabled"], priority=row["priority"], stop_further=row["stop_further"],
-        trigger=_json(row["trigger"]), conditions=_json(row["conditions"]), actions=_json(row["actions"]),
+        trigger=json_value(row["trigger"]), conditions=json_value(row["conditions"]), actions=json_value(row["actions"]),
         revision=row["revision"], created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
@@ -117,10 +113,10 @@ async def test_rule(rule_id: UUID, data: schemas.RuleTest, *, actor: Actor) -> s
 
 
 def _approval(row: dict[str, Any], actor: Actor) -> schemas.Approval:
-    levels = _json(row["levels"])
+    levels = json_value(row["levels"])
     return schemas.Approval(
         id=row["id"], booking_id=row["booking"], branch_id=row["booking.branch"], status=row["status"],
-        level=row["level"], levels=levels, due_at=row["due_at"], history=_json(row["history"]),
+        level=row["level"], levels=levels, due_at=row["due_at"], history=json_value(row["history"]),
         can_decide=row["status"] == "pending" and may_decide(actor, levels[row["level"] - 1], row["booking.branch"]),
         created_at=row["created_at"],
     )

@@ -22,7 +22,7 @@ from appliance.bookings.logic import (
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
 from appliance.catalog.tables import Service
-from appliance.core.db import current_dialect
+from appliance.core.db import current_dialect, json_value, uuid_value
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 
@@ -59,10 +59,6 @@ def _minutes(value: int) -> timedelta:
     return timedelta(minutes=value)
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _instant(value: Any) -> datetime:
     if isinstance(value, str):  # SQLite gives text for columns of a UNION
         parsed = datetime.fromisoformat(value)
@@ -88,10 +84,6 @@ def _opening_from_text(text: str) -> Mapping[int, tuple[tuple[time, time], ...]]
 
 def _opening_hours(value: Any) -> Mapping[int, tuple[tuple[time, time], ...]]:
     return _opening_from_text(value) if isinstance(value, str) else parse_weekly(value or {})
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 async def load_service(service_id: UUID) -> ServiceContext:
@@ -230,7 +222,7 @@ async def load_calendars(
     seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
     opening: Mapping[int, tuple[tuple[time, time], ...]] = {}
     for row in rows:
-        resource_id = _uuid(row["resource"])
+        resource_id = uuid_value(row["resource"])
         kind = row["row_kind"]
         if kind == "a":
             held[resource_id] += zip(_ints(row["starts"]), _ints(row["ends"]), _ints(row["units"]), repeat(""))
@@ -239,7 +231,7 @@ async def load_calendars(
         elif kind == "g":  # a group-class occurrence: its seats are counted
             holder = row["holder"]
             held[resource_id].append(Held.between(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), holder))
-            seats_by_holder[holder][_uuid(row["booking"])] = int(row["number"] or 0)
+            seats_by_holder[holder][uuid_value(row["booking"])] = int(row["number"] or 0)
         elif kind == "t":
             time_off[resource_id].append((_instant(row["starts_at"]), _instant(row["ends_at"])))
         else:
@@ -248,7 +240,7 @@ async def load_calendars(
         ResourceCalendar(
             id=resource_id,
             kind=row["holder"],
-            skills=frozenset(_json(row["skills"]) or ()),
+            skills=frozenset(json_value(row["skills"]) or ()),
             capacity=int(row["unit"]),
             post_use_lock=_minutes(int(row["number"])),
             hours=within_opening_hours(_resource_hours(row["schedule"]), opening),
@@ -267,7 +259,7 @@ def booking_schema(row: dict[str, Any], resource_ids: list[UUID]) -> schemas.Boo
         id=row["id"], status=row["status"], branch_id=row["branch"], service_id=row["service"],
         customer_id=row["customer"], starts_at=row["starts_at"], ends_at=row["ends_at"], channel=row["channel"],
         seats=row["seats"], price=Money(amount=row["price_amount"], currency=row["price_currency"]),
-        payment_status=row["payment_status"], resource_ids=resource_ids, answers=_json(row["answers"]) or {},
+        payment_status=row["payment_status"], resource_ids=resource_ids, answers=json_value(row["answers"]) or {},
         notes=row["notes"], created_at=row["created_at"], updated_at=row["updated_at"],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -11,6 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped]
 from asyncpg.pool import Pool  # type: ignore[import-untyped]
@@ -194,6 +196,16 @@ def _writer_queue() -> asyncio.Lock:
 async def ping() -> None:
     """Raise if the database does not answer a trivial query."""
     await current_engine().run_ddl("SELECT 1")
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value as Python data: raw queries, RETURNING and SQLite hand it over as text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def uuid_value(value: Any) -> UUID:
+    """A UUID column's value as a UUID: SQLite raw queries hand it over as text."""
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -5,7 +5,6 @@ redelivery, the sweeper racing the broker) does the work once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from uuid import UUID, uuid4
 from appliance.auth.actor import Actor
 from appliance.audit.trail import add_audit_entry
 from appliance.core.clock import utc_now
-from appliance.core.db import after_commit, write_transaction
+from appliance.core.db import after_commit, json_value, write_transaction
 from appliance.core.errors import Conflict, NotFound
 from appliance.core.log import get_logger, redact_text
 from appliance.events.envelope import Subject
@@ -31,6 +30,7 @@ _log = get_logger(__name__)
 # the sweeper hands it on.
 CLAIM_MARGIN = timedelta(seconds=10)
 RESPONSE_CHARS = 500
+_JSON_COLUMNS = ("actor", "subject", "data")  # RETURNING hands them over as text
 
 
 def send_delivery(delivery_id: UUID, delay: timedelta | None = None) -> None:
@@ -47,7 +47,7 @@ async def fan_out(event_id: UUID) -> list[UUID]:
         ).returning(*OutboxEvent.all_columns())
         if not claimed:
             return []
-        envelope = envelope_of(_json_loaded(claimed[0]))
+        envelope = envelope_of({k: json_value(v) if k in _JSON_COLUMNS else v for k, v in claimed[0].items()})
         wanted = [s for s in subscribers() if _wants(s.key, s.wants, envelope)]
         ids = [uuid4() for _ in wanted]
         if wanted:
@@ -61,11 +61,6 @@ async def fan_out(event_id: UUID) -> list[UUID]:
         for delivery_id in ids:
             after_commit(lambda delivery_id=delivery_id: send_delivery(delivery_id))  # type: ignore[misc]
     return ids
-
-
-def _json_loaded(row: dict[str, Any]) -> dict[str, Any]:
-    """A row from RETURNING: its JSON columns come back as text."""
-    return {k: json.loads(v) if k in ("actor", "subject", "data") and isinstance(v, str) else v for k, v in row.items()}
 
 
 def _wants(key: str, wants: Any, envelope: Any) -> bool:

@@ -6,14 +6,13 @@ other event. Firing claims rows with a conditional update, so two sweepers never
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from appliance.auth.actor import Actor
 from appliance.core.clock import utc_now
-from appliance.core.db import write_transaction
+from appliance.core.db import json_value, uuid_value, write_transaction
 from appliance.events.envelope import Subject
 from appliance.events.outbox import add_events
 from appliance.events.tables import Timer
@@ -37,7 +36,7 @@ async def schedule_timer(name: str, subject: Subject, due_at: datetime, data: di
             (Timer.name == name) & (Timer.subject_type == subject.type) & (Timer.subject_id == subject.id)
         ).returning(Timer.id)
         if moved:
-            return UUID(str(moved[0]["id"]))
+            return uuid_value(moved[0]["id"])
         timer_id = uuid4()
         await Timer.insert(Timer(
             id=timer_id, name=name, subject_type=subject.type, subject_id=subject.id, due_at=due_at,
@@ -79,13 +78,8 @@ async def fire_due_timers(now: datetime | None = None) -> int:
             await add_events(FIRED_EVENT, [
                 (
                     Subject(row["subject_type"], row["subject_id"]),
-                    {"timer_id": str(row["id"]), "name": row["name"], "due_at": row["due_at"], **_data(row["data"])},
+                    {"timer_id": str(row["id"]), "name": row["name"], "due_at": row["due_at"], **(json_value(row["data"]) or {})},
                 )
                 for row in claimed
             ], actor=SYSTEM)
             fired += len(claimed)
-
-
-def _data(value: Any) -> dict[str, Any]:
-    loaded = json.loads(value) if isinstance(value, str) else value  # SQLite returns JSON text here
-    return dict(loaded or {})
