@@ -4,9 +4,9 @@ and their failure fails the change — so they are few, fast, and only write our
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 
+from appliance.core.registry import import_modules
 from appliance.events.envelope import Envelope
 
 Listener = Callable[[Envelope], Awaitable[None]]
@@ -16,7 +16,6 @@ Listener = Callable[[Envelope], Awaitable[None]]
 LISTENER_MODULES = ["appliance.automation.engine"]
 
 _listeners: dict[str, Listener] = {}
-_loaded = False
 
 
 def listen(key: str, listener: Listener) -> None:
@@ -24,15 +23,7 @@ def listen(key: str, listener: Listener) -> None:
     _listeners[key] = listener
 
 
-def load_listeners() -> None:
-    global _loaded
-    if not _loaded:
-        for module in LISTENER_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-
-
 async def notify_listeners(envelope: Envelope) -> None:
-    load_listeners()
+    import_modules(LISTENER_MODULES)
     for key in sorted(_listeners):
         await _listeners[key](envelope)

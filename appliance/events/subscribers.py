@@ -7,11 +7,11 @@ id: a message can be delivered twice (a worker killed mid-delivery, a sweeper re
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from appliance.core.registry import import_modules
 from appliance.events.envelope import Envelope
 
 
@@ -37,15 +37,6 @@ SUBSCRIBER_MODULES = [
 ]
 
 _subscribers: dict[str, Subscriber] = {}
-_loaded = False
-
-
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in SUBSCRIBER_MODULES:
-            importlib.import_module(module)
-        _loaded = True
 
 
 def subscribe(subscriber: Subscriber) -> None:
@@ -58,10 +49,10 @@ def unsubscribe(key: str) -> None:
 
 
 def subscribers() -> list[Subscriber]:
-    _load()
+    import_modules(SUBSCRIBER_MODULES)
     return [_subscribers[key] for key in sorted(_subscribers)]
 
 
 def subscriber(key: str) -> Subscriber | None:
-    _load()
+    import_modules(SUBSCRIBER_MODULES)
     return _subscribers.get(key)

@@ -8,7 +8,6 @@ the database alone.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +15,7 @@ from datetime import timedelta
 import dramatiq
 
 from appliance.core.log import get_logger
+from appliance.core.registry import import_modules
 
 _log = get_logger(__name__)
 
@@ -47,14 +47,9 @@ def task(name: str, *, queue: str = "default") -> Callable[[Task], Task]:
     return register
 
 
-def _declare_all() -> None:
-    for module in TASK_MODULES:
-        importlib.import_module(module)
-
-
 def bind(broker: dramatiq.Broker) -> None:
     """Declare every task on `broker` (which becomes the one `enqueue` sends through)."""
-    _declare_all()
+    import_modules(TASK_MODULES)
     _bound.clear()
     for spec in _tasks.values():
         _bound[spec.name] = dramatiq.Actor(
@@ -67,7 +62,7 @@ def enqueue(name: str, *args: str, delay: timedelta | None = None) -> bool:
     """Send a task message; False when no broker is bound here (the sweeper will find the work)."""
     actor = _bound.get(name)
     if actor is None:
-        _declare_all()
+        import_modules(TASK_MODULES)
         if name not in _tasks:
             raise KeyError(f"no task called {name}")
         _log.debug("task_not_sent", task=name, reason="no broker bound in this process")
