@@ -69,11 +69,15 @@ def _set_off(rule: RuleOut, envelope: Envelope) -> bool:
 async def handle(envelope: Envelope) -> None:
     booking_id = UUID(envelope.subject.id)
     candidates = [rule for rule in await enabled_rules() if _set_off(rule, envelope)]
+    if not candidates:
+        return
+    # Read once for all the rules: an event's rules judge what its actions could change (status,
+    # payment status) as the event recorded it, and a timer sets off a single rule.
+    try:
+        facts = _as_of_event(await booking_facts(booking_id, event_type=envelope.type, actor=SYSTEM), envelope)
+    except NotFound:
+        return  # the booking is gone: nothing to act on
     for rule in candidates:
-        try:
-            facts = _as_of_event(await booking_facts(booking_id, event_type=envelope.type, actor=SYSTEM), envelope)
-        except NotFound:
-            return  # the booking is gone: nothing to act on
         if rule.branch_id is not None and str(rule.branch_id) != facts["branch.id"]:
             continue
         held = conditions.evaluate(rule.conditions, facts).held
