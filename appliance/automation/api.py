@@ -13,19 +13,7 @@ from appliance.auth.api import AnyRequest, actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
 from appliance.automation import actions, approvals, queries, schemas
-from appliance.core.errors import Invalid
-from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
-
-
-def _after(cursor: str | None) -> tuple[int, UUID] | None:
-    raw = decode_cursor(cursor)
-    if raw is None:
-        return None
-    try:
-        priority, _, last_id = raw.partition("|")
-        return int(priority), UUID(last_id)
-    except ValueError:
-        raise Invalid({"cursor": "not a cursor this API returned"}) from None
+from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_pair_cursor, encode_pair_cursor
 
 
 class RuleController(Controller):
@@ -42,8 +30,8 @@ class RuleController(Controller):
         self, request: AnyRequest, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT
     ) -> Page[schemas.Rule]:
         """In the order they run: priority, then id."""
-        items, last = await queries.list_rules(actor=actor_of(request), after=_after(cursor), limit=check_limit(limit))
-        return Page(items=items, next_cursor=encode_cursor(f"{last[0]}|{last[1]}") if last else None)
+        items, last = await queries.list_rules(actor=actor_of(request), after=decode_pair_cursor(cursor, int), limit=check_limit(limit))
+        return Page(items=items, next_cursor=encode_pair_cursor(str(last[0]), last[1]) if last else None)
 
     @get("/{rule_id:uuid}", opt=requires(Permission.automation_read))
     async def get_rule(self, request: AnyRequest, rule_id: FromPath[UUID]) -> schemas.Rule:

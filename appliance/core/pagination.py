@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -13,6 +14,7 @@ import msgspec
 from appliance.core.errors import Invalid
 
 T = TypeVar("T")
+K = TypeVar("K")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -54,17 +56,26 @@ def aware_instant(field: str, value: datetime | None) -> datetime | None:
     return value
 
 
-def encode_instant_cursor(last: tuple[datetime, UUID]) -> str:
-    """A cursor for lists ordered by (an instant, id): the previous page's last pair."""
-    return encode_cursor(f"{last[0].isoformat()}|{last[1]}")
+def encode_pair_cursor(key: str, last_id: UUID) -> str:
+    """A cursor for lists ordered by (a key, id): the previous page's last pair, the key as text."""
+    return encode_cursor(f"{key}|{last_id}")
 
 
-def decode_instant_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+def decode_pair_cursor(cursor: str | None, parse_key: Callable[[str], K]) -> tuple[K, UUID] | None:
     raw = decode_cursor(cursor)
     if raw is None:
         return None
     try:
-        at, _, last_id = raw.partition("|")
-        return datetime.fromisoformat(at), UUID(last_id)
+        key, _, last_id = raw.partition("|")
+        return parse_key(key), UUID(last_id)
     except ValueError:
         raise Invalid({"cursor": "not a cursor this API returned"}) from None
+
+
+def encode_instant_cursor(last: tuple[datetime, UUID]) -> str:
+    """A cursor for lists ordered by (an instant, id)."""
+    return encode_pair_cursor(last[0].isoformat(), last[1])
+
+
+def decode_instant_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    return decode_pair_cursor(cursor, datetime.fromisoformat)

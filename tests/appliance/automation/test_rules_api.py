@@ -115,3 +115,18 @@ async def test_the_dry_run_shows_which_conditions_held_on_a_real_booking(client:
     assert other.json()["trigger_matches"] is False and other.json()["would_run"] == []
     missing = await client.post(f"/api/v1/rules/{rule['id']}/test", json={"booking_id": str(rule["id"])})
     assert missing.status_code == 404
+
+
+async def test_rules_are_listed_in_run_order_page_by_page(client: httpx.AsyncClient) -> None:
+    await sign_in_as(client, "owner")
+    for priority in (30, 10, 20):
+        created = await client.post("/api/v1/rules", json={**VIP_AUTO_APPROVE, "name": f"p{priority}", "priority": priority})
+        assert created.status_code == 201, created.text
+
+    first = (await client.get("/api/v1/rules", params={"limit": 2})).json()
+    second = (await client.get("/api/v1/rules", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    bad = await client.get("/api/v1/rules", params={"cursor": "bm90LWEtY3Vyc29y"})
+
+    assert [r["name"] for r in first["items"]] == ["p10", "p20"]
+    assert [r["name"] for r in second["items"]] == ["p30"] and second["next_cursor"] is None
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
