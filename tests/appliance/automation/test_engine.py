@@ -18,7 +18,7 @@ from appliance.automation.engine import SUBSCRIBER, TIMER_PREFIX
 from appliance.automation.schemas import RuleCreate
 from appliance.automation.tables import RuleRun
 from appliance.bookings.actions import (
-    NewBooking, create_booking, reschedule_booking, set_payment_status, transition_booking,
+    reschedule_booking, set_payment_status, transition_booking,
 )
 from appliance.bookings.states import PaymentStatus
 from appliance.bookings.tables import Booking
@@ -26,9 +26,8 @@ from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid
 from appliance.events import actions as events
 from appliance.events.tables import Delivery, OutboxEvent, Timer
-from appliance.customers.schemas import CustomerContact
 from appliance.events.timers import fire_due_timers
-from appliance.testing.builders import make_branch, make_resource, make_service
+from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -67,12 +66,7 @@ async def shop(**service: Any) -> tuple[UUID, datetime]:
 
 
 async def book(service_id: UUID, starts_at: datetime, channel: str = "web", n: int = 0) -> UUID:
-    created = await create_booking(
-        NewBooking(service_id=service_id, starts_at=starts_at, channel=channel,
-                   customer=CustomerContact(name=f"客户{n}", phone=f"+86138000011{n:02d}")),
-        actor=cli_actor(), staff=True,
-    )
-    return created.booking.id
+    return await make_booking(service_id, starts_at, name=f"客户{n}", phone=f"+86138000011{n:02d}", channel=channel)
 
 
 async def status_of(booking_id: UUID) -> tuple[str, str]:

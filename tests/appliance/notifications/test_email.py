@@ -13,14 +13,12 @@ import pytest
 from appliance.auth.actor import cli_actor
 from appliance.automation.actions import create_rule
 from appliance.automation.schemas import RuleCreate
-from appliance.bookings.actions import NewBooking, create_booking
-from appliance.customers.schemas import CustomerContact
 from appliance.events import actions as events
 from appliance.events.tables import Delivery
 from appliance.notifications.channels import configure_channels
 from appliance.notifications.tables import Message
 from appliance.settings import Settings
-from appliance.testing.builders import make_branch, make_resource, make_service
+from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
 from appliance.testing.deliveries import deliver_everything
 from tests.smtp_server import Inbox, MailServer
 
@@ -41,12 +39,8 @@ async def book(email: str | None, n: int = 0) -> UUID:
     await make_resource(branch.id)
     service = await make_service(branch.id, "精油按摩")
     day = datetime.now(SHANGHAI).date() + timedelta(days=5)
-    created = await create_booking(
-        NewBooking(service_id=service.id, starts_at=datetime(day.year, day.month, day.day, 14, 30, tzinfo=SHANGHAI),
-                   channel="web", customer=CustomerContact(name="韩梅梅", phone=f"+86139000000{n:02d}", email=email)),
-        actor=cli_actor(), staff=True,
-    )
-    return created.booking.id
+    starts_at = datetime(day.year, day.month, day.day, 14, 30, tzinfo=SHANGHAI)
+    return await make_booking(service.id, starts_at, phone=f"+86139000000{n:02d}", email=email)
 
 
 async def messages() -> list[dict[str, Any]]:

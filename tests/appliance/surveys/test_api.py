@@ -8,12 +8,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from appliance.audit.tables import AuditEntry
-from appliance.auth.actor import cli_actor
-from appliance.bookings.actions import NewBooking, create_booking
-from appliance.customers.schemas import CustomerContact
 from appliance.surveys.actions import invite
 from appliance.surveys.tables import SurveyAnswer, SurveyInvitation
-from appliance.testing.builders import make_branch, make_resource, make_service
+from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -23,12 +20,7 @@ async def booked() -> str:
     await make_resource(branch.id)
     service = await make_service(branch.id, "精油按摩")
     day = datetime.now(SHANGHAI).date() + timedelta(days=2)
-    created = await create_booking(
-        NewBooking(service_id=service.id, starts_at=datetime(day.year, day.month, day.day, 11, 0, tzinfo=SHANGHAI),
-                   channel="web", customer=CustomerContact(name="韩梅梅", phone="+8613900000001")),
-        actor=cli_actor(), staff=True,
-    )
-    return await invite(created.booking.id)
+    return await invite(await make_booking(service.id, datetime(day.year, day.month, day.day, 11, 0, tzinfo=SHANGHAI)))
 
 
 async def test_a_customer_answers_once_through_the_link(client: httpx.AsyncClient) -> None:
