@@ -1,0 +1,1 @@
+"""`appliance keys`: the key ring of field encryption (create, inspect) and data-key rotation."""
