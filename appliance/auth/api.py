@@ -10,11 +10,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.status_codes import HTTP_200_OK
 
-from appliance.auth import actions, queries, schemas
+from appliance.auth import actions, mfa, queries, schemas
 from appliance.auth.actor import Actor
 from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
 from appliance.auth.roles import ROLE_PERMISSIONS, Permission
-from appliance.auth.sessions import SessionManager
+from appliance.auth.sessions import SessionManager, SsoTokens
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
 AnyRequest = Request[Any, Any, Any]
@@ -30,7 +30,7 @@ def _sessions(request: AnyRequest) -> SessionManager:
     return manager
 
 
-def _session_cookie(manager: SessionManager, value: str, *, clear: bool = False) -> Cookie:
+def session_cookie(manager: SessionManager, value: str, *, clear: bool = False) -> Cookie:
     return Cookie(
         key=manager.cookie_name, value=value, path="/", secure=manager.secure_cookie, httponly=True,
         samesite="lax", max_age=0 if clear else None,
@@ -41,6 +41,25 @@ def _permissions(actor: Actor) -> list[str]:
     return sorted(p.value for p in Permission if actor.can(p))
 
 
+async def start_session(
+    request: AnyRequest, user_id: UUID, auth_method: str, *, mfa_pending: bool = False, sso: SsoTokens | None = None
+) -> Response[schemas.Me]:
+    """A brand-new session for a user who just proved who they are: any session the client brought
+    ends first (no fixation), and the answer carries the new cookie and CSRF token."""
+    manager = _sessions(request)
+    if old := request.cookies.get(manager.cookie_name):
+        await manager.destroy(old)
+    epoch = await queries.session_epoch_of(user_id)
+    session_id, session = await manager.create(user_id, epoch, auth_method, mfa_pending=mfa_pending, sso=sso)
+    actor = await queries.actor_for_session(session, ip=actor_of(request).ip, request_id=actor_of(request).request_id)
+    assert actor is not None
+    me = schemas.Me(
+        user=await queries.get_user(user_id, actor=actor), permissions=_permissions(actor),
+        auth_method=auth_method, csrf_token=session.csrf_token, mfa_enrolment_required=mfa_pending,
+    )
+    return Response(me, cookies=[session_cookie(manager, session_id)])
+
+
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
@@ -48,19 +67,29 @@ class AuthController(Controller):
     @post("/login", opt={**PUBLIC, "rate_limited": "login", "csrf_exempt": True}, status_code=HTTP_200_OK)
     async def login(self, request: AnyRequest, data: JSONBody[schemas.LoginRequest]) -> Response[schemas.Me]:
         """Sign in with a local account. Starts a new session (a new id, whatever cookie was sent)."""
-        manager = _sessions(request)
-        user_id = await actions.authenticate(data.username, data.password, actor=actor_of(request))
-        if old := request.cookies.get(manager.cookie_name):
-            await manager.destroy(old)  # never carry a pre-login session id over: no fixation
-        epoch = await queries.session_epoch_of(user_id)
-        session_id, session = await manager.create(user_id, epoch, "password")
-        actor = await queries.actor_for_session(session, ip=actor_of(request).ip, request_id=actor_of(request).request_id)
-        assert actor is not None
-        me = schemas.Me(
-            user=await queries.get_user(user_id, actor=actor), permissions=_permissions(actor),
-            auth_method="password", csrf_token=session.csrf_token,
+        result = await actions.authenticate(data, actor=actor_of(request), lockout=request.app.state.lockout)
+        return await start_session(request, result.user_id, result.auth_method, mfa_pending=result.mfa_pending)
+
+    @post("/mfa/totp", opt=AUTHENTICATED, status_code=HTTP_200_OK)
+    async def start_totp(self, request: AnyRequest, data: JSONBody[schemas.TotpEnrolStart]) -> mfa.TotpEnrolment:
+        """Set up an authenticator app: the secret and otpauth:// URI are in this response only. Needs
+        your password again. In force once confirmed with a first code."""
+        actor = actor_of(request)
+        assert actor.user_id is not None
+        return await mfa.start_totp_enrolment(actor.user_id, data.password, actor=actor)
+
+    @post("/mfa/totp/confirm", opt=AUTHENTICATED, status_code=HTTP_200_OK)
+    async def confirm_totp(self, request: AnyRequest, data: JSONBody[schemas.TotpEnrolConfirm]) -> Response[schemas.MfaEnrolled]:
+        """Confirm with a first code; returns ten one-time recovery codes (shown once) and starts a new
+        session with the account's roles (a new id and CSRF token)."""
+        actor = actor_of(request)
+        assert actor.user_id is not None
+        confirmed = await mfa.confirm_totp_enrolment(actor.user_id, data.code, actor=actor)
+        response = await start_session(request, actor.user_id, "password+totp")
+        return Response(
+            schemas.MfaEnrolled(recovery_codes=confirmed.recovery_codes, me=response.content),
+            cookies=response.cookies,
         )
-        return Response(me, cookies=[_session_cookie(manager, session_id)])
 
     @post("/logout", opt=PUBLIC, status_code=HTTP_200_OK)
     async def logout(self, request: AnyRequest) -> Response[dict[str, bool]]:
@@ -69,7 +98,7 @@ class AuthController(Controller):
         if session_id := request.scope["state"].get("session_id"):
             await manager.destroy(session_id)
             await actions.record_logout(actor=actor_of(request))
-        return Response({"signed_out": True}, cookies=[_session_cookie(manager, "", clear=True)])
+        return Response({"signed_out": True}, cookies=[session_cookie(manager, "", clear=True)])
 
     @get("/me", opt=AUTHENTICATED)
     async def me(self, request: AnyRequest) -> schemas.Me:
@@ -79,6 +108,7 @@ class AuthController(Controller):
         return schemas.Me(
             user=await queries.get_user(actor.user_id, actor=actor), permissions=_permissions(actor),
             auth_method=actor.auth_method, csrf_token=session.csrf_token if session else None,
+            mfa_enrolment_required=bool(session and session.mfa_pending),
         )
 
     @post("/tokens", opt=requires(Permission.tokens_manage))
@@ -112,6 +142,15 @@ class UserController(Controller):
     @get("/{user_id:uuid}", opt=requires(Permission.users_read))
     async def get_user(self, request: AnyRequest, user_id: FromPath[UUID]) -> schemas.User:
         return await queries.get_user(user_id, actor=actor_of(request))
+
+    @post("/{user_id:uuid}/mfa/reset", opt=requires(Permission.users_manage), status_code=HTTP_200_OK)
+    async def reset_mfa(self, request: AnyRequest, user_id: FromPath[UUID], data: JSONBody[schemas.MfaReset]) -> schemas.User:
+        """Owners only: take away another account's authenticator app (a lost phone). Its recovery codes
+        go too, its sessions end, and it sets up a new one at its next sign-in. Send a reason and the
+        current code of your own authenticator app (`totp`). Not for your own account."""
+        actor = actor_of(request)
+        await mfa.reset_totp(user_id, data.reason, data.totp, actor=actor, lockout=request.app.state.lockout)
+        return await queries.get_user(user_id, actor=actor)
 
     @post("/{user_id:uuid}/disable", opt=requires(Permission.users_manage), status_code=HTTP_200_OK)
     async def disable_user(self, request: AnyRequest, user_id: FromPath[UUID]) -> schemas.User:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hmac
+import time
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
+import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from appliance.audit.trail import record_failure
 from appliance.auth.actor import Actor
+from appliance.auth.oidc import OidcClient, Unreachable
 from appliance.auth.queries import actor_for_session, actor_for_token
-from appliance.auth.sessions import SessionManager
+from appliance.auth.sessions import SessionData, SessionManager
 from appliance.core.errors import Forbidden
 from appliance.core.http import client_ip, request_id_of
 
@@ -50,9 +54,14 @@ class AuthenticationMiddleware:
     ambient credentials, so CSRF does not apply to them.
     """
 
-    def __init__(self, app: ASGIApp, *, sessions: SessionManager, trusted_proxies: tuple[str, ...], public_url: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, sessions: SessionManager, trusted_proxies: tuple[str, ...], public_url: str,
+        oidc: OidcClient | None = None, recheck_seconds: int = 300,
+    ) -> None:
         self.app = app
         self.sessions = sessions
+        self.oidc = oidc
+        self.recheck_seconds = recheck_seconds
         self.trusted_proxies = trusted_proxies
         self.public_origin = _origin(public_url)
 
@@ -73,6 +82,8 @@ class AuthenticationMiddleware:
             state["auth_error"] = None if actor else "invalid_token"
         elif session_id := _cookie(scope, self.sessions.cookie_name):
             session = await self.sessions.load(session_id)
+            if session is not None and session.sso is not None:
+                session = await self._recheck_sso(session_id, session, ip=ip, request_id=request_id)
             if session is not None:
                 actor = await actor_for_session(session, ip=ip, request_id=request_id)
             if actor is not None and session is not None:
@@ -86,6 +97,30 @@ class AuthenticationMiddleware:
         scope["user"] = actor
         structlog.contextvars.bind_contextvars(actor_kind=actor.kind, actor_id=actor.id)
         await self.app(scope, receive, send)
+
+    async def _recheck_sso(self, session_id: str, session: SessionData, *, ip: str | None, request_id: str) -> SessionData | None:
+        """Every recheck_seconds an SSO session asks the provider (its refresh token) whether the user may
+        stay. A "no" — account disabled or deleted there, grant revoked, session ended — ends the session
+        here; an unreachable provider does not (asked again after the next interval)."""
+        assert session.sso is not None
+        if self.oidc is None or time.time() - session.sso.checked_at < self.recheck_seconds:
+            return session
+        # Mark it checked first, so parallel requests of this session do not all ask (and a rotating
+        # provider does not see its refresh token used twice).
+        marked = msgspec.structs.replace(session, sso=msgspec.structs.replace(session.sso, checked_at=time.time()))
+        await self.sessions.save(session_id, marked)
+        outcome = await self.oidc.recheck(session.sso)
+        if isinstance(outcome, Unreachable):
+            return marked
+        if outcome is None:
+            await self.sessions.destroy(session_id)
+            actor = Actor(kind="user", id=str(session.user_id), label="", auth_method="sso", user_id=session.user_id,
+                          ip=ip, request_id=request_id)
+            await record_failure("auth.session_ended", actor=actor, reason="identity_provider_refused", result="denied")
+            return None
+        renewed = msgspec.structs.replace(session, sso=outcome)
+        await self.sessions.save(session_id, renewed)
+        return renewed
 
     def _check_csrf(self, scope: Scope, expected: str) -> None:
         handler = scope.get("route_handler")

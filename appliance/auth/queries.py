@@ -40,7 +40,8 @@ async def actor_for_session(session: SessionData, *, ip: str | None, request_id:
     ).first()
     if user is None or not user["active"] or user["session_epoch"] != session.epoch:
         return None
-    grants = (await grants_of([user["id"]]))[user["id"]]
+    # Until the required second factor is set up, the session holds no role: it may only enrol.
+    grants = () if session.mfa_pending else (await grants_of([user["id"]]))[user["id"]]
     return Actor(
         kind="user",
         id=str(user["id"]),

@@ -27,9 +27,15 @@ class Permission(StrEnum):
     bookings_read = "bookings.read"
     bookings_write = "bookings.write"  # create, reschedule, every state transition
     customers_read = "customers.read"
-    customers_write = "customers.write"
+    customers_write = "customers.write"  # profiles, tags, notes, redeeming points
+    loyalty_manage = "loyalty.manage"  # adjusting points, overriding a tier, the loyalty programme
     automation_read = "automation.read"  # rules, templates, deliveries
     automation_write = "automation.write"
+    data_export = "data.export"  # everything the appliance holds, personal data included: owners only
+    customers_export = "customers.export"  # all held about one customer: data-subject requests
+    customers_erase = "customers.erase"  # erase one customer's personal data: data-subject requests
+    reports_read = "reports.read"  # analytics over the branch's bookings, and their downloads
+    data_import = "data.import"  # importing customers and past bookings from spreadsheets
 
 
 P = Permission
@@ -39,14 +45,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             P.branches_read, P.branches_write, P.users_read, P.users_manage, P.tokens_manage, P.catalog_read,
             P.catalog_write, P.bookings_read, P.bookings_write, P.customers_read, P.customers_write,
-            P.automation_read, P.automation_write,
+            P.loyalty_manage, P.automation_read, P.automation_write, P.reports_read, P.data_import,
         }
     ),
     Role.front_desk: frozenset(
         {P.branches_read, P.catalog_read, P.bookings_read, P.bookings_write, P.customers_read, P.customers_write}
     ),
     Role.staff: frozenset({P.branches_read, P.catalog_read, P.bookings_read}),
-    Role.compliance_officer: frozenset({P.branches_read, P.users_read, P.audit_read, P.audit_export}),
+    Role.compliance_officer: frozenset(
+        {P.branches_read, P.users_read, P.audit_read, P.audit_export, P.customers_export, P.customers_erase}
+    ),
 }
 
 # Roles whose grant always spans every branch: a branch-scoped owner or auditor makes no sense.

@@ -16,7 +16,16 @@ Username = Annotated[str, msgspec.Meta(min_length=1, max_length=150, pattern=r"^
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     username: Annotated[str, msgspec.Meta(max_length=150)]
     password: Annotated[str, msgspec.Meta(max_length=1024)]
-    totp: str | None = None
+    # Owners and compliance officers with a second factor send one of these too.
+    totp: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    recovery_code: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class MfaReset(msgspec.Struct, forbid_unknown_fields=True):
+    # Why (a lost phone, a new device): kept in the audit log.
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)]
+    # The current code of the resetting owner's own authenticator app: a fresh proof (step-up).
+    totp: Annotated[str, msgspec.Meta(max_length=16)] = ""
 
 
 class GrantBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,6 +55,21 @@ class Me(msgspec.Struct):
     permissions: list[str]
     auth_method: str
     csrf_token: str | None  # send as X-CSRF-Token on unsafe requests made with the session cookie
+    # True: a second factor is required and not set up yet; until it is, only enrolment is allowed.
+    mfa_enrolment_required: bool = False
+
+
+class TotpEnrolStart(msgspec.Struct, forbid_unknown_fields=True):
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+class TotpEnrolConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(max_length=16)]
+
+
+class MfaEnrolled(msgspec.Struct):
+    recovery_codes: list[str]  # shown once; each signs in once instead of a code
+    me: Me  # the new session (its csrf_token replaces the old one)
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):

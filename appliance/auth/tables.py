@@ -1,4 +1,4 @@
-"""Staff accounts, their role grants, API tokens and server-side session records."""
+"""Staff accounts, their role grants, SSO identities, MFA recovery codes, API tokens and session records."""
 
 from __future__ import annotations
 
@@ -22,6 +22,32 @@ class User(Table, tablename="app_user"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
+    # TOTP (RFC 6238) for local sign-in: the base32 secret, set at enrolment and in force once confirmed.
+    totp_secret = Text(null=True, default=None)
+    totp_confirmed_at = Timestamptz(null=True, default=None)
+    # The last time step accepted: a code is good once (RFC 6238 section 5.2).
+    totp_last_step = Integer(default=0)
+
+
+class SsoIdentity(Table):
+    """The identity provider's account behind an SSO user: (issuer, subject) is the stable key."""
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, unique=True)
+    issuer = Varchar(length=500)
+    subject = Varchar(length=255)
+    created_at = Timestamptz()
+    last_login_at = Timestamptz(null=True, default=None)
+
+
+class RecoveryCode(Table):
+    """A one-time MFA recovery code; only its SHA-256 is kept (the codes carry 80 random bits)."""
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(User, on_delete=OnDelete.cascade)
+    code_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
 
 
 class RoleGrant(Table):

@@ -58,7 +58,7 @@ async def test_relogin_as_same_user_rotates_and_ends_the_old_session(client: htt
 
 
 async def test_session_cookie_attributes(client: httpx.AsyncClient) -> None:
-    await make_user("alice", Role.owner)
+    await make_user("alice", Role.front_desk)
 
     response = await client.post("/api/v1/auth/login", json={"username": "alice", "password": "correct horse battery staple"})
 
