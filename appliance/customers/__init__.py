@@ -1,1 +1,2 @@
-"""Customers (客户): who books. The CRM (issue 6) and field encryption (issue 5) build on this."""
+"""Customers (客户): who books, and the CRM around them — profile, tags, notes, facts from their bookings,
+points and membership tiers. Field encryption (issue 5) builds on `queries.find_customer_ids`."""

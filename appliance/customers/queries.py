@@ -1,12 +1,556 @@
-"""Customer lookups. Exact-match search goes through here so blind indexes can replace plain columns."""
+"""Customer reads: lookups, the list, the 360 view, notes, the points ledger and balances, the loyalty
+programme, and the customer facts rules see.
+
+Exact-match lookups by phone, last four digits, email or full name go through `find_customer_ids` and
+nowhere else: they compare blind indexes (field encryption, `customers.sealing`), never plaintext, which
+the database does not hold. A part of a name cannot be searched for.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from appliance.customers.tables import Customer
+import msgspec
+from piccolo.columns.combination import WhereRaw
+from piccolo.query.functions.aggregate import Sum
+
+from appliance.auth.actor import Actor
+from appliance.auth.roles import Permission
+from appliance.bookings.tables import Booking
+from appliance.notifications.tables import Message
+from appliance.catalog.schemas import Money
+from appliance.catalog.tables import Resource, Service
+from appliance.core.clock import utc_now
+from appliance.core.db import json_value
+from appliance.core.errors import NotFound
+from appliance.core.pagination import split_page
+from appliance.customers import schemas
+from appliance.customers.logic import CONSENT_PURPOSES, SegmentFilter, Tier, segment_where, normalise_email, normalise_phone, normalise_tag
+from appliance.customers.sealing import lookup_index, opened_customer, opened_interaction, opened_note
+from appliance.customers.tables import (
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, LoyaltyProgramme, PointsEntry,
+    Segment,
+)
+
+NO_ID = UUID(int=0)  # matches nothing: stands in for an empty list in `is_in`
+PROGRAMME_ID = "default"
+RECENT_BOOKINGS = 10
+RECENT_NOTES = 20
+
+
+# --- Lookups -----------------------------------------------------------------------------------------
+
+
+async def find_customer_ids(
+    *, phone: str | None = None, phone_last4: str | None = None, email: str | None = None, name: str | None = None,
+    limit: int = 200,
+) -> list[UUID]:
+    """Customers matching every exact value given: a phone (any spelling; compared as E.164), the last
+    four digits of the phone, an email (compared lower-cased), a full name (compared with spaces and case
+    folded). Each is compared through its blind index. Invalid values match nobody."""
+    query = Customer.select(Customer.id).order_by(Customer.id).limit(limit)
+    if phone is not None:
+        query = query.where(Customer.phone_bidx == (lookup_index("phone", normalise_phone(phone)) or "-"))
+    if phone_last4 is not None:
+        wanted = phone_last4 if len(phone_last4) == 4 and phone_last4.isdigit() else None
+        query = query.where(Customer.phone_last4_bidx == (lookup_index("last4", wanted) or "-"))
+    if email is not None:
+        query = query.where(Customer.email_bidx == (lookup_index("email", normalise_email(email)) or "-"))
+    if name is not None:
+        query = query.where(Customer.name_bidx == (lookup_index("name", name) or "-"))
+    return [row["id"] for row in await query]
+
+
+async def find_customers_by_contacts(
+    phones: Sequence[str], emails: Sequence[str]
+) -> tuple[dict[str, UUID], dict[str, UUID]]:
+    """The batched form of `find_customer_ids` for imports: the customer of each normalised phone (E.164)
+    and of each normalised email found (an email several customers share: the first by id), in one
+    query per kind, through the blind indexes. Like `find_customer_ids`, the one place that knows how
+    contacts are stored."""
+    by_phone: dict[str, UUID] = {}
+    by_email: dict[str, UUID] = {}
+    if phones:
+        phone_of = {lookup_index("phone", p): p for p in phones}
+        for row in await Customer.select(Customer.id, Customer.phone_bidx).where(Customer.phone_bidx.is_in(list(phone_of))):
+            by_phone[phone_of[row["phone_bidx"]]] = row["id"]
+    if emails:
+        email_of = {lookup_index("email", e): e for e in emails}
+        rows = await Customer.select(Customer.id, Customer.email_bidx).where(
+            Customer.email_bidx.is_in(list(email_of))
+        ).order_by(Customer.id)
+        for row in rows:
+            by_email.setdefault(email_of[row["email_bidx"]], row["id"])
+    return by_phone, by_email
+
+
+async def contacts_of(customer_ids: Sequence[UUID]) -> dict[UUID, schemas.CustomerBrief]:
+    """Name and phone of each customer, in one query (for lists of bookings)."""
+    if not customer_ids:
+        return {}
+    rows = await Customer.select(Customer.id, Customer.name, Customer.phone).where(Customer.id.is_in(list(set(customer_ids))))
+    opened = [opened_customer(r) for r in rows]
+    return {r["id"]: schemas.CustomerBrief(id=r["id"], name=r["name"], phone=r["phone"]) for r in opened}
 
 
 async def find_customer_by_phone(phone_e164: str) -> UUID | None:
-    row = await Customer.select(Customer.id).where(Customer.phone == phone_e164).first()
-    return row["id"] if row else None
+    found = await find_customer_ids(phone=phone_e164, limit=1)
+    return found[0] if found else None
+
+
+# --- The list ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    phone: str | None = None
+    phone_last4: str | None = None
+    email: str | None = None
+    q: str | None = None  # the full name, exactly (names are sealed: no part of one can be searched for)
+    tag: str | None = None
+    tier: str | None = None
+    segment: SegmentFilter | None = None
+
+    @property
+    def exact(self) -> bool:
+        return any(v is not None for v in (self.phone, self.phone_last4, self.email, self.name))
+
+    @property
+    def name(self) -> str | None:
+        return self.q.strip() or None if self.q else None
+
+
+async def list_customers(
+    filters: CustomerFilter, *, after: tuple[datetime, UUID] | None, limit: int
+) -> tuple[list[schemas.CustomerSummary], tuple[datetime, UUID] | None]:
+    """Newest first, a page ordered by (created_at, id) descending, and the key to continue after."""
+    query = Customer.select(
+        Customer.id, Customer.name, Customer.phone, Customer.email, Customer.tier, Customer.visit_count,
+        Customer.last_visit_at, Customer.lifetime_value, Customer.created_at,
+    ).where(Customer.merged_into.is_null()).order_by(Customer.created_at, Customer.id, ascending=False).limit(limit + 1)
+    if filters.segment is not None:
+        query = query.where(segment_condition(filters.segment))
+    if filters.exact:
+        found = await find_customer_ids(
+            phone=filters.phone, phone_last4=filters.phone_last4, email=filters.email, name=filters.name
+        )
+        found = [await survivor_of(c) for c in found]  # a merged duplicate's phone finds the customer it joined
+        query = query.where(Customer.id.is_in(found or [NO_ID]))
+    if filters.tag is not None:
+        tagged = CustomerTag.select(CustomerTag.customer).where(CustomerTag.tag == (normalise_tag(filters.tag) or ""))
+        query = query.where(Customer.id.is_in(tagged))
+    if filters.tier is not None:
+        query = query.where(Customer.tier == filters.tier)
+    if after is not None:
+        at, last_id = after
+        query = query.where((Customer.created_at < at) | ((Customer.created_at == at) & (Customer.id < last_id)))
+    rows, last = split_page(await query, limit)
+    rows = [opened_customer(r) for r in rows]
+    ids = [r["id"] for r in rows]
+    tags, balances = await tags_of(ids), await balances_of(ids)
+    items = [
+        schemas.CustomerSummary(
+            id=r["id"], name=r["name"], phone=r["phone"], email=r["email"], tier=r["tier"], tags=tags[r["id"]],
+            visit_count=r["visit_count"], last_visit_at=r["last_visit_at"], lifetime_value=r["lifetime_value"],
+            points=balances[r["id"]], created_at=r["created_at"],
+        )
+        for r in rows
+    ]
+    return items, (last["created_at"], last["id"]) if last else None
+
+
+async def names_of(customer_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """Each customer's name, for lists that show many bookings at once (the caller checks customers.read)."""
+    if not customer_ids:
+        return {}
+    rows = await Customer.select(Customer.id, Customer.name).where(Customer.id.is_in(list(set(customer_ids))))
+    return {row["id"]: opened_customer(row)["name"] for row in rows}
+
+
+async def tags_of(customer_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
+    found: dict[UUID, list[str]] = {c: [] for c in customer_ids}
+    if customer_ids:
+        rows = await CustomerTag.select(CustomerTag.customer, CustomerTag.tag).where(
+            CustomerTag.customer.is_in(list(customer_ids))
+        ).order_by(CustomerTag.tag)
+        for row in rows:
+            found[row["customer"]].append(row["tag"])
+    return found
+
+
+# --- Points ----------------------------------------------------------------------------------------------
+
+
+def _spendable(now: datetime) -> Any:
+    return (PointsEntry.remaining > 0) & (PointsEntry.expires_at.is_null() | (PointsEntry.expires_at > now))
+
+
+async def balances_of(customer_ids: Sequence[UUID], now: datetime | None = None) -> dict[UUID, int]:
+    """Points each customer can spend now: what remains of their credits that have not expired."""
+    found = dict.fromkeys(customer_ids, 0)
+    if customer_ids:
+        rows = await PointsEntry.select(PointsEntry.customer, Sum(PointsEntry.remaining).as_alias("balance")).where(
+            PointsEntry.customer.is_in(list(customer_ids)) & _spendable(now or utc_now())
+        ).group_by(PointsEntry.customer)
+        for row in rows:
+            found[row["customer"]] = int(row["balance"] or 0)
+    return found
+
+
+async def points_balance(customer_id: UUID, now: datetime | None = None) -> int:
+    return (await balances_of([customer_id], now))[customer_id]
+
+
+async def points_earned_of(customer_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """Every credit ever (earned, awarded, added by staff) less reversals of earned points: what points
+    tiers count, whatever was spent or expired since."""
+    found = dict.fromkeys(customer_ids, 0)
+    if customer_ids:
+        rows = await PointsEntry.select(PointsEntry.customer, Sum(PointsEntry.points).as_alias("total")).where(
+            PointsEntry.customer.is_in(list(customer_ids)) & ((PointsEntry.points > 0) | (PointsEntry.kind == "reverse"))
+        ).group_by(PointsEntry.customer)
+        for row in rows:
+            found[row["customer"]] = int(row["total"] or 0)
+    return found
+
+
+async def points_earned(customer_id: UUID) -> int:
+    return (await points_earned_of([customer_id]))[customer_id]
+
+
+async def _points(customer_id: UUID) -> schemas.Points:
+    now = utc_now()
+    soonest = await PointsEntry.select(PointsEntry.remaining, PointsEntry.expires_at).where(
+        (PointsEntry.customer == customer_id) & _spendable(now) & PointsEntry.expires_at.is_not_null()
+    ).order_by(PointsEntry.expires_at).first()
+    if soonest is not None:
+        # Every lot expiring at that same instant (a day's earnings) leaves together.
+        same = await PointsEntry.select(Sum(PointsEntry.remaining).as_alias("points")).where(
+            (PointsEntry.customer == customer_id) & _spendable(now) & (PointsEntry.expires_at == soonest["expires_at"])
+        ).first()
+        expiring = schemas.Expiring(points=int((same or {}).get("points") or 0), expires_at=soonest["expires_at"])
+    return schemas.Points(
+        balance=await points_balance(customer_id, now), earned=await points_earned(customer_id),
+        next_expiry=expiring if soonest is not None else None,
+    )
+
+
+def entry_schema(row: dict[str, Any]) -> schemas.PointsEntry:
+    return schemas.PointsEntry(
+        id=row["id"], kind=row["kind"], points=row["points"], balance_after=row["balance_after"],
+        remaining=row["remaining"], expires_at=row["expires_at"], booking_id=row["booking"], reason=row["reason"],
+        actor_label=row["actor_label"], created_at=row["created_at"],
+    )
+
+
+async def list_points(
+    customer_id: UUID, *, after: tuple[datetime, UUID] | None, limit: int
+) -> tuple[list[schemas.PointsEntry], tuple[datetime, UUID] | None]:
+    """The ledger, newest first."""
+    rows, last = await _newest_first(PointsEntry, customer_id, after=after, limit=limit)
+    return [entry_schema(r) for r in rows], last
+
+
+async def _newest_first(
+    table: type[PointsEntry] | type[CustomerNote], customer_id: UUID, *, after: tuple[datetime, UUID] | None, limit: int
+) -> tuple[list[dict[str, Any]], tuple[datetime, UUID] | None]:
+    """A page of one customer's rows ordered by (created_at, id) descending, and the key to continue after."""
+    await require_customer(customer_id)
+    query = table.select().where(table.customer == customer_id).order_by(table.created_at, table.id, ascending=False).limit(
+        limit + 1
+    )
+    if after is not None:
+        at, last_id = after
+        query = query.where((table.created_at < at) | ((table.created_at == at) & (table.id < last_id)))
+    rows, last = split_page(await query, limit)
+    return rows, (last["created_at"], last["id"]) if last else None
+
+
+# --- Notes -----------------------------------------------------------------------------------------------
+
+
+def note_schema(row: dict[str, Any]) -> schemas.Note:
+    """A note as stored (its body sealed)."""
+    row = opened_note(row)
+    return schemas.Note(
+        id=row["id"], body=row["body"], author_kind=row["author_kind"], author_id=row["author_id"],
+        author_label=row["author_label"], created_at=row["created_at"],
+    )
+
+
+async def list_notes(
+    customer_id: UUID, *, after: tuple[datetime, UUID] | None, limit: int
+) -> tuple[list[schemas.Note], tuple[datetime, UUID] | None]:
+    """Newest first."""
+    rows, last = await _newest_first(CustomerNote, customer_id, after=after, limit=limit)
+    return [note_schema(r) for r in rows], last
+
+
+# --- Segments ----------------------------------------------------------------------------------------------
+
+
+def segment_condition(found: SegmentFilter, now: datetime | None = None) -> WhereRaw:
+    """A saved filter as a where clause on Customer, its values bound as parameters."""
+    sql, values = segment_where(found, now or utc_now())
+    return WhereRaw(sql, *values)
+
+
+def segment_schema(row: dict[str, Any]) -> schemas.Segment:
+    return schemas.Segment(
+        id=row["id"], key=row["key"], name=row["name"], filter=msgspec.convert(json_value(row["filter"]), SegmentFilter),
+        revision=row["revision"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+async def get_segment(segment_id: UUID) -> schemas.Segment:
+    row = await Segment.select().where(Segment.id == segment_id).first()
+    if row is None:
+        raise NotFound("no such segment")
+    return segment_schema(row)
+
+
+async def list_segments() -> list[schemas.Segment]:
+    return [segment_schema(r) for r in await Segment.select().order_by(Segment.key)]
+
+
+async def count_segment(found: SegmentFilter) -> int:
+    return int(await Customer.count().where(segment_condition(found)))
+
+
+async def segments_of(customer_id: UUID) -> list[str]:
+    """The keys of the segments the customer is in now, sorted."""
+    now = utc_now()
+    return [
+        segment.key for segment in await list_segments()
+        if await Customer.exists().where((Customer.id == customer_id) & segment_condition(segment.filter, now))
+    ]
+
+
+# --- Merges --------------------------------------------------------------------------------------------------
+
+
+def _merge_schema(row: dict[str, Any]) -> schemas.CustomerMerge:
+    return schemas.CustomerMerge(
+        id=row["id"], survivor_id=row["survivor"], duplicate_id=row["duplicate"],
+        moved=msgspec.convert(json_value(row["moved"]), schemas.MergeMoved), merged_by=row["merged_by"],
+        merged_at=row["merged_at"], undone_at=row["undone_at"],
+    )
+
+
+async def get_merge(merge_id: UUID) -> schemas.CustomerMerge:
+    row = await CustomerMerge.select().where(CustomerMerge.id == merge_id).first()
+    if row is None:
+        raise NotFound("no such merge")
+    return _merge_schema(row)
+
+
+async def list_merges(customer_id: UUID, *, limit: int = 20) -> list[schemas.CustomerMerge]:
+    """The merges this customer took part in (as survivor or duplicate), newest first."""
+    rows = await CustomerMerge.select().where(
+        (CustomerMerge.survivor == customer_id) | (CustomerMerge.duplicate == customer_id)
+    ).order_by(CustomerMerge.merged_at, ascending=False).limit(limit)
+    return [_merge_schema(r) for r in rows]
+
+
+async def survivor_of(customer_id: UUID) -> UUID:
+    """The customer itself, or the one it was merged into (followed through later merges)."""
+    seen = {customer_id}
+    while (row := await Customer.select(Customer.merged_into).where(Customer.id == customer_id).first()) and row["merged_into"]:
+        customer_id = row["merged_into"]
+        if customer_id in seen:  # cannot happen (merges refuse merged customers); never loop
+            break
+        seen.add(customer_id)
+    return customer_id
+
+
+# --- The communication log ------------------------------------------------------------------------------
+
+
+def interaction_entry(row: dict[str, Any]) -> schemas.CommunicationEntry:
+    """A logged interaction as stored (its note sealed)."""
+    row = opened_interaction(row)
+    return schemas.CommunicationEntry(
+        id=row["id"], source="staff", kind=row["kind"], at=row["at"], note=row["note"], channel=None, template=None,
+        status=None, booking_id=None, author_label=row["author_label"],
+    )
+
+
+def _message_entry(row: dict[str, Any]) -> schemas.CommunicationEntry:
+    return schemas.CommunicationEntry(
+        id=row["id"], source="notification", kind="message", at=row["created_at"], note="", channel=row["channel"],
+        template=row["template"], status=row["status"], booking_id=row["booking"], author_label=None,
+    )
+
+
+async def list_communications(
+    customer_id: UUID, *, after: tuple[datetime, UUID] | None, limit: int
+) -> tuple[list[schemas.CommunicationEntry], tuple[datetime, UUID] | None]:
+    """Messages sent to the customer and the calls, visits and messages staff logged, newest first by
+    (time, id): each source read in that order up to one more than a page, then merged."""
+    await require_customer(customer_id)
+    logged = CustomerInteraction.select().where(CustomerInteraction.customer == customer_id).order_by(
+        CustomerInteraction.at, CustomerInteraction.id, ascending=False
+    ).limit(limit + 1)
+    sent = Message.select(
+        Message.id, Message.created_at, Message.channel, Message.template, Message.status, Message.booking
+    ).where((Message.customer == customer_id) & (Message.recipient == "customer")).order_by(
+        Message.created_at, Message.id, ascending=False
+    ).limit(limit + 1)
+    if after is not None:
+        at, last_id = after
+        logged = logged.where(
+            (CustomerInteraction.at < at) | ((CustomerInteraction.at == at) & (CustomerInteraction.id < last_id))
+        )
+        sent = sent.where((Message.created_at < at) | ((Message.created_at == at) & (Message.id < last_id)))
+    entries = sorted(
+        [interaction_entry(r) for r in await logged] + [_message_entry(r) for r in await sent],
+        key=lambda e: (e.at, e.id), reverse=True,
+    )
+    page = entries[:limit]
+    return page, (page[-1].at, page[-1].id) if len(entries) > limit else None
+
+
+async def booking_messages(booking_id: UUID) -> list[schemas.CommunicationEntry]:
+    """The messages sent about one booking (to its customer or to staff), oldest first."""
+    rows = await Message.select(
+        Message.id, Message.created_at, Message.channel, Message.template, Message.status, Message.booking
+    ).where(Message.booking == booking_id).order_by(Message.created_at).order_by(Message.id)
+    return [_message_entry(r) for r in rows]
+
+
+# --- Consent ---------------------------------------------------------------------------------------------
+
+
+async def consent_of(customer_id: UUID) -> list[schemas.ConsentChoice]:
+    """Every purpose, with the choice recorded (or none)."""
+    rows = {
+        r["purpose"]: r for r in await CustomerConsent.select().where(CustomerConsent.customer == customer_id)
+    }
+    return [
+        schemas.ConsentChoice(purpose=p, granted=bool(r["granted"]), changed_at=r["changed_at"], source=r["source"])
+        if (r := rows.get(p)) else schemas.ConsentChoice(purpose=p, granted=None, changed_at=None, source=None)
+        for p in CONSENT_PURPOSES
+    ]
+
+
+async def refused(customer_id: UUID, purpose: str) -> bool:
+    """Whether the customer refused this purpose (a message channel: opted out). No choice: not refused."""
+    return bool(await CustomerConsent.exists().where(
+        (CustomerConsent.customer == customer_id) & (CustomerConsent.purpose == purpose) & (CustomerConsent.granted == False)  # noqa: E712
+    ))
+
+
+async def refused_purposes(customer_id: UUID) -> list[str]:
+    rows = await CustomerConsent.select(CustomerConsent.purpose).where(
+        (CustomerConsent.customer == customer_id) & (CustomerConsent.granted == False)  # noqa: E712
+    ).order_by(CustomerConsent.purpose)
+    return [r["purpose"] for r in rows]
+
+
+# --- The loyalty programme -----------------------------------------------------------------------------
+
+
+async def get_programme() -> schemas.LoyaltyProgramme:
+    """The programme as configured, or the built-in defaults (1 point per unit once paid, 12 months, the
+    normal/silver/gold/vip ladder) until someone configures it."""
+    row = await LoyaltyProgramme.select().where(LoyaltyProgramme.id == PROGRAMME_ID).first()
+    if row is None:
+        return schemas.DEFAULT_PROGRAMME
+    return schemas.LoyaltyProgramme(
+        points_per_unit=row["points_per_unit"], earn_on=row["earn_on"], expiry_months=row["expiry_months"],
+        tiers=msgspec.convert(json_value(row["tiers"]), list[Tier]), revision=row["revision"], updated_at=row["updated_at"],
+    )
+
+
+# --- The 360 view ----------------------------------------------------------------------------------------
+
+
+async def require_customer(customer_id: UUID) -> None:
+    if not await Customer.exists().where(Customer.id == customer_id):
+        raise NotFound("no such customer")
+
+
+async def get_customer(customer_id: UUID, *, actor: Actor) -> schemas.Customer:
+    row = await Customer.select().where(Customer.id == customer_id).first()
+    if row is None:
+        raise NotFound("no such customer")
+    row = opened_customer(row)
+    programme = await get_programme()
+    tier = next((t for t in programme.tiers if t.key == row["tier"]), None)
+    notes = await CustomerNote.select().where(CustomerNote.customer == customer_id).order_by(
+        CustomerNote.created_at, CustomerNote.id, ascending=False
+    ).limit(RECENT_NOTES)
+    return schemas.Customer(
+        id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], gender=row["gender"],
+        birthday=row["birthday"], source_channel=row["source_channel"], tags=(await tags_of([customer_id]))[customer_id],
+        preferences=row["preferences"] or {}, custom_fields=row["custom_fields"] or {},
+        consent=await consent_of(customer_id), membership=schemas.Membership(
+            tier=row["tier"], tier_name=tier.name if tier else None, benefits=list(tier.benefits) if tier else [],
+            earned_tier=row["earned_tier"], tier_override=row["tier_override"],
+        ),
+        facts=schemas.Facts(
+            visit_count=row["visit_count"], last_visit_at=row["last_visit_at"], lifetime_value=row["lifetime_value"],
+            no_show_count=row["no_show_count"], cancellation_count=row["cancellation_count"],
+            favourite_service=await _named(Service, row["favourite_service"]),
+            favourite_staff=await _named(Resource, row["favourite_staff"]),
+            usual_weekday=row["usual_weekday"], usual_hour=row["usual_hour"], updated_at=row["facts_updated_at"],
+        ),
+        points=await _points(customer_id), recent_bookings=await _recent_bookings(customer_id, actor),
+        notes=[note_schema(n) for n in notes],
+        communications=(await list_communications(customer_id, after=None, limit=RECENT_NOTES))[0],
+        segments=await segments_of(customer_id), merged_into=row["merged_into"], erased_at=row["erased_at"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+async def _named(table: type[Service] | type[Resource], item_id: UUID | None) -> schemas.Named | None:
+    if item_id is None:
+        return None
+    row = await table.select(table.name).where(table.id == item_id).first()
+    return schemas.Named(id=item_id, name=row["name"]) if row else None
+
+
+async def _recent_bookings(customer_id: UUID, actor: Actor) -> list[schemas.BookingBrief]:
+    query = Booking.select(
+        Booking.id, Booking.status, Booking.starts_at, Booking.branch, Booking.service, Booking.service.name,
+        Booking.price_amount, Booking.price_currency, Booking.payment_status,
+    ).where(Booking.customer == customer_id).order_by(Booking.starts_at, ascending=False).limit(RECENT_BOOKINGS)
+    scope = actor.branch_scope(Permission.bookings_read)
+    if scope is not None:
+        query = query.where(Booking.branch.is_in(list(scope) or [NO_ID]))
+    return [
+        schemas.BookingBrief(
+            id=r["id"], status=r["status"], starts_at=r["starts_at"], branch_id=r["branch"], service_id=r["service"],
+            service_name=r["service.name"], price=Money(amount=r["price_amount"], currency=r["price_currency"]),
+            payment_status=r["payment_status"],
+        )
+        for r in await query
+    ]
+
+
+# --- What rules see ----------------------------------------------------------------------------------------
+
+
+async def rule_facts(customer_id: UUID, *, booking_completed: bool) -> dict[str, Any]:
+    """The customer.* condition fields (automation.conditions.FIELDS) for a booking of this customer.
+    `is_new`: no completed visit other than this booking."""
+    row = await Customer.select(Customer.tier, Customer.visit_count).where(Customer.id == customer_id).first()
+    if row is None:
+        return {
+            "customer.tier": None, "customer.tags": [], "customer.points": 0, "customer.visit_count": 0,
+            "customer.is_new": True, "customer.segments": [],
+        }
+    visits = row["visit_count"]
+    return {
+        "customer.tier": row["tier"],
+        "customer.tags": (await tags_of([customer_id]))[customer_id],
+        "customer.points": await points_balance(customer_id),
+        "customer.visit_count": visits,
+        "customer.is_new": visits - (1 if booking_completed else 0) <= 0,
+        "customer.segments": await segments_of(customer_id),
+    }
+

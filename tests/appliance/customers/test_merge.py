@@ -1,0 +1,146 @@
+"""Merging duplicates on both engines: bookings, points, notes, logged interactions and tags move to the
+survivor, consent combines with a refusal winning, facts are recomputed, the duplicate is kept as merged
+(hidden from the list; its phone finds and books for the survivor); audited with an event; the merge
+record lists every id moved and undoing it puts everything back. Into itself or a merged one: refused."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from appliance.auth.actor import cli_actor
+from appliance.auth.roles import Role
+from appliance.bookings.tables import Booking
+from appliance.customers import actions
+from appliance.customers.merge import preview_merge
+from appliance.customers.points import adjust_points
+from appliance.customers.queries import list_merges
+from appliance.customers.schemas import InteractionCreate, NoteCreate, PointsAdjust
+from appliance.customers.tables import Customer, CustomerMerge
+from appliance.events.tables import OutboxEvent
+from appliance.testing.builders import sign_in_as
+from tests.appliance.customers.support import PRICE, audit_of, book, complete, customer_of, pay, phone, shop
+from tests.appliance.notifications.support import problems
+
+
+async def _two(client: httpx.AsyncClient) -> tuple[str, str, dict[str, UUID]]:
+    """Customer 1 (the survivor): a pending booking, tag "regular", agreed to marketing, a note. Customer 2
+    (the duplicate): a completed, paid visit, 50 points more, tags "regular" and "vip", refused marketing,
+    agreed to sms, a note and a call logged."""
+    place = await shop()
+    kept_booking = await book(place.service_id, 2, 10, 1)
+    visit = await book(place.service_id, 3, 10, 2, name="韩梅梅 (2)")
+    await complete(visit)
+    await pay(visit)
+    await sign_in_as(client, "desk", Role.front_desk)
+    survivor, duplicate = (await customer_of(client, 1))["id"], (await customer_of(client, 2))["id"]
+    s, d = UUID(survivor), UUID(duplicate)
+    await actions.add_tags(s, ["regular"], actor=cli_actor())
+    await actions.add_tags(d, ["regular", "vip"], actor=cli_actor())
+    await actions.set_consent(s, {"marketing": True}, source="staff", actor=cli_actor())
+    await actions.set_consent(d, {"marketing": False, "sms": True}, source="staff", actor=cli_actor())
+    await actions.add_note(s, NoteCreate(body="喜欢安静"), actor=cli_actor())
+    await actions.add_note(d, NoteCreate(body="怕冷"), actor=cli_actor())
+    await actions.log_interaction(d, InteractionCreate(kind="call", note="回访"), actor=cli_actor())
+    await adjust_points(d, PointsAdjust(points=50, reason="补录"), actor=cli_actor())
+    return survivor, duplicate, {"kept_booking": kept_booking, "visit": visit}
+
+
+def _consent(view: dict[str, Any]) -> dict[str, bool | None]:
+    return {c["purpose"]: c["granted"] for c in view["consent"] if c["granted"] is not None}
+
+
+async def test_a_merge_moves_everything_to_the_survivor_and_keeps_a_record(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, bookings = await _two(client)
+    before = (await client.get(f"/api/v1/customers/{duplicate}")).json()
+
+    merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
+
+    assert merged.status_code == 201, merged.text
+    record = merged.json()
+    view = (await client.get(f"/api/v1/customers/{survivor}")).json()
+    assert sorted(b["id"] for b in view["recent_bookings"]) == sorted(str(b) for b in bookings.values())
+    assert (view["facts"]["visit_count"], view["facts"]["lifetime_value"]) == (1, PRICE)
+    assert view["points"]["balance"] == before["points"]["balance"] > 0
+    assert view["tags"] == ["regular", "vip"]
+    assert _consent(view) == {"marketing": False, "sms": True}  # the refusal wins
+    assert sorted(n["body"] for n in view["notes"]) == ["喜欢安静", "怕冷"]
+    assert [e["note"] for e in view["communications"] if e["source"] == "staff"] == ["回访"]
+    gone = (await client.get(f"/api/v1/customers/{duplicate}")).json()
+    assert (gone["merged_into"], gone["facts"]["visit_count"], gone["points"]["balance"]) == (survivor, 0, 0)
+    # Hidden from the list; its phone finds the survivor, and a new booking with it goes there.
+    assert [c["id"] for c in (await client.get("/api/v1/customers")).json()["items"]] == [survivor]
+    assert [c["id"] for c in (await client.get("/api/v1/customers", params={"phone": phone(2)})).json()["items"]] == [survivor]
+    place_service = (await Booking.select(Booking.service).where(Booking.id == bookings["visit"]).first())["service"]
+    later = await book(place_service, 4, 10, 2)
+    assert (await Booking.select(Booking.customer).where(Booking.id == later).first())["customer"] == UUID(survivor)
+    # The record lists every id moved; audited, with an event.
+    moved = record["moved"]
+    assert moved["bookings"] == [str(bookings["visit"])] and len(moved["points"]) == 2 and len(moved["notes"]) == 1
+    assert (len(moved["interactions"]), moved["tags_added"], moved["consent_before"]) == (1, ["vip"], {"marketing": True, "sms": None})
+    assert (await client.get(f"/api/v1/customer-merges/{record['id']}")).json() == record
+    [entry] = [e for e in await audit_of(survivor) if e["action"] == "customer.merged"]
+    assert entry["details"]["duplicate_id"] == duplicate and entry["details"]["moved"]["bookings"] == 1
+    assert await OutboxEvent.count().where(OutboxEvent.type == "customer.merged") == 1
+
+
+async def test_undo_puts_everything_back(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, bookings = await _two(client)
+    views = {c: (await client.get(f"/api/v1/customers/{c}")).json() for c in (survivor, duplicate)}
+    merge_id = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()["id"]
+
+    undone = await client.post(f"/api/v1/customer-merges/{merge_id}/undo")
+
+    assert undone.status_code == 200 and undone.json()["undone_at"] is not None
+    for customer_id, before in views.items():
+        after = (await client.get(f"/api/v1/customers/{customer_id}")).json()
+        for part in ("recent_bookings", "tags", "notes", "points", "communications", "membership"):
+            assert after[part] == before[part], part
+        assert _consent(after) == _consent(before) and after["merged_into"] is None
+        assert {k: v for k, v in after["facts"].items() if k != "updated_at"} == {
+            k: v for k, v in before["facts"].items() if k != "updated_at"
+        }
+    again = await client.post(f"/api/v1/customer-merges/{merge_id}/undo")
+    assert again.status_code == 409 and again.json()["code"] == "merge_undone"
+    assert [e["action"] for e in await audit_of(survivor)][-1] == "customer.merge_undone"
+
+
+async def test_merging_into_itself_or_with_a_merged_customer_is_refused_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, _ = await _two(client)
+    path = f"/api/v1/customers/{survivor}/merge"
+
+    assert problems(await client.post(path, json={"duplicate_id": survivor})) == {
+        "duplicate_id": "a customer cannot be merged into itself",
+    }
+    assert await CustomerMerge.count() == 0
+    assert (await client.post(path, json={"duplicate_id": duplicate})).status_code == 201
+    into_merged = await client.post(f"/api/v1/customers/{duplicate}/merge", json={"duplicate_id": survivor})
+    merged_again = await client.post(path, json={"duplicate_id": duplicate})
+    assert (into_merged.status_code, into_merged.json()["code"]) == (409, "customer_merged")
+    assert (merged_again.status_code, merged_again.json()["code"]) == (409, "customer_merged")
+    assert (await client.post(path, json={"duplicate_id": "00000000-0000-0000-0000-000000000001"})).status_code == 404
+    assert await CustomerMerge.count() == 1
+    assert await Customer.count().where(Customer.merged_into.is_not_null()) == 1
+
+
+async def test_staff_without_customers_write_cannot_merge(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, _ = await _two(client)
+    await sign_in_as(client, "therapist", Role.staff)
+
+    assert (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).status_code == 403
+    assert await CustomerMerge.count() == 0
+
+
+async def test_a_preview_counts_what_a_merge_would_move_and_the_merge_is_listed_for_both(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, _ = await _two(client)
+    s, d = UUID(survivor), UUID(duplicate)
+
+    preview = await preview_merge(s, d)
+
+    assert (preview.bookings, preview.points, preview.notes, preview.interactions) == (1, 2, 1, 1)
+    assert preview.tags_added == ["vip"]
+    assert await list_merges(s) == []  # a preview changes nothing
+    merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
+    assert [m.id for m in await list_merges(s)] == [m.id for m in await list_merges(d)] == [UUID(merged.json()["id"])]
