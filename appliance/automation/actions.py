@@ -12,18 +12,32 @@ from appliance.audit.trail import record_change
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.automation import conditions, logic, schemas
-from appliance.automation.queries import rule_for_write, rule_schema
+from appliance.automation.queries import condition_fields, rule_for_write, rule_schema
 from appliance.automation.tables import Rule
-from appliance.catalog.tables import Branch
+from appliance.catalog.tables import Branch, Resource
 from appliance.core.clock import utc_now
 from appliance.core.db import write_transaction
 from appliance.core.errors import Forbidden, Invalid
 from appliance.events.envelope import Subject
 
-def _problems(draft: schemas.RuleCreate) -> dict[str, str]:
+async def _problems(draft: schemas.RuleCreate) -> dict[str, str]:
+    fields = await condition_fields(draft.branch_id)
     return (
-        logic.trigger_problems(draft.trigger) | conditions.problems(draft.conditions) | logic.actions_problems(draft.actions)
+        logic.trigger_problems(draft.trigger) | conditions.problems(draft.conditions, fields)
+        | logic.actions_problems(draft.actions)
     )
+
+
+async def _named_resource_problems(draft: schemas.RuleCreate) -> dict[str, str]:
+    """Resources the actions name must exist, in the rule's branch when it has one."""
+    problems: dict[str, str] = {}
+    for index, action in enumerate(draft.actions):
+        if not isinstance(action, dict) or not action.get("resource_id"):
+            continue
+        row = await Resource.select(Resource.branch).where(Resource.id == UUID(action["resource_id"])).first()
+        if row is None or (draft.branch_id is not None and row["branch"] != draft.branch_id):
+            problems[f"actions[{index}].resource_id"] = "no such resource" + (" in this rule's branch" if row else "")
+    return problems
 
 
 def check_may_write(actor: Actor, branch_id: UUID | None) -> None:
@@ -37,13 +51,15 @@ def check_may_write(actor: Actor, branch_id: UUID | None) -> None:
 
 async def create_rule(data: schemas.RuleCreate, *, actor: Actor) -> schemas.Rule:
     check_may_write(actor, data.branch_id)
-    if problems := _problems(data):
+    if problems := await _problems(data):
         raise Invalid(problems)
     now = utc_now()
     rule_id = uuid4()
     async with write_transaction():
         if data.branch_id and not await Branch.exists().where(Branch.id == data.branch_id):
             raise Invalid({"branch_id": "no such branch"})
+        if problems := await _named_resource_problems(data):
+            raise Invalid(problems)
         row = Rule(
             id=rule_id, name=data.name.strip(), description=data.description, branch=data.branch_id,
             enabled=data.enabled, priority=data.priority, stop_further=data.stop_further, trigger=data.trigger,
@@ -63,7 +79,7 @@ async def update_rule(rule_id: UUID, data: schemas.RuleUpdate, *, actor: Actor) 
         draft = schemas.RuleCreate(**{
             f: changes.get(f, getattr(current, f)) for f in schemas.RuleCreate.__struct_fields__ if f != "branch_id"
         }, branch_id=current.branch_id)
-        if problems := _problems(draft):
+        if problems := await _problems(draft) or await _named_resource_problems(draft):
             raise Invalid(problems)
         changed = sorted(k for k, v in changes.items() if getattr(current, k) != v)
         if not changed:

@@ -8,7 +8,7 @@ which shows which leaves held.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -17,14 +17,16 @@ from typing import Any, Final, Literal, get_args
 from appliance.bookings.schemas import Channel
 from appliance.bookings.states import PaymentStatus, Status
 from appliance.catalog.schemas import WEEKDAYS
+from appliance.customers.logic import normalise_tag
 
-Kind = Literal["string", "integer", "boolean", "string_list", "datetime"]
+Kind = Literal["string", "integer", "number", "boolean", "string_list", "datetime"]
 Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "is_set"]
 
 ALL_OPS: Final[tuple[Op, ...]] = get_args(Op)
 OPS: Final[Mapping[Kind, tuple[Op, ...]]] = MappingProxyType({
     "string": ("eq", "ne", "in", "not_in", "contains", "is_set"),
     "integer": ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_set"),
+    "number": ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_set"),
     "boolean": ("eq", "ne", "is_set"),
     "string_list": ("eq", "ne", "in", "not_in", "contains", "is_set"),
     "datetime": ("eq", "ne", "gt", "gte", "lt", "lte", "between", "is_set"),
@@ -52,6 +54,9 @@ class Field:
     kind: Kind
     description: str
     values: tuple[str, ...] | None = None  # the allowed values, when the field has a fixed vocabulary
+    # The one spelling the facts use (tags are normalised): a condition's values are compared in it too,
+    # so "VIP" finds the tag vip.
+    canonical: Callable[[str], str | None] | None = None
 
 
 def _catalogue(*fields: Field) -> Mapping[str, Field]:
@@ -90,11 +95,25 @@ FIELDS: Final[Mapping[str, Field]] = _catalogue(
         "Minutes between the booking being made and its start: how far ahead the customer booked.",
     ),
     Field("booking.resource_ids", "string_list", "The IDs of the resources (staff, rooms, equipment) it holds."),
-    Field("customer.tier", "string", "The customer's membership tier, such as vip; not set for customers without one."),
-    Field("customer.tags", "string_list", "The tags staff gave the customer, such as regular or allergy."),
-    Field("customer.points", "integer", "The customer's loyalty points balance."),
-    Field("customer.visit_count", "integer", "How many visits the customer has made so far."),
-    Field("customer.is_new", "boolean", "Whether this is the customer's first booking with the business."),
+    Field(
+        "customer.tier", "string",
+        "The customer's membership tier in force (a staff override, else the one earned), such as normal, silver, "
+        "gold or vip; not set for customers below the ladder's first tier.",
+    ),
+    Field(
+        "customer.tags", "string_list", "The customer's tags, such as regular or allergy; compared normalised (VIP and vip are one tag).",
+        canonical=normalise_tag,
+    ),
+    Field(
+        "customer.segments", "string_list",
+        "The keys of the saved customer segments (GET /api/v1/segments) the customer is in when the rule runs.",
+    ),
+    Field("customer.points", "integer", "The customer's loyalty points balance now (expired points not counted)."),
+    Field(
+        "customer.visit_count", "integer",
+        "How many visits (completed bookings) the customer has made so far, this booking included once completed.",
+    ),
+    Field("customer.is_new", "boolean", "Whether the customer has no completed visit other than this booking."),
     Field("service.id", "string", "The ID of the booked service."),
     Field("service.name", "string", "The name of the booked service, as shown to customers."),
     Field("service.requires_approval", "boolean", "Whether bookings of the service wait for staff approval."),
@@ -102,6 +121,17 @@ FIELDS: Final[Mapping[str, Field]] = _catalogue(
     Field("resource.names", "string_list", "The names of the booked resources, such as a stylist's or a room's."),
     Field("event.type", "string", "The type of the event that fired the rule, such as booking.created."),
 )
+
+ANSWERS: Final = "answers."
+
+
+def with_answers(answers: Mapping[str, Kind]) -> Mapping[str, Field]:
+    """The catalogue plus booking-form answers (`answers.allergy`), each of the kind its question's type
+    gives (forms.logic.CONDITION_KINDS); a question not answered is not set."""
+    return _catalogue(*FIELDS.values(), *(
+        Field(f"{ANSWERS}{key}", kind, f"The answer to the booking form's question {key}.")
+        for key, kind in answers.items()
+    ))
 
 # --- Checking --------------------------------------------------------------------------------------
 
@@ -236,6 +266,8 @@ def _value_problem(known: Field, value: object) -> str | None:
         case "integer":
             # bool is an int subclass, but `true` where a number belongs is a mistake.
             return None if isinstance(value, int) and not isinstance(value, bool) else "value must be an integer"
+        case "number":
+            return None if isinstance(value, int | float) and not isinstance(value, bool) else "value must be a number"
         case "boolean":
             return None if isinstance(value, bool) else "value must be true or false"
         case "datetime":
@@ -246,6 +278,8 @@ def _value_problem(known: Field, value: object) -> str | None:
         return "value must be a string"
     if known.values is not None and value not in known.values:
         return f"value must be one of: {', '.join(known.values)}"
+    if known.canonical is not None and known.canonical(value) is None:
+        return f"{known.name} never holds such a value"
     return None
 
 
@@ -327,7 +361,11 @@ def _leaf(
     expected = node.get("value", True) if op == "is_set" else node["value"]
     actual = facts.get(name)
     known = fields.get(name)
-    held = _holds(op, expected, actual, known.kind if known else None)
+    compared = expected
+    if known is not None and known.canonical is not None and op != "is_set":
+        spell = known.canonical
+        compared = [spell(v) for v in expected] if isinstance(expected, list | tuple) else spell(expected)
+    held = _holds(op, compared, actual, known.kind if known else None)
     leaves.append(LeafResult(path, name, op, expected, actual, held))
     return held
 

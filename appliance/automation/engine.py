@@ -11,9 +11,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from appliance.auth.actor import Actor
-from appliance.automation import conditions
+from appliance.automation import conditions, customer_actions
 from appliance.automation.approvals import require_approval
-from appliance.automation.logic import BOOKING_EVENTS, CUSTOM_EVENT
+from appliance.automation.blocks import block_resource_window
+from appliance.automation.logic import BOOKING_EVENTS, CUSTOM_EVENT, ENDS_HOLDING
 from appliance.automation.queries import booking_facts, rule_schema
 from appliance.automation.schemas import Rule as RuleOut
 from appliance.automation.tables import Rule, RuleRun
@@ -33,7 +34,6 @@ from appliance.notifications.actions import queue_message
 SUBSCRIBER = "rules"
 TIMER_PREFIX = "rule:"
 MAX_CHAIN = 3  # custom events emitted by rules may set off rules, this many deep (no endless loops)
-ENDS_HOLDING = frozenset({"booking.cancelled", "booking.rejected", "booking.no_show"})
 SYSTEM = Actor(kind="system", id=None, label="rules", auth_method="system", superuser=True)
 
 
@@ -120,12 +120,22 @@ async def _run_actions(rule: RuleOut, booking_id: UUID, envelope: Envelope) -> l
     actor = rule_actor(rule)
     outcome: list[dict[str, Any]] = []
     for action in rule.actions:
+        result = "done"
         try:
             reason = await ACTION_RUNNERS[action["type"]](action, booking_id, envelope, actor)
+        except ActionFailed as exc:
+            result, reason = "failed", str(exc)
         except AppError as exc:
             reason = exc.detail
-        outcome.append({"type": action["type"], "result": "skipped" if reason else "done", "reason": reason or ""})
+        if reason and result == "done":
+            result = "skipped"
+        outcome.append({"type": action["type"], "result": result, "reason": reason or ""})
     return outcome
+
+
+class ActionFailed(Exception):
+    """An action that had to happen could not (a resource to assign was taken): recorded as failed, for
+    staff to see in the rule's runs; the rule's other actions still run."""
 
 
 async def _transition_to(status: str, booking_id: UUID, actor: Actor, *, prefer: str | None = None) -> str | None:
@@ -175,13 +185,46 @@ async def _require_approval(action: dict[str, Any], booking_id: UUID, envelope: 
     return await require_approval(booking_id, action["levels"], rule_id=UUID(str(actor.id).removeprefix("rule:")))
 
 
+async def _assign_resource(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    """`assign`: the booking must get the resource, a failure is recorded as such; `prefer`: it gets the
+    resource when it is free, and keeps what it has otherwise."""
+    try:
+        await bookings.reassign_resource(booking_id, UUID(action["resource_id"]), actor=actor, reason=actor.label)
+    except AppError as exc:
+        if action["mode"] == "assign":
+            raise ActionFailed(exc.detail) from exc
+        return f"kept its resources: {exc.detail}"
+    return None
+
+
+async def _block_resource_window(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await block_resource_window(action, booking_id, actor=actor)
+
+
+async def _add_tag(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await customer_actions.add_tag(action, booking_id, actor=actor)
+
+
+async def _remove_tag(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await customer_actions.remove_tag(action, booking_id, actor=actor)
+
+
+async def _add_points(action: dict[str, Any], booking_id: UUID, envelope: Envelope, actor: Actor) -> str | None:
+    return await customer_actions.add_points(action, booking_id, actor=actor)
+
+
 ACTION_RUNNERS = {
     "notify": _notify,
+    "block_resource_window": _block_resource_window,
+    "assign_resource": _assign_resource,
     "require_approval": _require_approval,
     "auto_approve": _auto_approve,
     "set_status": _set_status,
     "set_payment_status": _set_payment_status,
     "emit_event": _emit_event,
+    "add_tag": _add_tag,
+    "remove_tag": _remove_tag,
+    "add_points": _add_points,
 }
 
 
@@ -231,7 +274,13 @@ async def sync_rule_timers(envelope: Envelope) -> None:
         if due <= now:
             await cancel_timers(subject, name)  # e.g. "24 h before" a booking made for within the hour
             continue
-        await schedule_timer(name, subject, due, {"rule_id": str(rule.id), "anchor": timer["anchor"]})
+        await schedule_timer(name, subject, due, timer_data(rule))
+
+
+def timer_data(rule: RuleOut) -> dict[str, Any]:
+    """What a rule's timer carries: the definition it was set by, so a changed rule can tell its stale timers."""
+    timer = rule.trigger["timer"]
+    return {"rule_id": str(rule.id), "anchor": timer["anchor"], "offset_minutes": int(timer["offset_minutes"])}
 
 
 async def _timer_rules(*anchors: str) -> list[RuleOut]:

@@ -10,10 +10,13 @@ from uuid import UUID
 
 from appliance.auth.roles import Role
 from appliance.bookings.states import TRANSITIONS, PaymentStatus, Status
-from appliance.notifications.templates import template_keys
+from appliance.customers.logic import TAG_RULE, normalise_tag
+from appliance.notifications.catalogue import notify_problems
 
+# Events after which a booking no longer holds its time: its timers and blocks go.
+ENDS_HOLDING: Final = frozenset({"booking.cancelled", "booking.rejected", "booking.no_show"})
 BOOKING_EVENTS: Final = frozenset({
-    "booking.created", "booking.rescheduled", "booking.payment_status_changed", "survey.answered",
+    "booking.created", "booking.rescheduled", "booking.reassigned", "booking.payment_status_changed", "survey.answered",
     *(t.event for t in TRANSITIONS.values()),
 })
 # Rules act on bookings in this release: every trigger is an event about one booking.
@@ -24,6 +27,7 @@ ANCHORS: Final = ("starts_at", "ends_at", "completed_at", "awaiting_payment_at")
 LONGEST_OFFSET_MINUTES: Final = 30 * 1440
 CHANNELS: Final = ("email", "inbox", "sms", "wecom", "dingtalk")
 RECIPIENTS: Final = ("customer", "assigned_staff", *(f"role:{role.value}" for role in Role))
+RESOURCE_KINDS: Final = ("staff", "room", "equipment")
 MAX_ACTIONS: Final = 20
 MAX_APPROVAL_LEVELS: Final = 5
 
@@ -65,17 +69,23 @@ def actions_problems(actions: object) -> dict[str, str]:
             continue
         found = _params(path, {k: v for k, v in action.items() if k != "type"}, ACTIONS[kind])
         if kind == "notify" and not found:
-            found = _notify_now(path, action)
+            found = _notify_problems(path, action)
+        if kind == "block_resource_window" and not found:
+            found = _one_resource(path, action)
         problems |= found
     return problems
 
 
-def _notify_now(path: str, action: Mapping[str, Any]) -> dict[str, str]:
-    for name, available in NOTIFY_NOW.items():
-        if action[name] not in available:
-            return {f"{path}.{name}": f"{action[name]} is not available yet; available: {', '.join(available)}"}
-    if action["template"] not in (keys := template_keys(action["channel"])):
-        return {f"{path}.template": f"no such template; one of: {', '.join(keys)}"}
+def _notify_problems(path: str, action: Mapping[str, Any]) -> dict[str, str]:
+    """The channel must reach the recipient and the template be one for that audience."""
+    found = notify_problems(action["channel"], action["recipient"], action["template"])
+    return {f"{path}.{name}": message for name, message in found.items()}
+
+
+def _one_resource(path: str, action: Mapping[str, Any]) -> dict[str, str]:
+    """A block names one resource, or the kind of resource the booking holds ("the booking's room")."""
+    if (action.get("resource_id") is None) == (action.get("resource_kind") is None):
+        return {f"{path}.resource_id": "give resource_id (a named resource) or resource_kind (the booking's own), one of them"}
     return {}
 
 
@@ -127,6 +137,11 @@ def _optional(check: Check) -> Check:
     return lambda v: None if v is None else check(v)
 
 
+def _tag(v: Any) -> str | None:
+    """Any spelling of a tag (it is normalised when the action runs: "VIP" tags vip)."""
+    return None if isinstance(v, str) and normalise_tag(v) is not None else TAG_RULE
+
+
 def _points(v: Any) -> str | None:
     message = _integer(-100_000, 100_000)(v)
     return message or ("must not be 0" if v == 0 else None)
@@ -162,19 +177,21 @@ ACTIONS: Final[Mapping[str, Mapping[str, Check]]] = {
     "assign_resource": {"resource_id": _uuid, "mode": _one_of(("assign", "prefer"))},
     "set_status": {"status": _one_of(tuple(s.value for s in Status))},
     "set_payment_status": {"payment_status": _one_of(tuple(s.value for s in PaymentStatus))},
-    "add_tag": {"tag": _text(50)},
-    "remove_tag": {"tag": _text(50)},
+    "add_tag": {"tag": _tag},
+    "remove_tag": {"tag": _tag},
     "add_points": {"points": _points},
+    # The window starts `offset_minutes` from the booking's start or end and lasts `minutes`.
     "block_resource_window": {
-        "resource_id": _uuid, "anchor": _one_of(("starts_at", "ends_at")), "offset_minutes": _offset,
-        "minutes": _integer(1, 1440),
+        "resource_id": _optional(_uuid), "resource_kind": _optional(_one_of(RESOURCE_KINDS)),
+        "anchor": _one_of(("starts_at", "ends_at")), "offset_minutes": _offset, "minutes": _integer(1, 1440),
     },
     "emit_event": {"event": lambda v: None if isinstance(v, str) and CUSTOM_EVENT.fullmatch(v) else "custom.<name>"},
 }
 
 # The actions this release runs (automation.engine); the others are described above but refused.
 EXECUTABLE: Final = frozenset(
-    {"auto_approve", "set_status", "set_payment_status", "emit_event", "notify", "require_approval"}
+    {
+        "auto_approve", "set_status", "set_payment_status", "emit_event", "notify", "require_approval",
+        "block_resource_window", "assign_resource", "add_tag", "remove_tag", "add_points",
+    }
 )
-# What notify can do in this release: email to the booking's customer, with a built-in template.
-NOTIFY_NOW: Final = {"channel": ("email",), "recipient": ("customer",)}

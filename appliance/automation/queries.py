@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -9,15 +10,20 @@ from zoneinfo import ZoneInfo
 
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
+from appliance.bookings.sealing import opened_answers
 from appliance.automation import conditions, logic, schemas
 from appliance.automation.approvals import may_decide
+from appliance.automation.blocks import blocks_for, describe
 from appliance.automation.tables import Approval, Rule
+from appliance.bookings.actions import preview_reassignment
 from appliance.bookings.states import Status
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import WEEKDAYS
 from appliance.core.db import json_value
-from appliance.core.errors import NotFound
+from appliance.core.errors import AppError, NotFound
 from appliance.core.pagination import split_page
+from appliance.customers.queries import rule_facts
+from appliance.forms.queries import answer_kinds
 
 
 def rule_schema(row: dict[str, Any]) -> schemas.Rule:
@@ -62,9 +68,23 @@ async def list_rules(*, actor: Actor, after: tuple[int, UUID] | None, limit: int
     return [rule_schema(r) for r in rows], (last["priority"], last["id"]) if last else None
 
 
+async def condition_fields(branch_id: UUID | None) -> Mapping[str, conditions.Field]:
+    """What a rule of this branch (or of every branch) may test: the catalogue and its services' booking
+    questions."""
+    return conditions.with_answers(await answer_kinds(branch_id))
+
+
+def _answer_facts(answers: dict[str, Any]) -> dict[str, Any]:
+    """`answers.<key>` facts; answers given before forms existed may hold anything, so only plain values."""
+    plain = (str, int, float, bool)
+    return {
+        f"{conditions.ANSWERS}{key}": value for key, value in answers.items()
+        if isinstance(value, plain) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    }
+
+
 async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> dict[str, Any]:
-    """The condition fields (automation.conditions.FIELDS) for one booking, times in its branch's zone.
-    Customer tier, tags and points stay unset until the CRM keeps them."""
+    """The condition fields (automation.conditions.FIELDS) for one booking, times in its branch's zone."""
     row = await Booking.select(
         *Booking.all_columns(), Booking.branch.timezone, Booking.service.name, Booking.service.requires_approval,
     ).where(Booking.id == booking_id).first()
@@ -74,9 +94,6 @@ async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> d
     resources = await Allocation.select(Allocation.resource, Allocation.resource.name).where(
         Allocation.booking == booking_id
     ).order_by(Allocation.id)
-    visits = await Booking.count().where(
-        (Booking.customer == row["customer"]) & (Booking.status == Status.completed.value) & (Booking.id != booking_id)
-    )
     return {
         "event.type": event_type,
         "booking.status": row["status"], "booking.channel": row["channel"], "booking.seats": row["seats"],
@@ -85,11 +102,11 @@ async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> d
         "booking.lead_minutes": int((row["starts_at"] - row["created_at"]).total_seconds() // 60),
         "booking.resource_ids": sorted({str(r["resource"]) for r in resources}),
         "resource.names": sorted({r["resource.name"] for r in resources}),
-        "customer.tier": None, "customer.tags": None, "customer.points": None,
-        "customer.visit_count": visits, "customer.is_new": visits == 0,
+        **await rule_facts(row["customer"], booking_completed=row["status"] == Status.completed.value),
         "service.id": str(row["service"]), "service.name": row["service.name"],
         "service.requires_approval": row["service.requires_approval"],
         "branch.id": str(row["branch"]),
+        **_answer_facts(opened_answers(booking_id, row["answers"])),
     }
 
 
@@ -108,8 +125,25 @@ async def test_rule(rule_id: UUID, data: schemas.RuleTest, *, actor: Actor) -> s
             schemas.LeafOut(path=leaf.path, field=leaf.field, op=leaf.op, expected=leaf.expected, actual=leaf.actual, held=leaf.held)
             for leaf in verdict.leaves
         ],
-        facts=facts, would_run=rule.actions if matches and verdict.held else [],
+        facts=facts, would_run=await _would_run(rule.actions, data.booking_id, actor) if matches and verdict.held else [],
     )
+
+
+async def _would_run(actions: list[dict[str, Any]], booking_id: UUID, actor: Actor) -> list[dict[str, Any]]:
+    """The actions; a block with the resources and window it would block for this booking, an assignment
+    with the resources the booking would then hold (or why it would not happen)."""
+    described = []
+    for action in actions:
+        if action["type"] == "block_resource_window":
+            action = {**action, **describe(await blocks_for(action, booking_id))}
+        elif action["type"] == "assign_resource":
+            try:
+                after = await preview_reassignment(booking_id, UUID(action["resource_id"]), actor=actor)
+                action = {**action, "would_hold": [str(r) for r in after]}
+            except AppError as exc:
+                action = {**action, "would_skip": exc.detail}
+        described.append(action)
+    return described
 
 
 def _approval(row: dict[str, Any], actor: Actor) -> schemas.Approval:

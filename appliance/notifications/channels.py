@@ -1,6 +1,21 @@
-"""Ways a message leaves the appliance. Email goes over SMTP here; SMS, WeCom and DingTalk plugins
-register channels of their own. A channel raises Retryable for what may pass (server down, 4xx) and
-Permanent for what will not (5xx, a refused address), so the delivery machinery retries or gives up."""
+"""Ways a message leaves the appliance, and the interface integration plugins implement to add one.
+
+Built in: `email` (SMTP) and `inbox` (staff's in-app inbox, `notifications.inbox`). SMS, WeCom and
+DingTalk come from plugins that call `register_channel`; until one does, messages for those channels
+are recorded as skipped ("channel not set up"), not failed.
+
+A channel
+- has a `name` (the `channel` of a rule's notify action: `sms`, `wecom`, `dingtalk`, …);
+- says what its `address` is, so the sender knows what to hand it in `Outgoing.to`:
+  `email` (the customer's address), `phone` (the customer's mobile, E.164, e.g. +8613800138000) or
+  `user` (an appliance user id; a WeCom or DingTalk plugin maps it to that person's WeCom userid or
+  DingTalk userId through its external-id links);
+- sends one message per `send` call and raises `Retryable` for what may pass (server down, timeout,
+  rate limit, 4xx), `Permanent` for what will not (5xx, a refused address, a person it cannot reach),
+  or `NotSetUp` when it has no configuration here (the message is skipped, the reason recorded).
+  `send` may be called again for the same `message_id` after a crash (at-least-once): pass the id on
+  as the vendor's idempotency key or message id where the vendor has one.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +25,18 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from appliance.events.subscribers import Permanent, Retryable
+from appliance.notifications.inbox import deliver_to_inbox
+from appliance.notifications.quiet import QuietHours, parse_quiet_hours
 from appliance.settings import Settings, SmtpSettings
 
 SMTP_TIMEOUT_S = 30
+
+Address = Literal["email", "phone", "user"]
 
 
 class NotSetUp(Permanent):
@@ -26,20 +45,27 @@ class NotSetUp(Permanent):
 
 @dataclass(frozen=True)
 class Outgoing:
-    message_id: UUID
-    to: str
-    subject: str
+    message_id: UUID  # stable across re-sends of one message
+    to: str  # the address, of the channel's `address` kind
+    subject: str  # empty for channels without subjects
     body: str
+    booking_id: UUID | None = None
+    unsubscribe_url: str | None = None  # customer messages: stops this channel (email: List-Unsubscribe)
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def address(self) -> Address: ...
 
     async def send(self, outgoing: Outgoing) -> None: ...
 
 
 class EmailChannel:
     name = "email"
+    address: Address = "email"
 
     def __init__(self, smtp: SmtpSettings, domain: str) -> None:
         self.smtp, self.domain = smtp, domain
@@ -55,6 +81,9 @@ class EmailChannel:
         mail["Date"] = formatdate(localtime=False)
         # One id per message: a copy sent again after a crash collapses with the first in mail clients.
         mail["Message-ID"] = f"<{outgoing.message_id}@{self.domain}>"
+        if outgoing.unsubscribe_url:  # RFC 8058: mail clients offer a one-click unsubscribe
+            mail["List-Unsubscribe"] = f"<{outgoing.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(outgoing.body)
         try:
             with self._connect() as client:
@@ -81,16 +110,30 @@ class EmailChannel:
         return client
 
 
+class InboxChannel:
+    """Staff's in-app inbox: the text is kept for the person to read at `GET /api/v1/inbox`."""
+
+    name = "inbox"
+    address: Address = "user"
+
+    async def send(self, outgoing: Outgoing) -> None:
+        await deliver_to_inbox(outgoing.message_id, UUID(outgoing.to), outgoing.booking_id, outgoing.subject, outgoing.body)
+
+
 _channels: dict[str, Channel] = {}
 _public_url = "http://127.0.0.1:8000"
+_quiet_hours: QuietHours | None = None
 
 
 def configure_channels(settings: Settings) -> None:
-    """The built-in channels for this process's settings (every process that delivers calls this)."""
-    global _public_url
+    """The built-in channels and delivery settings of this process (every process that delivers calls
+    this)."""
+    global _public_url, _quiet_hours
     _public_url = settings.public.url.rstrip("/")
+    _quiet_hours = parse_quiet_hours(settings.notifications.quiet_hours)
     domain = urlsplit(settings.public.url).hostname or "appliance.local"
     register_channel(EmailChannel(settings.smtp, domain))
+    register_channel(InboxChannel())
 
 
 def public_url() -> str:
@@ -98,8 +141,18 @@ def public_url() -> str:
     return _public_url
 
 
+def quiet_hours() -> QuietHours | None:
+    """APPLIANCE_NOTIFICATIONS_QUIET_HOURS, read in each branch's time zone; None: no quiet hours."""
+    return _quiet_hours
+
+
 def register_channel(channel: Channel) -> None:
+    """Add (or replace) a channel under its name: a plugin's SMS, WeCom or DingTalk sender."""
     _channels[channel.name] = channel
+
+
+def unregister_channel(name: str) -> None:
+    _channels.pop(name, None)
 
 
 def channel(name: str) -> Channel | None:

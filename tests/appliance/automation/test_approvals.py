@@ -114,6 +114,25 @@ async def test_a_rejection_at_any_level_rejects_and_frees_the_slot(client: httpx
     assert (await book(desk, service_id, starts_at, 3)).status_code == 201
 
 
+async def test_a_rejection_at_the_second_level_rejects_too_and_frees_the_slot(client: httpx.AsyncClient) -> None:
+    desk, service_id, starts_at = await setup(client)
+    await desk.as_role("desk", Role.front_desk)
+    booking = (await book(desk, service_id, starts_at, 1)).json()["booking"]
+    await settle()
+    approval = await pending_approval(desk)
+    assert (await desk.post(f"/api/v1/approvals/{approval['id']}/approve")).status_code == 200
+    assert (await book(desk, service_id, starts_at, 2)).status_code == 409  # still held between the levels
+
+    await desk.as_role("manager", Role.manager)
+    rejected = await desk.post(f"/api/v1/approvals/{approval['id']}/reject", {"reason": "不适合"})
+    await settle()
+
+    assert rejected.status_code == 200, rejected.text
+    assert [h["decision"] for h in rejected.json()["history"]] == ["approve", "reject"]
+    assert rejected.json()["status"] == "rejected" and await status_of(booking["id"]) == "rejected"
+    assert (await book(desk, service_id, starts_at, 3)).status_code == 201
+
+
 async def test_a_level_whose_time_runs_out_rejects_the_booking_and_frees_the_slot(client: httpx.AsyncClient) -> None:
     desk, service_id, starts_at = await setup(client)
     await desk.as_role("desk", Role.front_desk)

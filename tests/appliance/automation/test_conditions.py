@@ -17,14 +17,16 @@ from appliance.automation.conditions import (
     MAX_LEAVES,
     OPS,
     Field,
+    with_answers,
     LeafResult,
     evaluate,
     problems,
 )
 
 STARTS_AT = Field("booking.starts_at", "datetime", "When the booking starts.")
-WITH_DATETIME: Mapping[str, Field] = {**FIELDS, STARTS_AT.name: STARTS_AT}
-"""The catalogue has no datetime field yet; the kind is tested through one of our own."""
+WITH_DATETIME: Mapping[str, Field] = {**with_answers({"age": "number"}), STARTS_AT.name: STARTS_AT}
+"""The catalogue has no datetime field yet; the kind is tested through one of our own. Numbers come from
+booking-form answers (`answers.age`, a number question)."""
 
 
 def leaf(field: str, op: str, *value: Any) -> dict[str, Any]:
@@ -53,6 +55,7 @@ def test_the_catalogue_names_every_field_with_its_kind() -> None:
         "booking.resource_ids": "string_list",
         "customer.tier": "string",
         "customer.tags": "string_list",
+        "customer.segments": "string_list",
         "customer.points": "integer",
         "customer.visit_count": "integer",
         "customer.is_new": "boolean",
@@ -132,6 +135,27 @@ CASES: list[tuple[str, str, Any, Any, bool]] = [
     ("booking.price_amount", "between", [-5, -5], -5, True),
     ("customer.visit_count", "is_set", True, 0, True),  # zero is a value, not the absence of one
     ("customer.visit_count", "is_set", False, 0, False),
+    # number (a form's number question: whole or decimal)
+    ("answers.age", "eq", 30, 30.0, True),
+    ("answers.age", "eq", 30, 30.5, False),
+    ("answers.age", "ne", 30, 30.5, True),
+    ("answers.age", "ne", 30.5, 30.5, False),
+    ("answers.age", "in", [17.5, 18], 17.5, True),
+    ("answers.age", "in", [17.5, 18], 19, False),
+    ("answers.age", "not_in", [17.5, 18], 19, True),
+    ("answers.age", "not_in", [17.5, 18], 18, False),
+    ("answers.age", "gt", 17.5, 18, True),
+    ("answers.age", "gt", 17.5, 17.5, False),
+    ("answers.age", "gte", 17.5, 17.5, True),
+    ("answers.age", "gte", 17.5, 17, False),
+    ("answers.age", "lt", 18, 17.9, True),
+    ("answers.age", "lt", 18, 18, False),
+    ("answers.age", "lte", 18, 18.0, True),
+    ("answers.age", "lte", 18, 18.1, False),
+    ("answers.age", "between", [1.5, 2], 1.5, True),
+    ("answers.age", "between", [1.5, 2], 2.01, False),
+    ("answers.age", "is_set", True, 0, True),
+    ("answers.age", "is_set", False, 0.0, False),
     # boolean
     ("customer.is_new", "eq", True, True, True),
     ("customer.is_new", "eq", True, False, False),

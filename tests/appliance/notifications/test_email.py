@@ -3,10 +3,7 @@ SMTP server (aiosmtpd on 127.0.0.1) that receives, refuses or is down."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,13 +15,11 @@ from appliance.events.tables import Delivery
 from appliance.notifications.channels import configure_channels
 from appliance.notifications.tables import Message
 from appliance.settings import Settings
-from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
 from appliance.testing.deliveries import deliver_everything
+from tests.appliance.notifications.support import book
 from tests.smtp_server import Inbox, MailServer
 
 pytestmark = pytest.mark.usefixtures("database")
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def confirmation_rule() -> None:
@@ -32,15 +27,6 @@ async def confirmation_rule() -> None:
         name="预约确认邮件", trigger={"event": "booking.created"},
         actions=[{"type": "notify", "channel": "email", "template": "booking_confirmation", "recipient": "customer"}],
     ), actor=cli_actor())
-
-
-async def book(email: str | None, n: int = 0) -> UUID:
-    branch = await make_branch("静安店")
-    await make_resource(branch.id)
-    service = await make_service(branch.id, "精油按摩")
-    day = datetime.now(SHANGHAI).date() + timedelta(days=5)
-    starts_at = datetime(day.year, day.month, day.day, 14, 30, tzinfo=SHANGHAI)
-    return await make_booking(service.id, starts_at, phone=f"+86139000000{n:02d}", email=email)
 
 
 async def messages() -> list[dict[str, Any]]:
