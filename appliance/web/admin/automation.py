@@ -1,0 +1,174 @@
+"""Automation rules: the list in running order with an on/off switch, the builder (trigger, conditions,
+actions) saved through the rule actions with their problems shown inline, and a dry run on a booking."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from appliance.auth.actor import Actor
+from appliance.auth.api import actor_of
+from appliance.auth.guards import requires
+from appliance.auth.roles import Permission
+from appliance.automation import actions, conditions, logic, queries, schemas
+from appliance.bookings import queries as booking_queries
+from appliance.core.clock import utc_now
+from appliance.core.errors import AppError, Invalid
+from appliance.web.admin import rule_form
+from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices, invalid_input
+from appliance.web.admin.shell import admin_page, field_messages, go_to, problem_text
+from appliance.web.i18n import N_
+from appliance.web.templating import AnyRequest, texts_for
+
+MAX_ROWS = 60  # condition or action rows a posted form may claim (the actions cap both far lower)
+DRY_RUN_BOOKINGS = 50
+SHAPE_MESSAGES = {
+    "name": N_("Give the rule a name (at most 200 characters)."),
+    "priority": N_("A whole number from 0 to 10000; lower runs first."),
+    "description": N_("At most 2000 characters."),
+}
+
+
+def _rows(value: str, default: int) -> int:
+    return min(int(value), MAX_ROWS) if re.fullmatch(r"\d{1,3}", value) else default
+
+
+async def _dry_run_bookings(actor: Actor) -> list[Any]:
+    """Bookings from a month ago on, to try a rule on."""
+    filters = booking_queries.BookingFilter(starts_from=utc_now() - timedelta(days=30))
+    bookings, _ = await booking_queries.list_bookings(filters, actor=actor, after=None, limit=DRY_RUN_BOOKINGS)
+    return bookings
+
+
+def _trigger_text(trigger: dict[str, Any]) -> str:
+    if "timer" in trigger:
+        timer = trigger["timer"]
+        return f"{timer.get('anchor')} {int(timer.get('offset_minutes', 0)):+d} min"
+    return str(trigger.get("event", ""))
+
+
+class AutomationPages(Controller):
+    path = "/admin/automation"
+    include_in_schema = False
+
+    @get("/", opt=requires(Permission.automation_read))
+    async def rules(self, request: AnyRequest) -> Template:
+        actor = actor_of(request)
+        rules, _ = await queries.list_rules(actor=actor, after=None, limit=200)
+        branches = {b.id: b.name for b in await branch_choices(actor)}
+        return admin_page(request, "admin/automation/rules.html", {
+            "rules": rules, "branch_names": branches, "trigger_text": _trigger_text,
+        }, section="automation")
+
+    @post("/rules/{rule_id:uuid}/enabled", opt=requires(Permission.automation_write))
+    async def switch(self, request: AnyRequest, rule_id: FromPath[UUID]) -> Template:
+        """Turn a rule on or off from the list; answers with its row."""
+        actor = actor_of(request)
+        form = await request.form()
+        rule = await actions.update_rule(rule_id, schemas.RuleUpdate(enabled=form.get("enabled") == "true"), actor=actor)
+        branches = {b.id: b.name for b in await branch_choices(actor)}
+        return admin_page(request, "admin/automation/_rule_row.html", {
+            "rule": rule, "branch_names": branches, "trigger_text": _trigger_text,
+        }, section="automation")
+
+    async def _builder(self, request: AnyRequest, form: rule_form.RuleForm, *, rule: schemas.Rule | None,
+                       status: int = 200, fragment: bool = False) -> Template:
+        actor = actor_of(request)
+        branch_id = rule.branch_id if rule else None
+        fields = await queries.condition_fields(branch_id)
+        context = {
+            "rule": rule, "form": form, "fields": fields, "ops": conditions.ALL_OPS, "events": sorted(logic.EVENTS),
+            "anchors": logic.ANCHORS, "action_types": rule_form.ACTION_TYPES, "action_params": rule_form.action_params,
+            "branches": await branch_choices(actor), "bookings": await _dry_run_bookings(actor) if rule else [],
+            "may_write": actor.can(Permission.automation_write), "zone": BUSINESS_ZONE,
+        }
+        name = "admin/automation/_builder_form.html" if fragment else "admin/automation/builder.html"
+        return admin_page(request, name, context, section="automation", status=status)
+
+    @get("/rules/new", opt=requires(Permission.automation_write))
+    async def new_rule(self, request: AnyRequest) -> Template:
+        return await self._builder(request, rule_form.form_of({}), rule=None)
+
+    @get("/rules/{rule_id:uuid}", opt=requires(Permission.automation_read))
+    async def rule(self, request: AnyRequest, rule_id: FromPath[UUID]) -> Template:
+        rule = await queries.get_rule(rule_id, actor=actor_of(request))
+        return await self._builder(request, rule_form.form_of(msgspec.to_builtins(rule)), rule=rule)
+
+    @get("/action-params/{row:int}", opt=requires(Permission.automation_read))
+    async def params(self, request: AnyRequest, row: FromPath[int]) -> Template:
+        """The inputs of one action type, swapped in when a row's type select (`action-<row>-type`) changes."""
+        row = max(0, min(row, MAX_ROWS))
+        kind = request.query_params.get(f"action-{row}-type", "")
+        return admin_page(request, "admin/automation/_action_params.html", {
+            "row": row, "params": rule_form.action_params(kind), "form": rule_form.RuleForm({}, 0, 0),
+        }, section="automation")
+
+    @post("/rules", opt=requires(Permission.automation_write))
+    async def create(self, request: AnyRequest) -> Response[Any]:
+        return await self._save(request, None)
+
+    @post("/rules/{rule_id:uuid}", opt=requires(Permission.automation_write))
+    async def update(self, request: AnyRequest, rule_id: FromPath[UUID]) -> Response[Any]:
+        return await self._save(request, await queries.get_rule(rule_id, actor=actor_of(request)))
+
+    async def _save(self, request: AnyRequest, rule: schemas.Rule | None) -> Response[Any]:
+        """Nothing is saved unless the whole rule is right; otherwise every problem is shown at its input."""
+        actor = actor_of(request)
+        values = {k: str(v) for k, v in (await request.form()).items()}
+        built = rule_form.RuleForm(
+            values=values, condition_rows=_rows(values.get("condition_rows", ""), rule_form.MIN_CONDITION_ROWS),
+            action_rows=_rows(values.get("action_rows", ""), rule_form.MIN_ACTION_ROWS),
+            nested_conditions=values.get("nested_conditions") or None,
+        )
+        fields = await queries.condition_fields(rule.branch_id if rule else None)
+        draft = rule_form.rule_of(values, fields, condition_rows=built.condition_rows, action_rows=built.action_rows,
+                                  nested_conditions=built.nested_conditions)
+        texts = texts_for(request)
+        status = 422
+        try:
+            if rule is None:
+                saved = await actions.create_rule(msgspec.convert(draft.body, schemas.RuleCreate), actor=actor)
+            else:
+                changes = {k: v for k, v in draft.body.items() if k != "branch_id"}
+                saved = await actions.update_rule(rule.id, msgspec.convert(changes, schemas.RuleUpdate), actor=actor)
+            return go_to(request, f"/admin/automation/rules/{saved.id}")
+        except msgspec.ValidationError as error:
+            name = invalid_input(error, "name")
+            built.errors[name] = texts.gettext(SHAPE_MESSAGES.get(name, N_("Check this value.")))
+        except Invalid as error:
+            for path, message in field_messages(error).items():
+                target = rule_form.input_of(path, draft)
+                if target is None:
+                    built.problems.append(f"{path}: {message}")
+                else:
+                    built.errors[target] = f"{built.errors[target]}; {message}" if target in built.errors else message
+        except AppError as error:
+            status = error.status
+            built.problems.append(problem_text(texts, error))
+        return await self._builder(request, built, rule=rule, status=status, fragment=True)
+
+    @post("/rules/{rule_id:uuid}/dry-run", opt=requires(Permission.automation_read))
+    async def dry_run(self, request: AnyRequest, rule_id: FromPath[UUID]) -> Template:
+        """Which conditions hold for the chosen booking and which actions would run. Changes nothing."""
+        actor = actor_of(request)
+        form = await request.form()
+        texts = texts_for(request)
+        context: dict[str, Any] = {"result": None, "problem": None}
+        try:
+            booking_id = UUID(str(form.get("booking_id", "")).strip())
+        except ValueError:
+            context["problem"] = texts.gettext(N_("Choose a booking."))
+            return admin_page(request, "admin/automation/_dry_run.html", context, section="automation", status=422)
+        try:
+            context["result"] = await queries.test_rule(rule_id, schemas.RuleTest(booking_id=booking_id), actor=actor)
+        except AppError as error:
+            context["problem"] = problem_text(texts, error)
+            return admin_page(request, "admin/automation/_dry_run.html", context, section="automation", status=error.status)
+        return admin_page(request, "admin/automation/_dry_run.html", context, section="automation")

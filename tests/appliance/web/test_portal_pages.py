@@ -1,0 +1,150 @@
+"""The customer portal's pages in-process: the booking flow, inline errors in the customer's language,
+manage (reschedule, cancel), the calendar file and the survey — on both engines."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import httpx
+import msgspec
+
+from appliance.auth.actor import cli_actor
+from appliance.bookings.tables import Booking
+from appliance.forms import actions as form_actions
+from appliance.forms.schemas import FormCreate
+from appliance.surveys.actions import invite
+from appliance.surveys.tables import SurveyAnswer
+from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ORIGIN = {"Origin": "https://testserver"}
+
+
+async def a_branch_with_a_service(*, picks_staff: bool = False, form: bool = True) -> tuple[UUID, UUID, UUID]:
+    branch = await make_branch("静安店")
+    staff = await make_resource(branch.id, name="王芳")
+    service = await make_service(branch.id, "精油按摩", customer_picks_staff=picks_staff)
+    if not form:
+        return branch.id, service.id, staff.id
+    fields = [{"key": "allergy", "type": "text", "label": {"zh-CN": "过敏史", "en": "Allergies"}, "required": True}]
+    questions = msgspec.convert({"target": "service", "name": "按摩问卷", "fields": fields, "service_id": str(service.id)}, FormCreate)
+    await form_actions.create_form(questions, actor=cli_actor())
+    return branch.id, service.id, staff.id
+
+
+def tomorrow_at(hour: int) -> datetime:
+    day = datetime.now(SHANGHAI).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=SHANGHAI)
+
+
+def starts_of(link: str) -> datetime:
+    return datetime.fromisoformat(parse_qs(urlsplit(link).query)["start"][0])
+
+
+def links(html: str, prefix: str) -> list[str]:
+    return [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', html) if h.startswith(prefix)]
+
+
+async def test_a_customer_books_through_the_pages_and_gets_a_manage_link(client: httpx.AsyncClient) -> None:
+    branch_id, service_id, staff_id = await a_branch_with_a_service(picks_staff=True)
+    start = tomorrow_at(10)
+
+    home = await client.get("/portal/")
+    services = await client.get(links(home.text, "/portal/branches/")[0])
+    when = await client.get(links(services.text, "/portal/services/")[0], params={"staff": str(staff_id), "day": start.date().isoformat()})
+    slot = next(h for h in links(when.text, f"/portal/services/{service_id}/book") if starts_of(h) == start)
+    details = await client.get(slot)
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', details.text)
+    assert key
+    form = {"start": start.isoformat(), "staff": str(staff_id), "idempotency_key": key.group(1),
+            "name": "韩梅梅", "phone": "+8613900000001", "answers.allergy": "无"}
+    booked = await client.post(f"/portal/services/{service_id}/book", data=form, headers=ORIGIN)
+    again = await client.post(f"/portal/services/{service_id}/book", data=form, headers=ORIGIN)  # a double click
+
+    assert home.status_code == 200 and "选择门店" in home.text and "静安店" in home.text  # zh-CN by default
+    assert "王芳" in when.text and 'aria-current="date"' in when.text
+    assert "过敏史" in details.text and 'for="answers.allergy"' in details.text
+    assert booked.status_code == 303, booked.text
+    assert again.headers["location"] == booked.headers["location"]
+    manage = await client.get(booked.headers["location"])
+    assert manage.status_code == 200 and "预约成功" in manage.text and manage.headers["cache-control"] == "no-store"
+    [row] = await Booking.select(Booking.starts_at, Booking.channel, Booking.status)
+    assert (row["starts_at"], row["channel"], row["status"]) == (start, "web", "confirmed")
+
+
+async def test_bad_details_are_shown_inline_in_the_customers_language(client: httpx.AsyncClient) -> None:
+    _, service_id, _ = await a_branch_with_a_service()
+    form = {"start": tomorrow_at(11).isoformat(), "name": "", "phone": "+8613900000001"}
+
+    no_name = await client.post(f"/portal/services/{service_id}/book", params={"lang": "en"}, data=form, headers=ORIGIN)
+    no_answer = await client.post(f"/portal/services/{service_id}/book", data={**form, "name": "韩梅梅"}, headers=ORIGIN)
+    in_chinese = await client.post(
+        f"/portal/services/{service_id}/book", params={"lang": "zh-CN"}, data={**form, "name": "韩梅梅"}, headers=ORIGIN
+    )
+
+    assert no_name.status_code == 422
+    assert "Please enter your name." in no_name.text and 'aria-invalid="true" aria-describedby="name-error"' in no_name.text
+    # The language chosen once is remembered (cookie); the answer checker's own messages follow it.
+    assert no_answer.status_code == 422 and '<html lang="en">' in no_answer.text and ">required<" in no_answer.text
+    assert 'aria-describedby="answers-allergy-error"' in no_answer.text
+    assert in_chinese.status_code == 422 and ">此项必填<" in in_chinese.text and "请输入姓名" not in in_chinese.text
+    assert await Booking.count() == 0
+
+
+async def test_a_cross_site_post_is_refused(client: httpx.AsyncClient) -> None:
+    _, service_id, _ = await a_branch_with_a_service()
+    form = {"start": tomorrow_at(11).isoformat(), "name": "韩梅梅", "phone": "+8613900000001", "answers.allergy": "无"}
+
+    refused = await client.post(f"/portal/services/{service_id}/book", data=form, headers={"Origin": "https://evil.example"})
+
+    assert refused.status_code == 403 and await Booking.count() == 0
+
+
+async def test_the_manage_page_reschedules_cancels_and_offers_a_calendar_file(client: httpx.AsyncClient) -> None:
+    _, service_id, _ = await a_branch_with_a_service()
+    form = {"start": tomorrow_at(10).isoformat(), "name": "韩梅梅", "phone": "+8613900000001", "answers.allergy": "无"}
+    manage_path = (await client.post(f"/portal/services/{service_id}/book", data=form, headers=ORIGIN)).headers["location"].split("?")[0]
+
+    picker = await client.get(manage_path, params={"day": tomorrow_at(10).date().isoformat(), "lang": "en"})
+    moved = await client.post(f"{manage_path}/reschedule", data={"start": tomorrow_at(14).isoformat()}, headers=ORIGIN)
+    ics = await client.get(f"{manage_path}/booking.ics")
+    cancelled = await client.post(f"{manage_path}/cancel", headers=ORIGIN)
+    after = await client.get(cancelled.headers["location"])
+
+    assert "Choose a new time" in picker.text and 'value="' + tomorrow_at(14).astimezone(ZoneInfo("UTC")).isoformat() in picker.text
+    assert moved.status_code == 303 and moved.headers["location"].endswith("done=rescheduled")
+    assert ics.headers["content-type"].startswith("text/calendar")
+    body = ics.content.decode()
+    assert "\r\nDTSTART:" + tomorrow_at(14).astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ") + "\r\n" in body
+    assert "SUMMARY:精油按摩 · 静安店" in body
+    assert cancelled.status_code == 303 and "Your booking has been cancelled." in after.text  # en, chosen on the picker
+    [row] = await Booking.select(Booking.starts_at, Booking.status)
+    assert (row["starts_at"], row["status"]) == (tomorrow_at(14), "cancelled")
+
+
+async def test_the_survey_page_takes_one_rating(client: httpx.AsyncClient) -> None:
+    _, service_id, _ = await a_branch_with_a_service(form=False)
+    token = await invite(await make_booking(service_id, tomorrow_at(11)))
+
+    missing = await client.post(f"/portal/survey/{token}", data={"comment": "好"}, headers=ORIGIN)
+    answered = await client.post(f"/portal/survey/{token}", data={"rating": "5", "comment": "好"}, headers=ORIGIN)
+    shown = await client.get(answered.headers["location"])
+
+    assert missing.status_code == 422 and "请选择 1 到 5 星的评分。" in missing.text
+    assert answered.status_code == 303 and "感谢您的反馈！" in shown.text
+    assert [a["rating"] for a in await SurveyAnswer.select(SurveyAnswer.rating)] == [5]
+
+
+async def test_an_unreadable_address_is_a_page_in_the_customers_language_not_json(client: httpx.AsyncClient) -> None:
+    _, service_id, _ = await a_branch_with_a_service()
+
+    response = await client.get(f"/portal/services/{service_id}/book", params={"start": "not-a-time"},
+                                headers={"Accept-Language": "zh-CN"})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "该网址无效" in response.text
