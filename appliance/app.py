@@ -20,33 +20,59 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
 from appliance import __version__
+from appliance.audit.api import AuditController
 from appliance.auth.api import AuthController, UserController
 from appliance.auth.guards import PUBLIC, permission_guard, requires
+from appliance.auth.lockout import LoginLockout
 from appliance.auth.middleware import AuthenticationMiddleware
+from appliance.auth.oidc import OidcClient
+from appliance.auth.oidc_api import OidcController
 from appliance.auth.roles import Permission
 from appliance.auth.session_store import DatabaseStore
 from appliance.auth.sessions import SessionManager
 from appliance.bookings.api import AvailabilityController, BookingController, PortalController
 from appliance.catalog.api import BranchController, ResourceController, ServiceController
 from appliance.core import db
+from appliance.customers.api import CustomerController, CustomerMergeController, LoyaltyController, SegmentController
 from appliance.core.cache import open_redis
+from appliance.core.headers import security_headers
 from appliance.core.http import EXCEPTION_HANDLERS, RequestIdMiddleware
 from appliance.core.log import configure_logging
+from appliance.forms.api import FormController, PortalFormController
 from appliance.db import open_database
 from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
 from appliance.automation.api import ApprovalController, RuleController
 from appliance.events.api import DeliveryController
 from appliance.surveys.api import SurveyController
+from appliance.reports.api import ReportController
+from appliance.notifications.api import (
+    InboxController, OptOutController, TemplateController, UnsubscribeController,
+)
 from appliance.events.sweeper import run_sweeper
+from appliance.exports.api import ExportController, SubjectExportController
+from appliance.imports.api import ImportController
 from appliance.worker.broker import InProcessWorker, create_broker
+from appliance.web.admin.home import SiteRoot
+from appliance.web.admin.router import admin_router
+from appliance.web.portal import PortalPages
+from appliance.web.templating import static_router, template_config
 
 ROUTE_HANDLERS: list[Any] = [
-    HealthController, AuthController, UserController, BranchController, ResourceController, ServiceController,
+    HealthController, AuthController, OidcController, UserController, BranchController, ResourceController,
+    ServiceController, ExportController, SubjectExportController, ImportController, ReportController,
+    AuditController,
 ]
 
 BOOKING_HANDLERS: list[Any] = [AvailabilityController, BookingController, PortalController]
-AUTOMATION_HANDLERS: list[Any] = [RuleController, ApprovalController, DeliveryController, SurveyController]
+FORM_HANDLERS: list[Any] = [FormController, PortalFormController]
+CUSTOMER_HANDLERS: list[Any] = [CustomerController, CustomerMergeController, LoyaltyController, SegmentController]
+AUTOMATION_HANDLERS: list[Any] = [
+    RuleController, ApprovalController, DeliveryController, SurveyController, TemplateController, InboxController,
+    OptOutController, UnsubscribeController,
+]
+# Server-rendered pages (appliance/web): the customer portal and the site root; the admin UI is its own router.
+PAGE_HANDLERS: list[Any] = [PortalPages, SiteRoot]
 
 
 class MetricsController(PrometheusController):
@@ -80,12 +106,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     redis = open_redis(settings.redis.url) if settings.redis.url else None
     session_store: Store = RedisStore(redis, namespace="appliance:sessions") if redis else DatabaseStore("sessions")
     login_store: Store = RedisStore(redis, namespace="appliance:login_attempts") if redis else MemoryStore()
+    # Per-account lockout counters: shared by every node in production, like the per-address limit.
+    lockout = LoginLockout(
+        RedisStore(redis, namespace="appliance:lockout") if redis else MemoryStore(),
+        attempts=settings.auth.lockout_attempts, minutes=settings.auth.lockout_minutes,
+    )
+    flow_store: Store = RedisStore(redis, namespace="appliance:oidc_flows") if redis else DatabaseStore("oidc_flows")
+    sso_index: Store = RedisStore(redis, namespace="appliance:sso_sessions") if redis else DatabaseStore("sso_sessions")
+    logout_tokens: Store = (
+        RedisStore(redis, namespace="appliance:oidc_logout_jti") if redis else DatabaseStore("oidc_logout_jti")
+    )
+    oidc = OidcClient(settings.oidc, public_url=settings.public.url, flows=flow_store, logout_tokens=logout_tokens)
     portal_store: Store = RedisStore(redis, namespace="appliance:portal_requests") if redis else MemoryStore()
     sessions = SessionManager(
         session_store,
         idle_seconds=settings.session.idle_minutes * 60,
         absolute_seconds=settings.session.absolute_hours * 3600,
         secure_cookie=settings.http.secure_cookies,
+        sso_index=sso_index,
     )
 
     broker = create_broker(settings)
@@ -116,7 +154,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     portal_limit = _limiter("portal", settings.portal.requests_per_minute, "portal_requests")
     prometheus = PrometheusConfig(app_name="appliance", group_path=True, exclude=["/metrics"])
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, *BOOKING_HANDLERS, *AUTOMATION_HANDLERS, MetricsController],
+        route_handlers=[*ROUTE_HANDLERS, *BOOKING_HANDLERS, *FORM_HANDLERS, *CUSTOMER_HANDLERS, *AUTOMATION_HANDLERS, *PAGE_HANDLERS,
+                        admin_router(), static_router(), MetricsController],
         guards=[permission_guard],
         middleware=[
             RequestIdMiddleware,
@@ -126,13 +165,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 sessions=sessions,
                 trusted_proxies=settings.http.trusted_proxies,
                 public_url=settings.public.url,
+                oidc=oidc if oidc.enabled else None,
+                recheck_seconds=settings.oidc.recheck_seconds,
             ),
             login_limit.middleware,
             portal_limit.middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        template_config=template_config(),
+        before_send=[security_headers(hsts=settings.http.hsts, portal_frame_ancestors=settings.http.frame_ancestors)],
         stores={"sessions": session_store, "login_attempts": login_store, "portal_requests": portal_store},
-        state=State({"settings": settings, "sessions": sessions, "redis": redis, "broker": broker}),
+        state=State({
+            "settings": settings, "sessions": sessions, "redis": redis, "broker": broker, "lockout": lockout, "oidc": oidc,
+        }),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Booking appliance API",

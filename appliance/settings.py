@@ -14,6 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from appliance.auth.claim_map import role_map_problems
+from appliance.notifications.quiet import parse_quiet_hours
+
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
 MASK = "********"
@@ -106,6 +109,10 @@ class HttpSettings(_MaskedRepr):
     secure_cookies: bool = True
     # Client addresses whose X-Forwarded-For is believed (the load balancer in front).
     trusted_proxies: tuple[str, ...] = ()
+    # Strict-Transport-Security on every response: only when people reach the appliance over https.
+    hsts: bool = False
+    # Origins allowed to embed the customer portal in a frame (CSP frame-ancestors); staff pages never.
+    frame_ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, repr=False)
@@ -118,6 +125,9 @@ class SessionSettings(_MaskedRepr):
 class AuthSettings(_MaskedRepr):
     # Failed or successful attempts per client address per minute before 429.
     login_attempts_per_minute: int = 10
+    # Failed sign-ins in a row for one username (known or not) before it is locked for lockout_minutes.
+    lockout_attempts: int = 10
+    lockout_minutes: int = 15
 
 
 @dataclass(frozen=True, repr=False)
@@ -143,17 +153,47 @@ class SmtpSettings(_MaskedRepr):
 
 
 @dataclass(frozen=True, repr=False)
+class NotificationSettings(_MaskedRepr):
+    # "21:00-08:00" in each branch's time zone: customers' non-urgent messages wait until it ends.
+    quiet_hours: str = ""
+
+
+@dataclass(frozen=True, repr=False)
 class OidcSettings(_MaskedRepr):
     issuer: str = ""
     client_id: str = ""
     client_secret: str = field(default="", metadata=SECRET)
+    # Empty: <public url>/api/v1/auth/oidc/callback. Register it at the identity provider.
+    redirect_url: str = ""
+    # Empty: <public url>/. Where the provider sends people after signing out there.
+    post_logout_redirect_url: str = ""
+    scopes: str = "openid profile email"
+    # The claim whose values role_map maps (a list of group names, or one string).
+    role_claim: str = "groups"
+    # "VALUE=ROLE" (every branch) or "VALUE=ROLE@BRANCH_ID": each claim value a user has gives that grant.
+    role_map: tuple[str, ...] = ()
+    # How often a signed-in SSO session asks the provider (refresh token) whether the user may still be in.
+    recheck_seconds: int = 300
 
 
 @dataclass(frozen=True, repr=False)
 class CryptoSettings(_MaskedRepr):
+    # The standard suite (AES-256-GCM, SHA-256) or the national one (SM4-GCM, SM3).
     suite: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
     # Unset means `<data dir>/keyring.json`.
     keyring: Path | None = field(default=None, metadata=_env("APPLIANCE_KEYRING"))
+
+
+# The Cybersecurity Law (Art. 21) asks for network logs to be kept at least six months.
+MIN_AUDIT_RETENTION_DAYS = 180
+
+
+@dataclass(frozen=True, repr=False)
+class AuditSettings(_MaskedRepr):
+    # Entries stay in the database at least this long; older ones move to archive bundles.
+    retention_days: int = MIN_AUDIT_RETENTION_DAYS
+    # Unset means `<data dir>/audit-archive`.
+    archive_dir: Path | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -174,8 +214,10 @@ class Settings(_MaskedRepr):
     portal: PortalSettings = PortalSettings()
     worker: WorkerSettings = WorkerSettings()
     smtp: SmtpSettings = SmtpSettings()
+    notifications: NotificationSettings = NotificationSettings()
     oidc: OidcSettings = OidcSettings()
     crypto: CryptoSettings = CryptoSettings()
+    audit: AuditSettings = AuditSettings()
     log: LogSettings = LogSettings()
 
     @property
@@ -331,14 +373,47 @@ def validate(settings: Settings) -> list[str]:
         problems.append("APPLIANCE_PORTAL_REQUESTS_PER_MINUTE: must be at least 1")
     if settings.auth.login_attempts_per_minute < 1:
         problems.append("APPLIANCE_AUTH_LOGIN_ATTEMPTS_PER_MINUTE: must be at least 1")
+    if settings.auth.lockout_attempts < 1 or settings.auth.lockout_minutes < 1:
+        problems.append("APPLIANCE_AUTH_LOCKOUT_ATTEMPTS and APPLIANCE_AUTH_LOCKOUT_MINUTES: must be at least 1")
+    if settings.http.hsts and urlsplit(settings.public.url).scheme != "https":
+        problems.append("APPLIANCE_HTTP_HSTS: only with an https APPLIANCE_PUBLIC_URL")
+    problems.extend(f"APPLIANCE_HTTP_FRAME_ANCESTORS: {p}" for p in map(_frame_ancestor_problem, settings.http.frame_ancestors) if p)
     if settings.smtp.host and not settings.smtp.sender:
         problems.append("APPLIANCE_SMTP_FROM: required when APPLIANCE_SMTP_HOST is set")
+    if not _quiet_hours_ok(settings.notifications.quiet_hours):
+        problems.append("APPLIANCE_NOTIFICATIONS_QUIET_HOURS: a window such as 21:00-08:00, or empty for none")
+    if settings.audit.retention_days < MIN_AUDIT_RETENTION_DAYS:
+        problems.append(f"APPLIANCE_AUDIT_RETENTION_DAYS: must be at least {MIN_AUDIT_RETENTION_DAYS} (six months)")
     oidc = settings.oidc
     if any((oidc.issuer, oidc.client_id, oidc.client_secret)) and not all((oidc.issuer, oidc.client_id)):
         problems.append("APPLIANCE_OIDC_ISSUER and APPLIANCE_OIDC_CLIENT_ID: set both to enable SSO")
     if oidc.issuer and urlsplit(oidc.issuer).scheme != "https" and urlsplit(oidc.issuer).hostname not in ("127.0.0.1", "localhost"):
         problems.append("APPLIANCE_OIDC_ISSUER: must be https (plain http only on loopback)")
+    if "openid" not in oidc.scopes.split():
+        problems.append("APPLIANCE_OIDC_SCOPES: must include openid")
+    for url_name in ("redirect_url", "post_logout_redirect_url"):
+        url = getattr(oidc, url_name)
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+            problems.append(f"APPLIANCE_OIDC_{url_name.upper()}: must be an http(s) URL")
+    problems.extend(f"APPLIANCE_OIDC_ROLE_MAP: {p}" for p in role_map_problems(oidc.role_map))
+    if oidc.recheck_seconds < 1:
+        problems.append("APPLIANCE_OIDC_RECHECK_SECONDS: must be at least 1")
     return problems
+
+
+def _frame_ancestor_problem(origin: str) -> str | None:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return f"{origin!r} is not an origin such as https://www.example.com"
+    return None
+
+
+def _quiet_hours_ok(text: str) -> bool:
+    try:
+        parse_quiet_hours(text)
+    except ValueError:
+        return False
+    return True
 
 
 # libpq, asyncpg and redis-py also take the password as a query parameter (`?password=...`).

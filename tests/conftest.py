@@ -13,6 +13,7 @@ import httpx
 import pytest
 from litestar import Litestar
 from piccolo.apps.migrations.tables import Migration
+from piccolo.querystring import QueryString
 from piccolo.table import sort_table_classes
 
 from appliance.app import create_app
@@ -74,14 +75,36 @@ def make_settings(database_url: str, data_dir: Path | None = None, **env: str) -
     return load_settings(values)
 
 
+# Tables whose triggers refuse DELETE and TRUNCATE (the audit log): set aside while a test's data is cleared.
+APPEND_ONLY_TABLES = ("audit_entry", "audit_checkpoint", "audit_archive")
+
+
 async def _empty_all_tables() -> None:
     tables = sort_table_classes(list(APP_CONFIG.table_classes))
+    engine = core_db.current_engine()
     if core_db.current_dialect() == "postgresql":
-        names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
-        await core_db.current_engine().run_ddl(f"TRUNCATE {names} CASCADE")
-    else:
+        # DELETE, not TRUNCATE: for a test's handful of rows it is some twenty times cheaper (TRUNCATE
+        # gives each of the ~45 tables new files). Replica mode, for this transaction only, skips the
+        # triggers: the foreign keys' (every table is emptied) and the audit tables' append-only guards.
+        async with engine.transaction():
+            await engine.run_ddl("SET LOCAL session_replication_role = replica")
+            for table in tables:
+                await engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+        return
+    # One transaction (a commit per table would cost a sync each): the append-only triggers are set
+    # aside, the tables emptied, the triggers put back; a failure rolls all of it back.
+    placeholders = ", ".join("{}" for _ in APPEND_ONLY_TABLES)
+    async with engine.transaction():
+        triggers = await engine.run_querystring(QueryString(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({placeholders})",
+            *APPEND_ONLY_TABLES,
+        ))
+        for trigger in triggers:
+            await engine.run_ddl(f'DROP TRIGGER "{trigger["name"]}"')
         for table in reversed(tables):
-            await table.delete(force=True)
+            await engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+        for trigger in triggers:
+            await engine.run_ddl(trigger["sql"])
 
 
 @pytest.fixture(params=ENGINES)

@@ -26,6 +26,13 @@ def test_wheel_ships_both_packages_migrations_and_the_console_script(tmp_path: P
     assert {"appliance/app.py", "appliance/cli.py", "appliance/settings.py", "integrations/__init__.py"} <= names
     assert "appliance = appliance.cli:main" in entry_points
     assert not any(n.startswith("tests/") for n in names)
+    # Pages work from the wheel alone: templates, catalogs, our stylesheet and the vendored scripts with their licences.
+    assert {
+        "appliance/web/templates/base.html", "appliance/web/locale/zh_CN/LC_MESSAGES/messages.po", "appliance/web/static/app.css",
+        "appliance/web/static/vendor/htmx.min.js", "appliance/web/static/vendor/htmx.org.LICENSE.txt",
+    } <= names
+    assert not any(n.startswith("appliance/web/assets/") for n in names)  # npm manifests stay in the repository
+    assert not any(n.startswith("appliance/web/static/vendor/axe") for n in names)  # the browser tests' checker only
 
 
 def test_lock_file_is_current() -> None:

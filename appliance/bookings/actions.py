@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,6 +17,7 @@ from appliance.auth.credentials import digest
 from appliance.auth.roles import Permission
 from appliance.bookings import schemas
 from appliance.bookings.idempotency import IdempotencyKey, find_replay, remember_response
+from appliance.bookings.sealing import sealed_answers, sealed_notes
 from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
 from appliance.bookings.queries import (
     ServiceContext, booking_schema, get_booking_row, load_calendars, load_service, resource_ids_of, start_window,
@@ -24,11 +25,15 @@ from appliance.bookings.queries import (
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
 from appliance.core.clock import utc_now
-from appliance.core.db import is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction
-from appliance.core.errors import Conflict, Invalid, NotFound
+from appliance.core.db import (
+    insert_rows, is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction,
+)
+from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
 from appliance.customers.actions import match_or_create_customer, validated_contact
 from appliance.customers.schemas import CustomerContact
 from appliance.events.envelope import Subject
+from appliance.forms.answers import check_booking_answers
+from appliance.forms.schemas import Locale
 
 MANAGE_PATH = "/portal/manage/{token}"
 # A lost race (another booking took the picked resource between check and insert) is retried with
@@ -53,6 +58,7 @@ class NewBooking:
     answers: dict[str, Any] | None = None
     seats: int = 1
     notes: str = ""
+    locale: Locale = "en"  # of the messages naming bad answers
 
 
 def slot_out(slot: Slot) -> schemas.SlotOut:
@@ -119,18 +125,22 @@ async def _take_slot(
     return slot, calendars
 
 
-async def _insert_holds(
+_BOOKING_COLUMNS = (
+    "id", "branch", "service", "customer", "starts_at", "ends_at", "status", "channel", "seats", "price_amount",
+    "price_currency", "payment_status", "answers", "form", "form_version", "notes", "manage_token_hash",
+    "created_at", "updated_at",
+)
+_ALLOCATION_COLUMNS = ("id", "booking", "resource", "unit", "holder", "starts_at", "ends_at", "active")
+
+
+def _holds(
     booking_id: UUID, holder: str, ctx: ServiceContext, slot: Slot, calendars: list[ResourceCalendar]
-) -> None:
-    await Allocation.insert(
-        *(
-            Allocation(
-                id=uuid4(), booking=booking_id, resource=h.resource_id, unit=h.unit, holder=holder,
-                starts_at=h.starts_at, ends_at=h.ends_at, active=True,
-            )
-            for h in holds_for(ctx.rules, slot, calendars)
-        )
-    )
+) -> tuple[str, tuple[str, ...], list[tuple[Any, ...]]]:
+    """The slot's allocation rows, for `insert_rows`."""
+    return "allocation", _ALLOCATION_COLUMNS, [
+        (uuid4(), booking_id, h.resource_id, h.unit, holder, h.starts_at, h.ends_at, True)
+        for h in holds_for(ctx.rules, slot, calendars)
+    ]
 
 
 async def _service_for(service_id: UUID, *, actor: Actor, staff: bool) -> ServiceContext:
@@ -162,6 +172,7 @@ async def create_booking(
     if request.seats > ctx.rules.seats:
         raise Invalid({"seats": f"at most {ctx.rules.seats} for this service"})
     validated_contact(request.customer)
+    checked = await check_booking_answers(ctx.form, request.answers or {}, locale=request.locale)
     starts_at = request.starts_at.astimezone(utc_now().tzinfo)
     now = utc_now()
     _check_start_time(ctx, starts_at, now)
@@ -177,20 +188,27 @@ async def create_booking(
                     break
                 customer_id = await match_or_create_customer(request.customer, channel=request.channel, actor=actor)
                 holder = slot.holder or (occurrence_holder(ctx.rules.id, starts_at) if ctx.rules.seats > 1 else str(booking_id))
-                row = Booking(
-                    id=booking_id, branch=ctx.branch_id, service=ctx.rules.id, customer=customer_id,
-                    starts_at=slot.starts_at, ends_at=slot.ends_at, status=status.value, channel=request.channel,
-                    seats=request.seats, price_amount=ctx.price.amount * request.seats, price_currency=ctx.price.currency,
-                    payment_status="unpaid", answers=request.answers or {}, notes=request.notes,
-                    manage_token_hash=digest(token), created_at=now, updated_at=now,
+                row = {
+                    "id": booking_id, "branch": ctx.branch_id, "service": ctx.rules.id, "customer": customer_id,
+                    "starts_at": slot.starts_at, "ends_at": slot.ends_at, "status": status.value,
+                    "channel": request.channel, "seats": request.seats,
+                    "price_amount": ctx.price.amount * request.seats, "price_currency": ctx.price.currency,
+                    "payment_status": "unpaid", "answers": checked.answers, "form": checked.form_id,
+                    "form_version": checked.version, "notes": request.notes, "manage_token_hash": digest(token),
+                    "created_at": now, "updated_at": now,
+                }
+                row["answers"] = sealed_answers(booking_id, checked.answers)
+                row["notes"] = sealed_notes(booking_id, request.notes)
+                # The booking and its allocations in one statement on PostgreSQL; a lost race fails it.
+                await insert_rows(
+                    ("booking", _BOOKING_COLUMNS, [tuple(row[c] for c in _BOOKING_COLUMNS)]),
+                    _holds(booking_id, holder, ctx, slot, calendars),
                 )
-                await Booking.insert(row)
-                await _insert_holds(booking_id, holder, ctx, slot, calendars)
-                booking = booking_schema(row.to_dict(), [p.resource_id for p in slot.picks])
+                booking = booking_schema(row, [p.resource_id for p in slot.picks])
                 await record_change(
                     "booking.created", Subject("booking", str(booking_id)), _event_data(booking), actor=actor,
                     changed_fields=["service", "starts_at", "customer", "status", "resource_ids", "seats"]
-                    + (["answers"] if request.answers else []) + (["notes"] if request.notes else []),
+                    + (["answers"] if checked.answers else []) + (["notes"] if request.notes else []),
                     details={"status": status.value, "channel": request.channel},
                 )
                 created = schemas.BookingCreated(
@@ -294,7 +312,7 @@ async def reschedule_booking(
                 old = [r["id"] for r in await Allocation.select(Allocation.id).where(
                     (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
                 )]
-                await _insert_holds(booking_id, holder, ctx, slot, calendars)
+                await insert_rows(_holds(booking_id, holder, ctx, slot, calendars))
                 if old:
                     await Allocation.update({Allocation.active: False}).where(Allocation.id.is_in(old))
                 now = utc_now()
@@ -316,6 +334,95 @@ async def reschedule_booking(
                 continue
             raise
     raise await _unavailable(ctx, starts_at, required, row["seats"])
+
+
+async def reassign_resource(
+    booking_id: UUID, resource_id: UUID, *, actor: Actor, reason: str = ""
+) -> schemas.Booking:
+    """Give a booking `resource_id` at the same time, in place of the pick it can stand in for (a VIP's
+    "gold consultant" instead of whoever was free); the other picks stay where they can. Atomic like a
+    reschedule: the new allocation is taken before the old is released. Emitted as booking.reassigned."""
+    row = await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_write)
+    ctx, picks = await _reassignable(row)
+    if resource_id in picks:
+        return booking_schema(row, picks)  # already there: nothing changes, nothing is recorded
+    for _attempt in range(RACE_RETRIES):
+        try:
+            async with write_transaction():
+                slot, calendars = await _reassigned_slot(ctx, row, picks, resource_id)
+                old = [r["id"] for r in await Allocation.select(Allocation.id).where(
+                    (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
+                )]
+                await insert_rows(_holds(booking_id, str(booking_id), ctx, slot, calendars))
+                if old:
+                    await Allocation.update({Allocation.active: False}).where(Allocation.id.is_in(old))
+                now = utc_now()
+                await Booking.update({Booking.updated_at: now}).where(Booking.id == booking_id)
+                booking = booking_schema({**row, "updated_at": now}, [p.resource_id for p in slot.picks])
+                await record_change(
+                    "booking.reassigned", Subject("booking", str(booking_id)),
+                    {**_event_data(booking), "previous_resource_ids": [str(p) for p in picks], "reason": reason},
+                    actor=actor, changed_fields=["resource_ids"],
+                )
+                return booking
+        except Exception as exc:
+            if is_overlap_violation(exc):
+                continue  # the resource was taken meanwhile: look again
+            raise
+    raise Conflict("that resource was taken meanwhile; try again", code="slot_unavailable")
+
+
+async def preview_reassignment(booking_id: UUID, resource_id: UUID, *, actor: Actor) -> list[UUID]:
+    """The resources the booking would hold after `reassign_resource`, changing nothing; raises why not."""
+    row = await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_read)
+    ctx, picks = await _reassignable(row)
+    if resource_id in picks:
+        return picks
+    slot, _ = await _reassigned_slot(ctx, row, picks, resource_id)
+    return [p.resource_id for p in slot.picks]
+
+
+async def _reassignable(row: dict[str, Any]) -> tuple[ServiceContext, list[UUID]]:
+    current = Status(row["status"])
+    if current not in RESCHEDULABLE:
+        raise Conflict(f"a {current.value} booking keeps its resources", code="invalid_transition")
+    if row["starts_at"] <= utc_now():
+        raise Conflict("the booking has started: its resources stay", code="invalid_transition")
+    ctx = await load_service(row["service"])
+    if ctx.rules.seats > 1:
+        raise Conflict("a group class's resources are shared by all its bookings", code="group_class")
+    return ctx, (await resource_ids_of([row["id"]]))[row["id"]]
+
+
+async def _reassigned_slot(
+    ctx: ServiceContext, row: dict[str, Any], picks: list[UUID], resource_id: UUID
+) -> tuple[Slot, list[ResourceCalendar]]:
+    """The booking's slot with `resource_id` among its picks, keeping as many of its other picks as can
+    stay: first all but one it could replace, then only the resource asked for."""
+    starts_at: datetime = row["starts_at"]
+    calendars, seats_taken = await load_calendars(
+        ctx.branch_id, *start_window(ctx.rules, starts_at, ctx.timezone), margin=timedelta(0),
+        exclude_booking=row["id"],
+    )
+    by_id = {c.id: c for c in calendars}
+    wanted = by_id.get(resource_id)
+    if wanted is None:
+        raise Invalid({"resource_id": "no such active resource in this booking's branch"})
+    if not any(n.kind == wanted.kind and n.skills <= wanted.skills for n in ctx.rules.needs):
+        raise Invalid({"resource_id": f"{wanted.name or wanted.kind} meets none of this service's requirements"})
+    replaceable = [p for p in picks if p in by_id and by_id[p].kind == wanted.kind]
+    keeps = [frozenset(p for p in picks if p != replaced) for replaced in replaceable] + [frozenset()]
+    # Notice and advance limits are the customer's when booking, not staff's when rearranging: judge the
+    # slot as of the moment it was bookable.
+    as_of = starts_at - ctx.rules.min_notice
+    for keep in keeps:
+        slot = check_start(
+            ctx.rules, calendars, starts_at, tz=ctx.timezone, now=as_of, required=keep | {resource_id},
+            seats_wanted=row["seats"], seats_taken=seats_taken,
+        )
+        if slot is not None:
+            return slot, calendars
+    raise Conflict(f"{wanted.name or wanted.kind} is not free for this booking's time", code="slot_unavailable")
 
 
 # --- Customer self-service by manage token ---------------------------------------------------------
@@ -403,3 +510,60 @@ async def set_payment_status(booking_id: UUID, payment_status: PaymentStatus, *,
             changed_fields=["payment_status"], details={"from": current, "to": payment_status.value},
         )
     return booking
+
+
+# --- Imported history --------------------------------------------------------------------------------
+
+HISTORICAL = frozenset({Status.completed.value, Status.cancelled.value, Status.no_show.value})
+
+
+async def import_bookings(batch: Sequence[schemas.ImportedBooking], *, actor: Actor) -> schemas.ImportedBookings:
+    """Write past bookings from an import in the caller's transaction, without availability checks: they
+    are records of what happened, not claims on time. A booking the customer already has (same service,
+    same start) is left alone, so a second import changes nothing. The staff member, if given, is
+    recorded as an inactive allocation: it shows who served the customer (favourite staff) and never
+    blocks a slot. No event per booking (customers must not be messaged about their past); the import
+    run audits itself once. The caller recomputes the customers' facts."""
+    refused = sorted({str(b.branch_id) for b in batch if not actor.can(Permission.bookings_write, b.branch_id)})
+    if refused:
+        raise Forbidden(f"this needs the permission {Permission.bookings_write.value} in every branch of the batch")
+    problems = {f"rows[{b.row}].status": "completed, cancelled or no_show" for b in batch if b.status not in HISTORICAL}
+    if problems:
+        raise Invalid(problems)
+    outcome = schemas.ImportedBookings()
+    if not batch:
+        return outcome
+    async with write_transaction():
+        held = await Booking.select(Booking.customer, Booking.service, Booking.starts_at).where(
+            Booking.customer.is_in(list({b.customer_id for b in batch}))
+            & (Booking.starts_at >= min(b.starts_at for b in batch)) & (Booking.starts_at <= max(b.starts_at for b in batch))
+        )
+        seen = {(r["customer"], r["service"], r["starts_at"]) for r in held}
+        now = utc_now()
+        rows: list[Booking] = []
+        staff: list[Allocation] = []
+        for b in batch:
+            key = (b.customer_id, b.service_id, b.starts_at)
+            if key in seen:
+                outcome.unchanged += 1
+                continue
+            seen.add(key)
+            booking_id = uuid4()
+            rows.append(Booking(
+                id=booking_id, branch=b.branch_id, service=b.service_id, customer=b.customer_id, starts_at=b.starts_at,
+                ends_at=b.ends_at, status=b.status, channel="import", seats=1, price_amount=b.price_amount,
+                price_currency=b.price_currency, payment_status=b.payment_status, answers="", notes=sealed_notes(booking_id, b.notes),
+                # A fresh secret nobody sees: self-service has no business with past bookings.
+                manage_token_hash=digest(secrets.token_urlsafe(24)), created_at=now, updated_at=now,
+            ))
+            if b.staff_id is not None:
+                staff.append(Allocation(
+                    id=uuid4(), booking=booking_id, resource=b.staff_id, unit=0, holder=str(booking_id),
+                    starts_at=b.starts_at, ends_at=b.ends_at, active=False,
+                ))
+        if rows:
+            await Booking.insert(*rows)
+        if staff:
+            await Allocation.insert(*staff)
+        outcome.created = len(rows)
+    return outcome

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -11,73 +11,19 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from appliance.auth.actor import Actor
 from appliance.auth.api import AnyRequest, actor_of
 from appliance.auth.guards import PUBLIC, requires
 from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
-from appliance.bookings.idempotency import idempotency_key
-from appliance.bookings.logic import available_days, find_slots
+from appliance.bookings.availability import free_days, free_slots
+from appliance.bookings.idempotency import caller_scope, idempotency_key
 from appliance.bookings.states import PaymentStatus, Status
-from appliance.core.clock import utc_now
-from appliance.core.errors import Invalid, NotFound
 from appliance.core.pagination import (
     DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_instant_cursor, encode_instant_cursor,
 )
+from appliance.forms.messages import locale_from
 
-MAX_WINDOW = timedelta(days=62)
 IdempotencyHeader = Annotated[str | None, Parameter(header="Idempotency-Key")]
-
-
-async def _visible_service(actor: Actor, service_id: UUID, *, public: bool) -> queries.ServiceContext:
-    """The service, if the caller may see its availability: staff in its branch, or anyone for an
-    active service booked on the web."""
-    ctx = await queries.load_service(service_id)
-    if public:
-        visible = ctx.active and (not ctx.channels or "web" in ctx.channels)
-    else:
-        visible = actor.can(Permission.bookings_read, ctx.branch_id)
-    if not visible:
-        raise NotFound("no such service")
-    return ctx
-
-
-async def _availability(
-    actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool
-) -> schemas.Availability:
-    if ends <= starts:
-        raise Invalid({"to": "must be after from"})
-    if ends - starts > MAX_WINDOW:
-        raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
-    ctx = await _visible_service(actor, service_id, public=public)
-    if public and resource_id and not ctx.customer_picks_staff:
-        raise Invalid({"resource_id": "this service does not let customers choose"})
-    calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
-    required = frozenset({resource_id}) if resource_id else frozenset()
-    if resource_id and resource_id not in {c.id for c in calendars}:
-        raise Invalid({"resource_id": "no such active resource in this service's branch"})
-    slots = find_slots(
-        ctx.rules, calendars, tz=ctx.timezone, window_start=starts, window_end=ends, now=utc_now(),
-        required=required, seats_taken=seats_taken,
-    )
-    return schemas.Availability(
-        service_id=service_id, timezone=ctx.timezone.key, slots=[actions.slot_out(s) for s in slots]
-    )
-
-
-async def _days(actor: Actor, service_id: UUID, first: date, last: date, *, public: bool) -> schemas.AvailableDays:
-    if last < first:
-        raise Invalid({"to": "must not be before from"})
-    if (last - first) > MAX_WINDOW:
-        raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
-    ctx = await _visible_service(actor, service_id, public=public)
-    window_start = datetime.combine(first, datetime.min.time(), ctx.timezone)
-    window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ctx.timezone)
-    calendars, seats_taken = await queries.load_calendars(ctx.branch_id, window_start, window_end)
-    days = available_days(
-        ctx.rules, calendars, tz=ctx.timezone, first_day=first, last_day=last, now=utc_now(), seats_taken=seats_taken
-    )
-    return schemas.AvailableDays(service_id=service_id, timezone=ctx.timezone.key, days=days)
 
 
 class AvailabilityController(Controller):
@@ -91,7 +37,7 @@ class AvailabilityController(Controller):
         resource_id: FromQuery[UUID | None] = None,
     ) -> schemas.Availability:
         """Free slots of a service between two instants, with the resources each would use."""
-        return await _availability(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=False)
+        return await free_slots(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=False)
 
     @get("/days", opt=requires(Permission.bookings_read))
     async def days(
@@ -99,7 +45,7 @@ class AvailabilityController(Controller):
         from_: Annotated[date, Parameter(query="from")], to: FromQuery[date],
     ) -> schemas.AvailableDays:
         """The branch-local dates that have at least one free slot (for calendar pickers)."""
-        return await _days(actor_of(request), service_id, from_, to, public=False)
+        return await free_days(actor_of(request), service_id, from_, to, public=False)
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -108,8 +54,6 @@ def _aware(value: datetime, field: str) -> datetime:
     return checked
 
 
-def _idempotency_scope(actor: Actor, request: AnyRequest) -> str:
-    return f"{actor.kind}:{actor.id}" if actor.id else f"ip:{actor.ip or 'unknown'}"
 
 
 class BookingController(Controller):
@@ -126,8 +70,9 @@ class BookingController(Controller):
         new = actions.NewBooking(
             service_id=data.service_id, starts_at=data.starts_at, customer=data.customer, channel=data.channel,
             resource_ids=tuple(data.resource_ids), answers=data.answers, seats=data.seats, notes=data.notes,
+            locale=locale_from(request.headers.get("accept-language")),
         )
-        idem = idempotency_key(_idempotency_scope(actor, request), idempotency, data)
+        idem = idempotency_key(caller_scope(actor), idempotency, data)
         return await actions.create_booking(new, actor=actor, staff=True, idempotency=idem)
 
     @get("/", opt=requires(Permission.bookings_read))
@@ -158,6 +103,14 @@ class BookingController(Controller):
         return await actions.reschedule_booking(
             booking_id, data.starts_at, actor=actor_of(request), resource_ids=tuple(data.resource_ids)
         )
+
+    @post("/{booking_id:uuid}/reassign", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK)
+    async def reassign(
+        self, request: AnyRequest, booking_id: FromPath[UUID], data: JSONBody[schemas.Reassign]
+    ) -> schemas.Booking:
+        """Give the booking another resource at the same time, in place of the one it can stand in for
+        (409 slot_unavailable when it is not free, 422 when it fits no requirement)."""
+        return await actions.reassign_resource(booking_id, data.resource_id, actor=actor_of(request), reason=data.reason)
 
     @post("/{booking_id:uuid}/payment-status", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK)
     async def payment_status(
@@ -192,14 +145,14 @@ class PortalController(Controller):
         from_: Annotated[datetime, Parameter(query="from")], to: FromQuery[datetime],
         resource_id: FromQuery[UUID | None] = None,
     ) -> schemas.Availability:
-        return await _availability(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=True)
+        return await free_slots(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=True)
 
     @get("/availability/days")
     async def days(
         self, request: AnyRequest, service_id: FromQuery[UUID],
         from_: Annotated[date, Parameter(query="from")], to: FromQuery[date],
     ) -> schemas.AvailableDays:
-        return await _days(actor_of(request), service_id, from_, to, public=True)
+        return await free_days(actor_of(request), service_id, from_, to, public=True)
 
     @post("/bookings", status_code=HTTP_201_CREATED)
     async def create(
@@ -209,8 +162,9 @@ class PortalController(Controller):
         new = actions.NewBooking(
             service_id=data.service_id, starts_at=data.starts_at, customer=data.customer, channel="web",
             resource_ids=tuple(data.resource_ids), answers=data.answers, seats=data.seats,
+            locale=locale_from(request.headers.get("accept-language")),
         )
-        idem = idempotency_key(_idempotency_scope(actor, request), idempotency, data)
+        idem = idempotency_key(caller_scope(actor), idempotency, data)
         return await actions.create_booking(new, actor=actor, staff=False, idempotency=idem)
 
     @get("/bookings/{token:str}")

@@ -11,6 +11,8 @@ segments (`_Zone`).
 
 from __future__ import annotations
 
+import functools
+
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -358,6 +360,47 @@ def _difference(xs: _Ranges, ys: _Ranges) -> _Ranges:
     return out
 
 
+def _utc_offset(tz: ZoneInfo, second: int) -> int:
+    return (datetime.fromtimestamp(second, tz).utcoffset() or timedelta()) // _US
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone_segments(tz: ZoneInfo, first_day: int, last_day: int) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """The starts of the constant-offset segments over [first_day, last_day] and the segments (from, to,
+    offset). Shared read-only by every _Zone over those days."""
+    second, final = first_day * _DAY // _SECOND, (last_day + 1) * _DAY // _SECOND
+    starts, offsets = [-_FAR], [_utc_offset(tz, second)]
+    # zoneinfo does not expose its transitions: sample hourly, then bisect to the exact second.
+    while second < final:
+        probe = min(second + 3600, final)
+        if _utc_offset(tz, probe) == offsets[-1]:
+            second = probe
+            continue
+        low, high = second, probe
+        while high - low > 1:
+            middle = (low + high) // 2
+            if _utc_offset(tz, middle) == offsets[-1]:
+                low = middle
+            else:
+                high = middle
+        starts.append(high * _SECOND)
+        offsets.append(_utc_offset(tz, high))
+        second = high
+    return starts, list(zip(starts, [*starts[1:], _FAR], offsets, strict=True))
+
+
+def utc_offset_segments(tz: ZoneInfo, first_day: date, last_day: date) -> list[tuple[datetime, datetime, timedelta]]:
+    """The zone's constant-offset spans covering the local dates first_day..last_day: (from, to, UTC
+    offset), from and to in UTC, the first and last clipped to a day beyond the dates either side."""
+    first, last = first_day.toordinal() - _EPOCH_ORDINAL - 1, last_day.toordinal() - _EPOCH_ORDINAL + 1
+    _starts, segments = _zone_segments(tz, first, last)
+    low, high = first * _DAY, (last + 1) * _DAY
+    return [
+        (_moment(max(start, low)), _moment(min(end, high)), offset * _US)
+        for start, end, offset in segments if start < high and end > low
+    ]
+
+
 class _Zone:
     """A time zone's UTC offsets over a span, as constant-offset segments.
 
@@ -366,31 +409,9 @@ class _Zone:
     """
 
     def __init__(self, tz: ZoneInfo, first: int, last: int) -> None:
-        self._tz = tz
-        second, final = first // _SECOND, last // _SECOND + 1
-        starts, offsets = [-_FAR], [self._offset(second)]
-        # zoneinfo does not expose its transitions: sample hourly, then bisect to the exact second.
-        while second < final:
-            probe = min(second + 3600, final)
-            if self._offset(probe) == offsets[-1]:
-                second = probe
-                continue
-            low, high = second, probe
-            while high - low > 1:
-                middle = (low + high) // 2
-                if self._offset(middle) == offsets[-1]:
-                    low = middle
-                else:
-                    high = middle
-            starts.append(high * _SECOND)
-            offsets.append(self._offset(high))
-            second = high
-        self._starts = starts
-        self._segments = list(zip(starts, [*starts[1:], _FAR], offsets, strict=True))
+        # Whole days either way, so that calls over the same days share one computation.
+        self._starts, self._segments = _zone_segments(tz, first // _DAY, last // _DAY + 1)
         self._near_day: dict[int, list[tuple[int, int, int]]] = {}
-
-    def _offset(self, second: int) -> int:
-        return (datetime.fromtimestamp(second, self._tz).utcoffset() or timedelta()) // _US
 
     def local_day(self, instant: int) -> int:
         """The local date of an instant, as days since 1970-01-01."""
@@ -433,6 +454,49 @@ class _Zone:
             found.extend(range(at, last + 1, step))
         found.sort()
         return found
+
+
+def _working(hours: Hours, zone: _Zone, first: int, last: int) -> _Ranges:
+    """The instants `hours` work on local days first..last (days since 1970-01-01), blocks left out; not
+    merged. A daylight-saving day gets the hours its wall clock shows, no more and no less."""
+    blocks: dict[int, _Ranges] = {}
+    for weekday, block_from, block_to in hours.blocks:
+        blocks.setdefault(weekday, []).append((_of_day(block_from), _of_day(block_to)))
+    by_weekday: dict[int, _Ranges] = {}
+    working: _Ranges = []
+    for day in range(first, last + 1):
+        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+        local = date.fromordinal(_EPOCH_ORDINAL + day) if hours.exceptions else None
+        of_day: _Ranges
+        if local is not None and local in hours.exceptions:
+            of_day = _day_hours(hours.exceptions[local], blocks.get(weekday, []))
+        elif weekday in by_weekday:
+            of_day = by_weekday[weekday]
+        else:
+            of_day = by_weekday[weekday] = _day_hours(hours.weekly.get(weekday, ()), blocks.get(weekday, []))
+        if (offset := zone.day_offset(day)) is not None:
+            base = day * _DAY - offset
+            working += [(base + wall_from, base + wall_to) for wall_from, wall_to in of_day]
+        else:
+            midnight = day * _DAY
+            for wall_from, wall_to in of_day:
+                working += zone.instants(day, midnight + wall_from, midnight + wall_to)
+    return working
+
+
+def _day_hours(intervals: Iterable[tuple[time, time]], blocks: _Ranges) -> _Ranges:
+    return _difference(_union((_of_day(a), _of_day(b)) for a, b in intervals), _union(blocks))
+
+
+def scheduled_ranges(
+    hours: Hours, time_off: Iterable[tuple[datetime, datetime]], *, tz: ZoneInfo, first_day: date, last_day: date
+) -> list[tuple[datetime, datetime]]:
+    """When a resource is scheduled to work over the local dates first_day..last_day in `tz`: its hours
+    (exceptions, blocks) less its time off, merged, in UTC. What utilisation reports divide by."""
+    first, last = first_day.toordinal() - _EPOCH_ORDINAL, last_day.toordinal() - _EPOCH_ORDINAL
+    zone = _Zone(tz, (first - 1) * _DAY, (last + 2) * _DAY)
+    off = _union((_instant(a), _instant(b)) for a, b in time_off)
+    return [(_moment(a), _moment(b)) for a, b in _difference(_union(_working(hours, zone, first, last)), off)]
 
 
 # --- Matching ----------------------------------------------------------------------------------------
@@ -550,41 +614,16 @@ class _Availability:
                 return found
         except TypeError:  # unhashable hours (lists instead of tuples): just compute them
             key = None
-        zone, tail = self.zone, self.duration + self.after
-        blocks: dict[int, _Ranges] = {}
-        for weekday, block_from, block_to in hours.blocks:
-            blocks.setdefault(weekday, []).append((_of_day(block_from), _of_day(block_to)))
-        by_weekday: dict[int, _Ranges] = {}
-        working: _Ranges = []
-        first = zone.local_day(self.low - self.before) - 1
-        last = zone.local_day(self.high + tail) + 1
-        for day in range(first, last + 1):
-            weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-            local = date.fromordinal(_EPOCH_ORDINAL + day) if hours.exceptions else None
-            of_day: _Ranges
-            if local is not None and local in hours.exceptions:
-                of_day = self._day_hours(hours.exceptions[local], blocks.get(weekday, []))
-            elif weekday in by_weekday:
-                of_day = by_weekday[weekday]
-            else:
-                of_day = by_weekday[weekday] = self._day_hours(hours.weekly.get(weekday, ()), blocks.get(weekday, []))
-            if (offset := zone.day_offset(day)) is not None:
-                base = day * _DAY - offset
-                working += [(base + wall_from, base + wall_to) for wall_from, wall_to in of_day]
-            else:
-                midnight = day * _DAY
-                for wall_from, wall_to in of_day:
-                    working += zone.instants(day, midnight + wall_from, midnight + wall_to)
+        tail = self.duration + self.after
+        first = self.zone.local_day(self.low - self.before) - 1
+        last = self.zone.local_day(self.high + tail) + 1
+        working = _working(hours, self.zone, first, last)
         before = self.before
         # s - before >= shift start and s + tail <= shift end; +1 as ranges are half-open.
         workable = [(a + before, b - tail + 1) for a, b in _union(working) if a + before < b - tail + 1]
         if key is not None:
             self._workable_by_hours[key] = workable
         return workable
-
-    @staticmethod
-    def _day_hours(intervals: Iterable[tuple[time, time]], blocks: _Ranges) -> _Ranges:
-        return _difference(_union((_of_day(a), _of_day(b)) for a, b in intervals), _union(blocks))
 
     def _feasible_units(self, resource: ResourceCalendar, rows: list[HeldRow]) -> list[_Ranges]:
         """Per unit, the starts s for which the resource works over [s - before, s + duration + after) and

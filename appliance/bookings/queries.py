@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from itertools import repeat
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -16,14 +16,16 @@ from zoneinfo import ZoneInfo
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.bookings import schemas
+from appliance.bookings.sealing import opened_answers, opened_notes
 from appliance.bookings.logic import (
     Held, Hours, Need, ResourceCalendar, ServiceRules, parse_schedule, parse_weekly, within_opening_hours,
 )
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
 from appliance.catalog.tables import Service
-from appliance.core.db import current_dialect, json_value, uuid_value
+from appliance.core.db import current_dialect, instant_value, json_value, uuid_value
 from appliance.core.errors import NotFound
+from appliance.forms.queries import FormRef
 from appliance.core.pagination import split_page
 
 # Held rows can start before a window (long bookings, post-use locks) and local days spill over
@@ -53,18 +55,11 @@ class ServiceContext:
     cancel_cutoff: timedelta
     reschedule_cutoff: timedelta
     active: bool
+    form: FormRef | None  # its booking questions, current version
 
 
 def _minutes(value: int) -> timedelta:
     return timedelta(minutes=value)
-
-
-def _instant(value: Any) -> datetime:
-    if isinstance(value, str):  # SQLite gives text for columns of a UNION
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    assert isinstance(value, datetime)
-    return value
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,6 +72,28 @@ def _resource_hours(value: Any) -> Hours:
     return _hours_from_text(value) if isinstance(value, str) else parse_schedule(value or {})
 
 
+@functools.lru_cache(maxsize=4096)
+def _skills_from_text(text: str) -> frozenset[str]:
+    return frozenset(json.loads(text) or ())
+
+
+def _skills(value: Any) -> frozenset[str]:
+    return _skills_from_text(value) if isinstance(value, str) else frozenset(value or ())
+
+
+@functools.lru_cache(maxsize=4096)
+def _bookable_from_text(schedule: str, opening: str) -> Hours:
+    return within_opening_hours(_hours_from_text(schedule), _opening_from_text(opening))
+
+
+def _bookable_hours(schedule: Any, opening: Any) -> Hours:
+    """A resource's hours cut to its branch's opening hours, once per distinct pair of schedules (most
+    staff of a branch share one): every booking loads every resource of its branch."""
+    if isinstance(schedule, str) and isinstance(opening, str):
+        return _bookable_from_text(schedule, opening)
+    return within_opening_hours(_resource_hours(schedule), _opening_hours(opening))
+
+
 @functools.lru_cache(maxsize=256)
 def _opening_from_text(text: str) -> Mapping[int, tuple[tuple[time, time], ...]]:
     return parse_weekly(json.loads(text) or {})
@@ -86,18 +103,29 @@ def _opening_hours(value: Any) -> Mapping[int, tuple[tuple[time, time], ...]]:
     return _opening_from_text(value) if isinstance(value, str) else parse_weekly(value or {})
 
 
+# Raw: it runs on every availability request and booking, and the ORM's select costs more than the query.
+_SERVICE_SQL = """
+SELECT s.id, s.branch, s.name, s.duration_minutes, s.buffer_before_minutes, s.buffer_after_minutes, s.seats,
+       s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.price_amount,
+       s.price_currency, s.channels, s.requires_approval, s.customer_picks_staff, s.cancel_cutoff_minutes,
+       s.reschedule_cutoff_minutes, s.active, b.timezone AS branch_timezone, b.name AS branch_name,
+       f.id AS form_id, f.version AS form_version
+  FROM service s JOIN branch b ON b.id = s.branch LEFT JOIN form f ON f.attached_to = 'service:' || s.id
+ WHERE s.id = {}
+"""
+
+
 async def load_service(service_id: UUID) -> ServiceContext:
-    row = await Service.select(
-        *Service.all_columns(), Service.branch.timezone, Service.branch.name
-    ).where(Service.id == service_id).output(load_json=True).first()
-    if row is None:
+    rows = await Service.raw(_SERVICE_SQL, service_id)
+    if not rows:
         raise NotFound("no such service")
+    row = rows[0]
     needs = tuple(
         Need(kind=r["kind"], skills=frozenset(r.get("skills", [])), count=int(r.get("count", 1)))
-        for r in row["requirements"]
+        for r in json_value(row["requirements"])
     )
     rules = ServiceRules(
-        id=row["id"],
+        id=uuid_value(row["id"]),
         duration=_minutes(row["duration_minutes"]),
         buffer_before=_minutes(row["buffer_before_minutes"]),
         buffer_after=_minutes(row["buffer_after_minutes"]),
@@ -109,17 +137,18 @@ async def load_service(service_id: UUID) -> ServiceContext:
     )
     return ServiceContext(
         rules=rules,
-        branch_id=row["branch"],
-        timezone=ZoneInfo(row["branch.timezone"]),
+        branch_id=uuid_value(row["branch"]),
+        timezone=ZoneInfo(row["branch_timezone"]),
         name=row["name"],
-        branch_name=row["branch.name"],
+        branch_name=row["branch_name"],
         price=Money(amount=row["price_amount"], currency=row["price_currency"]),
-        channels=frozenset(row["channels"]),
-        requires_approval=row["requires_approval"],
-        customer_picks_staff=row["customer_picks_staff"],
+        channels=frozenset(json_value(row["channels"])),
+        requires_approval=bool(row["requires_approval"]),
+        customer_picks_staff=bool(row["customer_picks_staff"]),
         cancel_cutoff=_minutes(row["cancel_cutoff_minutes"]),
         reschedule_cutoff=_minutes(row["reschedule_cutoff_minutes"]),
-        active=row["active"],
+        active=bool(row["active"]),
+        form=FormRef(uuid_value(row["form_id"]), row["form_version"]) if row["form_id"] is not None else None,
     )
 
 
@@ -154,7 +183,7 @@ SELECT 'g', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL,
 UNION ALL
 SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM time_off t JOIN resource r ON r.id = t.resource
- WHERE r.branch = {} AND r.active AND t.starts_at < {} AND t.ends_at > {}
+ WHERE r.branch = {} AND r.active AND t.starts_at < {} AND t.ends_at > {} AND COALESCE(t.booking <> {}, TRUE)
 """
 _NO_BOOKING = UUID(int=0)  # stands in for "exclude no booking": no allocation belongs to it
 
@@ -207,20 +236,21 @@ async def load_calendars(
     off and held allocations overlapping the window widened by `margin` — in ONE query — and the seats
     already taken per group-class holder.
 
-    `exclude_booking` leaves out one booking's allocations (a reschedule may reuse its own time).
+    `exclude_booking` leaves out one booking's allocations and the blocks that follow it (a reschedule may
+    reuse its own time, and its blocks move with it).
     """
     start, end = window_start - margin, window_end + margin
     since = start - LONGEST_ALLOCATION
     excluded = exclude_booking or _NO_BOOKING
     rows = await Allocation.raw(
         _calendar_sql(current_dialect()), branch_id, branch_id, branch_id, end, start, since, excluded,
-        branch_id, end, start, since, excluded, branch_id, end, start,
+        branch_id, end, start, since, excluded, branch_id, end, start, excluded,
     )
     resources: dict[UUID, dict[str, Any]] = {}
     held: dict[UUID, list[tuple[int, int, int, str]]] = defaultdict(list)
     time_off: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
-    opening: Mapping[int, tuple[tuple[time, time], ...]] = {}
+    opening: Any = None  # the branch's opening hours as the query gives them
     for row in rows:
         resource_id = uuid_value(row["resource"])
         kind = row["row_kind"]
@@ -230,20 +260,20 @@ async def load_calendars(
             resources[resource_id] = row
         elif kind == "g":  # a group-class occurrence: its seats are counted
             holder = row["holder"]
-            held[resource_id].append(Held.between(_instant(row["starts_at"]), _instant(row["ends_at"]), int(row["unit"]), holder))
+            held[resource_id].append(Held.between(instant_value(row["starts_at"]), instant_value(row["ends_at"]), int(row["unit"]), holder))
             seats_by_holder[holder][uuid_value(row["booking"])] = int(row["number"] or 0)
         elif kind == "t":
-            time_off[resource_id].append((_instant(row["starts_at"]), _instant(row["ends_at"])))
+            time_off[resource_id].append((instant_value(row["starts_at"]), instant_value(row["ends_at"])))
         else:
-            opening = _opening_hours(row["schedule"])
+            opening = row["schedule"]
     calendars = [
         ResourceCalendar(
             id=resource_id,
             kind=row["holder"],
-            skills=frozenset(json_value(row["skills"]) or ()),
+            skills=_skills(row["skills"]),
             capacity=int(row["unit"]),
             post_use_lock=_minutes(int(row["number"])),
-            hours=within_opening_hours(_resource_hours(row["schedule"]), opening),
+            hours=_bookable_hours(row["schedule"], opening),
             time_off=tuple(sorted(time_off[resource_id])),
             held=tuple(held[resource_id]),
             name=row["name"],
@@ -255,24 +285,28 @@ async def load_calendars(
 
 
 def booking_schema(row: dict[str, Any], resource_ids: list[UUID]) -> schemas.Booking:
+    """A booking as stored (answers and notes sealed)."""
     return schemas.Booking(
         id=row["id"], status=row["status"], branch_id=row["branch"], service_id=row["service"],
         customer_id=row["customer"], starts_at=row["starts_at"], ends_at=row["ends_at"], channel=row["channel"],
         seats=row["seats"], price=Money(amount=row["price_amount"], currency=row["price_currency"]),
-        payment_status=row["payment_status"], resource_ids=resource_ids, answers=json_value(row["answers"]) or {},
-        notes=row["notes"], created_at=row["created_at"], updated_at=row["updated_at"],
+        payment_status=row["payment_status"], resource_ids=resource_ids, answers=opened_answers(row["id"], row["answers"]),
+        form_id=row.get("form"), form_version=row.get("form_version"), notes=opened_notes(row["id"], row["notes"]), created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
 
 async def resource_ids_of(booking_ids: list[UUID]) -> dict[UUID, list[UUID]]:
+    """The resources each booking holds; for one that holds nothing any more (cancelled, rejected), the
+    ones it held. A rescheduled or reassigned booking's released resources are not among them."""
     found: dict[UUID, list[UUID]] = {b: [] for b in booking_ids}
     if not booking_ids:
         return found
-    rows = await Allocation.select(Allocation.booking, Allocation.resource).where(
+    rows = await Allocation.select(Allocation.booking, Allocation.resource, Allocation.active).where(
         Allocation.booking.is_in(booking_ids)
     ).order_by(Allocation.id)
+    holding = {row["booking"] for row in rows if row["active"]}
     for row in rows:
-        if row["resource"] not in found[row["booking"]]:
+        if (row["active"] or row["booking"] not in holding) and row["resource"] not in found[row["booking"]]:
             found[row["booking"]].append(row["resource"])
     return found
 
@@ -298,6 +332,8 @@ class BookingFilter:
     resource_id: UUID | None = None
     customer_id: UUID | None = None
     channel: str | None = None
+    service_id: UUID | None = None
+    customer_ids: tuple[UUID, ...] | None = None  # any of these (a staff search by phone or name); () finds none
 
 
 async def list_bookings(
@@ -320,6 +356,10 @@ async def list_bookings(
         query = query.where(Booking.customer == filters.customer_id)
     if filters.channel:
         query = query.where(Booking.channel == filters.channel)
+    if filters.service_id:
+        query = query.where(Booking.service == filters.service_id)
+    if filters.customer_ids is not None:
+        query = query.where(Booking.customer.is_in(list(filters.customer_ids) or [UUID(int=0)]))
     if filters.resource_id:
         query = query.where(
             Booking.id.is_in(Allocation.select(Allocation.booking).where(Allocation.resource == filters.resource_id))

@@ -42,6 +42,11 @@ class Reschedule(msgspec.Struct, forbid_unknown_fields=True):
     resource_ids: Annotated[list[UUID], msgspec.Meta(max_length=20)] = []
 
 
+class Reassign(msgspec.Struct, forbid_unknown_fields=True):
+    resource_id: UUID
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
 class PaymentStatusBody(msgspec.Struct, forbid_unknown_fields=True):
     payment_status: Literal["unpaid", "awaiting_payment", "paid", "refunded"]
 
@@ -64,6 +69,8 @@ class Booking(msgspec.Struct):
     payment_status: str
     resource_ids: list[UUID]
     answers: dict[str, Any]
+    form_id: UUID | None  # the form and version the answers were checked against
+    form_version: int | None
     notes: str
     created_at: datetime
     updated_at: datetime
@@ -113,3 +120,26 @@ class AvailableDays(msgspec.Struct):
     service_id: UUID
     timezone: str
     days: list[date]
+
+
+class ImportedBooking(msgspec.Struct, frozen=True):
+    """A past booking read from an import file, checked and resolved to ids (`imports`): a record of what
+    happened, so its status is final (completed, cancelled, no_show)."""
+
+    row: int
+    customer_id: UUID
+    branch_id: UUID
+    service_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    price_amount: int
+    price_currency: str
+    payment_status: str
+    staff_id: UUID | None = None
+    notes: str = ""
+
+
+class ImportedBookings(msgspec.Struct):
+    created: int = 0
+    unchanged: int = 0  # the customer already had a booking of this service at this time

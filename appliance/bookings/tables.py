@@ -8,6 +8,7 @@ from piccolo.table import Table
 
 from appliance.catalog.tables import Branch, Resource, Service
 from appliance.customers.tables import Customer
+from appliance.forms.tables import Form
 
 
 class Booking(Table):
@@ -23,8 +24,11 @@ class Booking(Table):
     price_amount = Integer(default=0)
     price_currency = Varchar(length=3, default="CNY")
     payment_status = Varchar(length=20, default="unpaid")
-    answers = JSON(default={})
-    notes = Text(default="")
+    answers = Text(default="")  # sealed: the form answers as a JSON map ("": none)
+    # The form (and its version) the answers were checked against; none when the service had no form.
+    form = ForeignKey(Form, null=True, on_delete=OnDelete.restrict)
+    form_version = Integer(null=True, default=None)
+    notes = Text(default="")  # sealed ("" when there are none)
     # SHA-256 of the customer's self-service token; the token itself is shown once.
     manage_token_hash = Varchar(length=64, unique=True)
     created_at = Timestamptz()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 from uuid import UUID, uuid4
@@ -203,15 +204,20 @@ async def set_resource_schedule(resource_id: UUID, schedule: schemas.Schedule, *
     return schedule
 
 
-async def add_time_off(resource_id: UUID, data: schemas.TimeOffCreate, *, actor: Actor) -> schemas.TimeOff:
-    """Leave or maintenance: the resource is unavailable from `starts_at` until `ends_at`."""
+async def add_time_off(
+    resource_id: UUID, data: schemas.TimeOffCreate, *, actor: Actor, booking_id: UUID | None = None,
+    follow_window: Mapping[str, Any] | None = None,
+) -> schemas.TimeOff:
+    """Leave or maintenance: the resource is unavailable from `starts_at` until `ends_at`. A rule's block
+    names the booking it follows and its window relative to that booking (automation.blocks)."""
     async with write_transaction():
         resource = await _resource_for_write(resource_id, actor)
         if data.starts_at >= data.ends_at:
             raise Invalid({"ends_at": "must be after starts_at"})
         row = TimeOff(
             id=uuid4(), resource=resource_id, starts_at=data.starts_at.astimezone(UTC),
-            ends_at=data.ends_at.astimezone(UTC), reason=data.reason, created_at=utc_now(),
+            ends_at=data.ends_at.astimezone(UTC), reason=data.reason, created_at=utc_now(), booking=booking_id,
+            follow_window=dict(follow_window) if follow_window is not None else None,
         )
         await TimeOff.insert(row)
         time_off = time_off_schema(row.to_dict())

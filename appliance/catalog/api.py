@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
@@ -14,22 +14,8 @@ from appliance.auth.api import AnyRequest, actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
 from appliance.catalog import actions, queries, schemas
-from appliance.core.errors import Invalid
-from appliance.core.pagination import DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_cursor, encode_cursor
+from appliance.core.pagination import DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_id_cursor, id_page
 
-T = TypeVar("T")
-
-
-def _after_id(cursor: str | None) -> UUID | None:
-    after = decode_cursor(cursor)
-    try:
-        return UUID(after) if after else None
-    except ValueError:
-        raise Invalid({"cursor": "not a cursor this API returned"}) from None
-
-
-def _page(items: list[T], last: UUID | None) -> Page[T]:
-    return Page(items=items, next_cursor=encode_cursor(str(last)) if last else None)
 
 
 class BranchController(Controller):
@@ -44,8 +30,8 @@ class BranchController(Controller):
     async def list_branches(
         self, request: AnyRequest, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT
     ) -> Page[schemas.Branch]:
-        items, last = await queries.list_branches(actor=actor_of(request), after=_after_id(cursor), limit=check_limit(limit))
-        return _page(items, last)
+        items, last = await queries.list_branches(actor=actor_of(request), after=decode_id_cursor(cursor), limit=check_limit(limit))
+        return id_page(items, last)
 
     @get("/{branch_id:uuid}", opt=requires(Permission.branches_read))
     async def get_branch(self, request: AnyRequest, branch_id: FromPath[UUID]) -> schemas.Branch:
@@ -75,10 +61,10 @@ class ResourceController(Controller):
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[schemas.Resource]:
         items, last = await queries.list_resources(
-            actor=actor_of(request), branch_id=branch_id, kind=kind, active=active, after=_after_id(cursor),
+            actor=actor_of(request), branch_id=branch_id, kind=kind, active=active, after=decode_id_cursor(cursor),
             limit=check_limit(limit),
         )
-        return _page(items, last)
+        return id_page(items, last)
 
     @get("/{resource_id:uuid}", opt=requires(Permission.catalog_read))
     async def get_resource(self, request: AnyRequest, resource_id: FromPath[UUID]) -> schemas.Resource:
@@ -144,9 +130,9 @@ class ServiceController(Controller):
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[schemas.Service]:
         items, last = await queries.list_services(
-            actor=actor_of(request), branch_id=branch_id, active=active, after=_after_id(cursor), limit=check_limit(limit)
+            actor=actor_of(request), branch_id=branch_id, active=active, after=decode_id_cursor(cursor), limit=check_limit(limit)
         )
-        return _page(items, last)
+        return id_page(items, last)
 
     @get("/{service_id:uuid}", opt=requires(Permission.catalog_read))
     async def get_service(self, request: AnyRequest, service_id: FromPath[UUID]) -> schemas.Service:

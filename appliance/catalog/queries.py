@@ -113,7 +113,7 @@ async def active_resource_facts(branch_id: UUID) -> list[ResourceFacts]:
 def time_off_schema(row: dict[str, Any]) -> schemas.TimeOff:
     return schemas.TimeOff(
         id=row["id"], resource_id=row["resource"], starts_at=row["starts_at"], ends_at=row["ends_at"],
-        reason=row["reason"], created_at=row["created_at"],
+        reason=row["reason"], created_at=row["created_at"], booking_id=row.get("booking"),
     )
 
 
@@ -165,3 +165,56 @@ async def list_services(
         query = query.where(Service.branch.is_in(list(scope) or [_NO_ID]))
     rows, last = _page_of(await query, limit)
     return [service_schema(r) for r in rows], last
+
+
+# --- What the public portal offers -----------------------------------------------------------------
+def _bookable_on_the_web(service: schemas.Service) -> bool:
+    return service.active and (not service.channels or "web" in service.channels)
+
+
+async def list_bookable_branches() -> list[schemas.Branch]:
+    """Active branches with at least one active service customers may book on the web (no actor: public)."""
+    services = [service_schema(r) for r in await Service.select().where(Service.active == True).output(load_json=True)]  # noqa: E712
+    open_ids = {s.branch_id for s in services if _bookable_on_the_web(s)}
+    rows = await Branch.select().where(Branch.active == True).order_by(Branch.name).output(load_json=True)  # noqa: E712
+    return [branch_schema(r) for r in rows if r["id"] in open_ids]
+
+
+async def get_public_branch(branch_id: UUID) -> schemas.Branch:
+    """A branch's public face (name, address, time zone) for a customer holding a booking there."""
+    row = await Branch.select().where(Branch.id == branch_id).output(load_json=True).first()
+    if row is None:
+        raise NotFound("no such branch")
+    return branch_schema(row)
+
+
+async def get_bookable_branch(branch_id: UUID) -> schemas.Branch:
+    for branch in await list_bookable_branches():
+        if branch.id == branch_id:
+            return branch
+    raise NotFound("no such branch")
+
+
+async def list_bookable_services(branch_id: UUID) -> list[schemas.Service]:
+    rows = await Service.select().where(Service.branch == branch_id).order_by(Service.name).output(load_json=True)
+    return [s for s in map(service_schema, rows) if _bookable_on_the_web(s)]
+
+
+async def get_bookable_service(service_id: UUID) -> schemas.Service:
+    row = await Service.select().where(Service.id == service_id).output(load_json=True).first()
+    if row is None or not _bookable_on_the_web(service := service_schema(row)):
+        raise NotFound("no such service")
+    return service
+
+
+async def list_choosable_staff(service: schemas.Service) -> list[schemas.Resource]:
+    """The active staff members a customer may pick for the service: those with every skill one of its
+    staff requirements asks for. Empty when the service does not let customers choose."""
+    if not service.customer_picks_staff:
+        return []
+    wanted = [set(r.skills) for r in service.requirements if r.kind == "staff"]
+    rows = await Resource.select().where(
+        (Resource.branch == service.branch_id) & (Resource.active == True) & (Resource.kind == "staff")  # noqa: E712
+    ).order_by(Resource.name).output(load_json=True)
+    staff = [resource_schema(r) for r in rows]
+    return [r for r in staff if any(skills <= set(r.skills) for skills in wanted)]

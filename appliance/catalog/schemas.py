@@ -139,6 +139,7 @@ class TimeOff(msgspec.Struct):
     ends_at: datetime
     reason: str
     created_at: datetime
+    booking_id: UUID | None = None  # a rule's block that follows this booking
 
 
 class TimeOffCreate(msgspec.Struct, forbid_unknown_fields=True):

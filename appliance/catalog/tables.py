@@ -55,6 +55,10 @@ class TimeOff(Table):
     starts_at = Timestamptz(index=True)
     ends_at = Timestamptz()
     reason = Varchar(length=200, default="")
+    # A block a rule keeps beside a booking ("room B, 30 minutes after it ends"): the booking it follows
+    # and its window relative to it, so it moves when the booking moves and goes when the booking does.
+    booking = UUID(null=True, default=None, index=True)
+    follow_window = JSON(null=True, default=None)  # {anchor, offset_minutes, minutes, resource_kind | resource_id}
     created_at = Timestamptz()
 
 

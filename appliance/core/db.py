@@ -6,16 +6,19 @@ import asyncio
 import json
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped]
 from asyncpg.pool import Pool  # type: ignore[import-untyped]
+from piccolo.columns import JSON, JSONB, Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -25,6 +28,7 @@ from piccolo.table import Table
 from appliance.core.log import get_logger
 
 Dialect = Literal["sqlite", "postgresql"]
+T = TypeVar("T")
 _log = get_logger(__name__)
 
 _engine: Engine | None = None  # type: ignore[type-arg]
@@ -112,10 +116,18 @@ async def start_pool() -> None:
     engine = current_engine()
     if isinstance(engine, LoopLocalPostgresEngine):
         min_size, max_size = engine.pool_bounds
-        await engine.start_connection_pool(min_size=min_size, max_size=max_size)
+        await engine.start_connection_pool(min_size=min_size, max_size=max_size, reset=_keep_session)
     else:
         # WAL lets readers proceed while one writer holds the lock.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What the pool does to a connection given back, besides rolling back a transaction left open (asyncpg
+    always does that): nothing. Its default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` after every use, a round trip for each query run outside a transaction; the appliance keeps
+    no session state to undo (advisory locks, SET and SET TRANSACTION are all transaction-scoped; no
+    LISTEN, no cursor outside a transaction)."""
 
 
 async def close_pool() -> None:
@@ -124,19 +136,92 @@ async def close_pool() -> None:
         await engine.close_connection_pool()
 
 
-# Work to do once the outermost write transaction has committed (hand new events to the broker).
-_after_commit: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_commit", default=None)
+@dataclass
+class _TransactionWork:
+    """What the outermost write transaction does besides its statements: rows inserted just before it
+    commits (by table and columns, in the order first queued), and callbacks run once it has."""
+
+    rows: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]] = field(default_factory=dict)
+    after_commit: list[Callable[[], object]] = field(default_factory=list)
+    collected: dict[str, list[Any]] = field(default_factory=dict)
+
+
+_work: ContextVar[_TransactionWork | None] = ContextVar("transaction_work", default=None)
 
 
 def after_commit(callback: Callable[[], object]) -> None:
     """Run `callback` once the surrounding write transaction commits; never if it rolls back. Outside a
     transaction it runs at once. A failing callback is logged and skipped: what it hands on must also
     be recoverable from the database (the sweeper's job)."""
-    pending = _after_commit.get()
-    if pending is None:
+    work = _work.get()
+    if work is None:
         _run_callbacks([callback])
     else:
-        pending.append(callback)
+        work.after_commit.append(callback)
+
+
+def after_commit_collect(key: str, items: Sequence[T], callback: Callable[[list[T]], object]) -> None:
+    """Like `after_commit`, for work done once per transaction on everything it produced: the items
+    given under `key` during the transaction are collected, and the first caller's `callback` gets
+    them all, once, after the commit (a transaction's events go to the broker in one message)."""
+    work = _work.get()
+    if work is None:
+        _run_callbacks([lambda: callback(list(items))])
+        return
+    if (collected := work.collected.get(key)) is None:
+        collected = work.collected[key] = []
+        work.after_commit.append(lambda: callback(collected))
+    collected.extend(items)
+
+
+async def insert_at_commit(table: str, columns: tuple[str, ...], row: Sequence[Any]) -> None:
+    """Insert `row` into `table` just before the surrounding write transaction commits, in one statement
+    with the other rows queued so (on PostgreSQL one statement for every table: a transaction's audit
+    entries and events cost one round trip, not two each). Outside a transaction it is inserted at
+    once. For append-only rows nothing in the transaction reads back: values as the driver takes them
+    (JSON as text)."""
+    work = _work.get()
+    if work is None:
+        await _insert_rows({(table, columns): [row]})
+    else:
+        work.rows.setdefault((table, columns), []).append(row)
+
+
+async def insert_rows(*tables: tuple[str, tuple[str, ...], Sequence[Sequence[Any]]]) -> None:
+    """Insert rows into one table or several, in the order given, now: in one statement on PostgreSQL
+    (a booking and its allocations, one round trip), one per table on SQLite. Constraint violations
+    surface here as from any insert. Values as the driver takes them (JSON as text)."""
+    await _insert_rows({(table, columns): list(rows) for table, columns, rows in tables if rows})
+
+
+# Bind parameters per statement: PostgreSQL allows 32,767, SQLite (since 3.32) 32,766.
+_MAX_PARAMETERS = 30_000
+
+
+async def _insert_rows(rows: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]]) -> None:
+    """Multi-row INSERTs, chained into one statement with data-modifying WITH on PostgreSQL (SQLite has
+    none: there, one per table), as few statements as the parameter limit allows."""
+    chunks: list[tuple[str, list[Any]]] = []
+    for (table, columns), values in rows.items():
+        row_sql = "(" + ", ".join(["{}"] * len(columns)) + ")"
+        per_chunk = max(1, _MAX_PARAMETERS // len(columns))
+        for at in range(0, len(values), per_chunk):
+            part = values[at:at + per_chunk]
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row_sql] * len(part))
+            chunks.append((sql, [v for row in part for v in row]))
+    if current_dialect() == "sqlite":
+        for sql, args in chunks:
+            await run_sql(sql, *args)
+        return
+    while chunks:
+        statement, args = chunks.pop(0)
+        ctes: list[str] = []
+        while chunks and len(args) + len(chunks[0][1]) <= _MAX_PARAMETERS:
+            ctes.append(statement)
+            statement, more = chunks.pop(0)
+            args += more
+        prefix = "WITH " + ", ".join(f"q{n} AS ({sql})" for n, sql in enumerate(ctes)) + " " if ctes else ""
+        await run_sql(prefix + statement, *args)
 
 
 def _run_callbacks(callbacks: Iterable[Callable[[], object]]) -> None:
@@ -151,20 +236,23 @@ def _run_callbacks(callbacks: Iterable[Callable[[], object]]) -> None:
 async def write_transaction() -> AsyncIterator[None]:
     """One atomic write. On SQLite it is `BEGIN IMMEDIATE`, so concurrent writers queue rather than fail.
 
-    Nested use joins the outer transaction; `after_commit` callbacks run when the outermost commits.
+    Nested use joins the outer transaction; rows queued by `insert_at_commit` are written when the
+    outermost one ends, and `after_commit` callbacks run once it has committed.
     """
-    if _after_commit.get() is not None:
+    if _work.get() is not None:
         async with _transaction():
             yield
         return
-    pending: list[Callable[[], object]] = []
-    token = _after_commit.set(pending)
+    work = _TransactionWork()
+    token = _work.set(work)
     try:
         async with _transaction():
             yield
+            if work.rows:
+                await _insert_rows(work.rows)
     finally:
-        _after_commit.reset(token)
-    _run_callbacks(pending)
+        _work.reset(token)
+    _run_callbacks(work.after_commit)
 
 
 @asynccontextmanager
@@ -198,6 +286,73 @@ async def ping() -> None:
     await current_engine().run_ddl("SELECT 1")
 
 
+# Statement texts compiled so far; multi-row inserts make one per row count, so the memo is bounded.
+_postgres_text: dict[str, str] = {}
+_POSTGRES_TEXTS_KEPT = 1024
+
+
+async def run_sql(sql: str, *args: Any) -> list[Any]:
+    """Run one hand-written statement with Piccolo's `{}` placeholders, in the current transaction if
+    there is one, else on its own (autocommit). For hot paths: on PostgreSQL the statement text is
+    compiled once and handed straight to the pool's connection, without building a `QueryString` per
+    call; rows are mappings by column name on both engines."""
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        if (text := _postgres_text.get(sql)) is None:
+            if len(_postgres_text) >= _POSTGRES_TEXTS_KEPT:
+                _postgres_text.clear()
+            parts = sql.split("{}")
+            text = _postgres_text[sql] = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+        if (transaction := engine.current_transaction.get()) is not None:
+            return await transaction.connection.fetch(text, *args)  # type: ignore[no-any-return]
+        if (pool := engine.pool) is not None:
+            async with pool.acquire() as connection:
+                return await connection.fetch(text, *args)  # type: ignore[no-any-return]
+    rows: list[Any] = await engine.run_querystring(QueryString(sql, *args))
+    return rows
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as the drivers take it in hand-written statements: text, encoded as Piccolo
+    encodes it (values JSON lacks as their str())."""
+    return json.dumps(value, default=str)
+
+
+async def insert_many(table: type[Table], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows given as column name → value, in the current transaction. A column a row leaves out
+    takes the column's default, computed once per call (so give the primary key yourself). For bulk
+    writes (imports): on PostgreSQL inside a transaction one `COPY` of binary records, without building
+    a Piccolo object and query per row; elsewhere Piccolo's own insert."""
+    if not rows:
+        return
+    engine = current_engine()
+    transaction = engine.current_transaction.get() if isinstance(engine, PostgresEngine) else None
+    if transaction is None:
+        await table.insert(*(table(**row) for row in rows))
+        return
+    columns = table._meta.columns
+    names = [c._meta.name for c in columns]
+    fallback = [_encoded(c, c.get_default_value()) for c in columns]
+    jsons = [(i, c) for i, c in enumerate(columns) if isinstance(c, JSON | JSONB)]
+    records = []
+    for row in rows:
+        record = [row.get(name, default) for name, default in zip(names, fallback)]
+        for i, column in jsons:
+            if names[i] in row:
+                record[i] = _encoded(column, record[i])
+        records.append(record)
+    await transaction.connection.copy_records_to_table(
+        table._meta.tablename, columns=[c._meta.db_column_name for c in columns], records=records
+    )
+
+
+def _encoded(column: Column, value: Any) -> Any:
+    """A value as asyncpg takes it for the column: JSON as text."""
+    if isinstance(column, JSON | JSONB) and value is not None and not isinstance(value, str):
+        return json.dumps(value)
+    return value
+
+
 def json_value(value: Any) -> Any:
     """A JSON column's value as Python data: raw queries, RETURNING and SQLite hand it over as text."""
     return json.loads(value) if isinstance(value, str) else value
@@ -206,6 +361,16 @@ def json_value(value: Any) -> Any:
 def uuid_value(value: Any) -> UUID:
     """A UUID column's value as a UUID: SQLite raw queries hand it over as text."""
     return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def instant_value(value: Any) -> datetime:
+    """A timestamptz value as an aware datetime: SQLite hands over text where Piccolo cannot convert it
+    (columns of a UNION, raw aggregates)."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value
 
 
 def is_unique_violation(exc: BaseException) -> bool:

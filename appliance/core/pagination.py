@@ -37,6 +37,20 @@ def decode_cursor(cursor: str | None) -> str | None:
         raise Invalid({"cursor": "not a cursor this API returned"}) from None
 
 
+def decode_id_cursor(cursor: str | None) -> UUID | None:
+    """The id after which a page ordered by id goes on."""
+    after = decode_cursor(cursor)
+    try:
+        return UUID(after) if after else None
+    except ValueError:
+        raise Invalid({"cursor": "not a cursor this API returned"}) from None
+
+
+def id_page(items: list[T], last: UUID | None) -> Page[T]:
+    """A page of a listing keyed by id: the cursor names the last id given out."""
+    return Page(items=items, next_cursor=encode_cursor(str(last)) if last else None)
+
+
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid({"limit": f"must be between 1 and {MAX_LIMIT}"})

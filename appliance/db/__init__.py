@@ -15,9 +15,12 @@ os.environ.setdefault("PICCOLO_CONF", "appliance.db.piccolo_conf")
 
 
 def open_database(settings: Settings) -> Engine:  # type: ignore[type-arg]
-    """Create the configured engine and bind every table (and Piccolo's migration table) to it."""
+    """Create the configured engine and bind every table (and Piccolo's migration table) to it; configure
+    field encryption (the key ring is read, or created, when personal data is first sealed or opened)."""
+    from appliance.core.crypto import configure_field_encryption
     from appliance.db.piccolo_app import APP_CONFIG
 
+    configure_field_encryption(settings.keyring_path, settings.crypto.suite)
     engine = engine_for_url(
         settings.database_url,
         pool_min_size=settings.database.pool_min_size,

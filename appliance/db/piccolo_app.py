@@ -8,6 +8,7 @@ from piccolo.conf.apps import AppConfig, table_finder
 
 TABLE_MODULES = [
     "appliance.catalog.tables",
+    "appliance.forms.tables",
     "appliance.customers.tables",
     "appliance.bookings.tables",
     "appliance.auth.tables",
@@ -16,6 +17,8 @@ TABLE_MODULES = [
     "appliance.automation.tables",
     "appliance.notifications.tables",
     "appliance.surveys.tables",
+    "appliance.imports.tables",
+    "appliance.reports.tables",
 ]
 
 APP_CONFIG = AppConfig(

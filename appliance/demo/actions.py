@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from functools import partial
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -20,11 +21,18 @@ from appliance.catalog.tables import Branch, Resource, Service, TimeOff
 from appliance.core.clock import utc_now
 from appliance.core.db import write_transaction
 from appliance.core.errors import Conflict, Forbidden
-from appliance.customers.tables import Customer
+from appliance.customers.facts import refresh_facts
+from appliance.bookings.sealing import sealed_notes
+from appliance.customers.sealing import customer_columns, note_body
+from appliance.customers.loyalty import SYSTEM as LOYALTY, refresh_tiers
+from appliance.customers.queries import get_programme
+from appliance.customers.schemas import LoyaltyProgramme
+from appliance.customers.tables import Customer, CustomerNote, CustomerTag, PointsEntry
 from appliance.demo import data
 from appliance.demo.logic import DEMO_BRANCH_IDS, BranchRow, DemoPlan, build_plan, local_today
 from appliance.demo.schemas import DemoSummary
 from appliance.events.envelope import Subject
+from appliance.reports.rollup import rebuild as rebuild_rollups
 
 # Rows per INSERT: a booking row binds 17 values, so a chunk stays far below the 32,766 values a statement
 # may bind on either engine.
@@ -34,6 +42,7 @@ CHUNK = 500
 # branches, sessions, API tokens, the audit log and the outbox stay.
 BUSINESS_TABLES: tuple[tuple[str, type[Table]], ...] = (
     ("allocations", Allocation), ("bookings", Booking), ("idempotency_records", IdempotencyRecord),
+    ("customer_tags", CustomerTag), ("customer_notes", CustomerNote), ("points_entries", PointsEntry),
     ("customers", Customer), ("time_off", TimeOff), ("services", Service), ("resources", Resource),
     ("branches", Branch),
 )
@@ -57,12 +66,14 @@ async def seed_demo(*, actor: Actor, today: date | None = None, reset: bool = Fa
         await _refuse_if_branches_exist()
     now = utc_now()
     # Seconds of CPU work: done before the write lock is taken, and off the event loop.
-    plan = await asyncio.to_thread(build_plan, today or local_today(now), now)
+    programme = await get_programme()
+    plan = await asyncio.to_thread(partial(build_plan, today or local_today(now), now, programme=programme))
     async with write_transaction():
         deleted = await _delete_business_rows() if reset else None
         if not reset:
             await _refuse_if_branches_exist()
-        await _write(plan, kept_branches=await _existing_demo_branches() if reset else set())
+        await _write(plan, kept_branches=await _existing_demo_branches() if reset else set(), programme=programme)
+        await rebuild_rollups()  # every branch: a reset leaves none of the old bookings behind
         summary = DemoSummary(
             counts=plan.counts(), bookings_by_status=plan.bookings_by_status(), first_day=plan.first_day,
             last_day=plan.last_day, today=plan.today, timezone=data.TIMEZONE, deleted=deleted,
@@ -119,7 +130,7 @@ def _branch_values(row: BranchRow) -> dict[str, Any]:
     }
 
 
-async def _write(plan: DemoPlan, *, kept_branches: set[UUID]) -> None:
+async def _write(plan: DemoPlan, *, kept_branches: set[UUID], programme: LoyaltyProgramme) -> None:
     now = utc_now()
     for branch in plan.branches:
         values = _branch_values(branch)
@@ -158,16 +169,37 @@ async def _write(plan: DemoPlan, *, kept_branches: set[UUID]) -> None:
     ])
     await _insert(Customer, [
         Customer(
-            id=c.id, name=c.name, phone=c.phone, email=c.email, source_channel=c.source_channel,
-            created_at=c.created_at, updated_at=c.created_at,
+            id=c.id, **customer_columns(
+                c.id, name=c.name, phone=c.phone, email=c.email, gender=c.gender, birthday=c.birthday,
+                preferences=c.preferences, custom_fields=c.custom_fields,
+            ),
+            source_channel=c.source_channel, tier_override=c.tier_override, created_at=c.created_at, updated_at=c.created_at,
         )
         for c in plan.customers
+    ])
+    await _insert(CustomerTag, [
+        CustomerTag(id=uuid4(), customer=c.id, tag=tag, created_at=c.created_at) for c in plan.customers for tag in c.tags
+    ])
+    await _insert(CustomerNote, [
+        CustomerNote(
+            id=n.id, customer=n.customer_id, body=note_body(n.id, n.body), author_kind="system", author_id=None, author_label="demo",
+            created_at=n.created_at,
+        )
+        for n in plan.notes
+    ])
+    await _insert(PointsEntry, [
+        PointsEntry(
+            id=p.id, customer=p.customer_id, kind=p.kind, points=p.points, remaining=p.remaining, expires_at=p.expires_at,
+            balance_after=p.balance_after, booking=p.booking_id, reason="", key=p.key, actor_label="demo",
+            created_at=p.created_at,
+        )
+        for p in plan.points
     ])
     await _insert(Booking, [
         Booking(
             id=b.id, branch=b.branch_id, service=b.service_id, customer=b.customer_id, starts_at=b.starts_at,
             ends_at=b.ends_at, status=b.status.value, channel=b.channel, seats=1, price_amount=b.price_amount,
-            price_currency=data.CURRENCY, payment_status=b.payment_status.value, answers={}, notes=b.notes,
+            price_currency=data.CURRENCY, payment_status=b.payment_status.value, answers="", notes=sealed_notes(b.id, b.notes),
             # A fresh secret per booking, never shown: the demo's customers cannot use their links.
             manage_token_hash=digest(secrets.token_urlsafe(24)), created_at=b.created_at, updated_at=b.updated_at,
         )
@@ -183,3 +215,8 @@ async def _write(plan: DemoPlan, *, kept_branches: set[UUID]) -> None:
         for b in reversed(plan.bookings)
         for h in b.holds
     ])
+    # The customers' facts and tiers as the live listener keeps them, derived by the same code; no audit
+    # line per customer (the run's own entry covers it).
+    customer_ids = [c.id for c in plan.customers]
+    await refresh_facts(customer_ids)
+    await refresh_tiers(customer_ids, programme=programme, actor=LOYALTY, audit_each=False)

@@ -344,3 +344,32 @@ WEEKDAY_HOUR_WEIGHTS: Final = {10: 0.5, 11: 0.7, 12: 1.0, 13: 0.9, 14: 0.7, 15: 
 WEEKEND_HOUR_WEIGHTS: Final = {10: 0.9, 11: 1.1, 12: 1.0, 13: 1.1, 14: 1.3, 15: 1.3, 16: 1.2, 17: 1.0, 18: 0.9, 19: 0.7, 20: 0.5}
 BOOKING_NOTES: Final = ("首次到店", "老客户，偏好力度轻一些", "需要发票", "会员卡消费", "团购券核销", "对精油过敏，请用无香型")
 NOTE_SHARE: Final = 0.06
+
+# --- The CRM: profiles, tags, notes, points ---------------------------------------------------------
+
+CRM_SEED: Final = SEED + 1  # its own random stream: the bookings stay the same whatever is added here
+GENDERS: Final = (("female", 70), ("male", 25), (None, 5))
+BIRTHDAY_SHARE: Final = 0.7
+# Tags staff give, with the share of customers carrying each (normalised spellings).
+CUSTOMER_TAGS: Final = (
+    ("偏好女技师", 0.12), ("过敏体质", 0.05), ("学生", 0.06), ("企业客户", 0.04), ("朋友推荐", 0.10),
+    ("团购客户", 0.08), ("价格敏感", 0.06), ("安静服务", 0.09),
+)
+REGULAR_TAG: Final = "常客"  # customers with at least REGULAR_VISITS completed visits
+REGULAR_VISITS: Final = 6
+# Staff overrides: the business's own VIPs, whatever they have spent so far.
+VIP_OVERRIDES: Final = 6
+PREFERENCES: Final = {
+    "按摩力度": ("轻", "适中", "重"),
+    "饮品": ("温水", "花茶", "柠檬水"),
+    "技师性别": ("女", "不限"),
+}
+PREFERENCE_SHARE: Final = 0.35
+SKIN_TYPES: Final = ("干性", "油性", "混合性", "敏感性")  # a custom field until the form engine defines it
+CUSTOMER_NOTES: Final = (
+    "颈肩劳损，推拿时避开左肩旧伤", "喜欢安静，服务中不需要推荐产品", "常带朋友一起来，可推荐双人套餐",
+    "对薰衣草精油过敏", "周末下午时间比较固定", "上次投诉等候太久，已致歉并赠送护理一次",
+)
+CUSTOMER_NOTE_SHARE: Final = 0.08
+REDEEM_SHARE: Final = 0.3  # of customers with enough points, those who spent some
+REDEEM_AMOUNTS: Final = (100, 200, 300, 500)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
 from random import Random
@@ -34,7 +34,8 @@ from appliance.bookings.logic import (
 )
 from appliance.bookings.states import HOLDING, PaymentStatus, Status
 from appliance.catalog.schemas import WEEKDAYS, Channel, Schedule, ScheduleException, WeeklyHours
-from appliance.customers.logic import normalise_phone
+from appliance.customers.logic import Lot, add_months, counts_towards_value, normalise_phone, points_for, take_from_lots
+from appliance.customers.schemas import DEFAULT_PROGRAMME, LoyaltyProgramme
 from appliance.demo import data
 from appliance.demo.data import BranchSpec, ResourceSpec, ServiceSpec
 
@@ -103,6 +104,36 @@ class CustomerRow:
     email: str | None
     source_channel: str
     created_at: datetime
+    gender: str | None = None
+    birthday: date | None = None
+    preferences: dict[str, str] = field(default_factory=dict)
+    custom_fields: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    tier_override: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRow:
+    id: UUID
+    customer_id: UUID
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PointsRow:
+    """A ledger line as `customers.points` would have written it."""
+
+    id: UUID
+    customer_id: UUID
+    kind: str
+    points: int
+    remaining: int
+    expires_at: datetime | None
+    balance_after: int
+    booking_id: UUID | None
+    key: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +171,8 @@ class DemoPlan:
     services: tuple[ServiceRow, ...]
     customers: tuple[CustomerRow, ...]
     bookings: tuple[BookingRow, ...]
+    notes: tuple[NoteRow, ...] = ()
+    points: tuple[PointsRow, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Rows per table (and resources per kind), as the summary and the audit entry report them."""
@@ -153,6 +186,9 @@ class DemoPlan:
             "time_off": len(self.time_off),
             "services": len(self.services),
             "customers": len(self.customers),
+            "customer_tags": sum(len(c.tags) for c in self.customers),
+            "customer_notes": len(self.notes),
+            "points_entries": len(self.points),
             "bookings": len(self.bookings),
             "allocations": sum(len(b.holds) for b in self.bookings),
         }
@@ -528,9 +564,12 @@ def _payment(status: Status, channel: str, draw: float) -> PaymentStatus:
 # --- The plan --------------------------------------------------------------------------------------
 
 
-def build_plan(today: date, now: datetime, *, new_id: Callable[[], UUID] = uuid4) -> DemoPlan:
+def build_plan(
+    today: date, now: datetime, *, new_id: Callable[[], UUID] = uuid4, programme: LoyaltyProgramme = DEFAULT_PROGRAMME
+) -> DemoPlan:
     """The demo around local date `today`; `now` splits history (completed, cancelled, no-show) from
-    what is ahead (confirmed, pending approval). `new_id` makes the ids of rows other than the catalogue."""
+    what is ahead (confirmed, pending approval). `new_id` makes the ids of rows other than the catalogue;
+    `programme` says what the bookings earned in points."""
     tz = ZoneInfo(data.TIMEZONE)
     now = split_instant(today, now, tz)
     rng = Random(data.SEED)
@@ -553,11 +592,93 @@ def build_plan(today: date, now: datetime, *, new_id: Callable[[], UUID] = uuid4
         )
         for p in people
     )
+    crm = Random(data.CRM_SEED)
+    customers = _profiles(crm, customers, bookings)
     return DemoPlan(
         today=today, now=now, first_day=first_day, last_day=last_day, branches=_branches(),
         resources=catalogue.resources, time_off=catalogue.time_off, services=catalogue.services, customers=customers,
-        bookings=tuple(bookings),
+        bookings=tuple(bookings), notes=_notes(crm, customers, now, new_id),
+        points=_ledger(crm, customers, bookings, programme, now, new_id),
     )
+
+
+# --- The CRM ---------------------------------------------------------------------------------------
+
+
+def _profiles(rng: Random, customers: Sequence[CustomerRow], bookings: Sequence[BookingRow]) -> tuple[CustomerRow, ...]:
+    """Gender, birthday, preferences, a custom field, tags (regulars tagged 常客) and a few VIP overrides."""
+    visits = Counter(b.customer_id for b in bookings if b.status is Status.completed)
+    genders = [g for g, _ in data.GENDERS]
+    gender_weights = [w for _, w in data.GENDERS]
+    vips = set(rng.sample([c.id for c in customers], data.VIP_OVERRIDES))
+    profiled = []
+    for customer in customers:
+        birthday = None
+        if rng.random() < data.BIRTHDAY_SHARE:
+            birthday = date(1965, 1, 1) + timedelta(days=rng.randrange(40 * 365))
+        tags = [tag for tag, share in data.CUSTOMER_TAGS if rng.random() < share]
+        if visits[customer.id] >= data.REGULAR_VISITS:
+            tags.insert(0, data.REGULAR_TAG)
+        preferences = (
+            {key: rng.choice(values) for key, values in data.PREFERENCES.items()} if rng.random() < data.PREFERENCE_SHARE else {}
+        )
+        profiled.append(replace(
+            customer, gender=rng.choices(genders, weights=gender_weights)[0], birthday=birthday, preferences=preferences,
+            custom_fields={"皮肤类型": rng.choice(data.SKIN_TYPES)} if preferences else {}, tags=tuple(tags),
+            tier_override="vip" if customer.id in vips else None,
+        ))
+    return tuple(profiled)
+
+
+def _notes(rng: Random, customers: Sequence[CustomerRow], now: datetime, new_id: Callable[[], UUID]) -> tuple[NoteRow, ...]:
+    return tuple(
+        NoteRow(new_id(), c.id, rng.choice(data.CUSTOMER_NOTES), c.created_at + (now - c.created_at) * rng.random())
+        for c in customers if rng.random() < data.CUSTOMER_NOTE_SHARE
+    )
+
+
+def _earns(booking: BookingRow, earn_on: str) -> bool:
+    if earn_on == "paid":
+        return booking.payment_status is PaymentStatus.paid
+    return booking.status is Status.completed and counts_towards_value(booking.status.value, booking.payment_status.value)
+
+
+def _ledger(
+    rng: Random, customers: Sequence[CustomerRow], bookings: Sequence[BookingRow], programme: LoyaltyProgramme,
+    now: datetime, new_id: Callable[[], UUID],
+) -> tuple[PointsRow, ...]:
+    """The points the bookings earned under `programme` (at payment, or completion), and a redemption by
+    some of the customers with enough: the ledger `customers.points` would have written. Customers are
+    taken in their own order and bookings by time (ids are random), so the same day gives the same draws."""
+    earning: dict[UUID, list[BookingRow]] = defaultdict(list)
+    for booking in sorted(bookings, key=lambda b: (b.updated_at, b.starts_at, b.service_id.int)):
+        if _earns(booking, programme.earn_on) and points_for(booking.price_amount, programme.points_per_unit) > 0:
+            earning[booking.customer_id].append(booking)
+    rows: list[PointsRow] = []
+    for customer_id in (c.id for c in customers if c.id in earning):
+        lots: list[PointsRow] = []
+        balance = 0
+        for booking in earning[customer_id]:
+            points = points_for(booking.price_amount, programme.points_per_unit)
+            balance += points
+            expires = add_months(booking.updated_at, programme.expiry_months) if programme.expiry_months else None
+            lots.append(PointsRow(
+                new_id(), customer_id, "earn", points, points, expires, balance, booking.id, f"earn:{booking.id}",
+                booking.updated_at,
+            ))
+        spent: list[PointsRow] = []
+        last = lots[-1].created_at
+        at = last + (now - last) * rng.uniform(0.1, 0.9)  # after the last earning, before now
+        live = [Lot(lot.id, lot.remaining, lot.expires_at, lot.created_at) for lot in lots if not lot.expires_at or lot.expires_at > at]
+        spendable = sum(lot.remaining for lot in live)
+        affordable = [amount for amount in data.REDEEM_AMOUNTS if amount <= spendable]
+        if affordable and rng.random() < data.REDEEM_SHARE:
+            taken = dict(take_from_lots(live, rng.choice(affordable)))
+            redeemed = sum(taken.values())
+            lots = [replace(lot, remaining=lot.remaining - taken.get(lot.id, 0)) for lot in lots]
+            spent.append(PointsRow(new_id(), customer_id, "redeem", -redeemed, 0, None, spendable - redeemed, None, None, at))
+        rows += lots + spent
+    return tuple(rows)
 
 
 def local_today(now: datetime) -> date:

@@ -1,12 +1,23 @@
-"""The only code that writes deliveries: fan an event out to its subscribers, try one delivery, re-send
+"""The only code that writes deliveries: fan events out to their subscribers, try one delivery, re-send
 a dead one. Each step claims its row with a conditional update first, so a message handled twice (a
-redelivery, the sweeper racing the broker) does the work once."""
+redelivery, the sweeper racing the broker) does the work once.
+
+The worker's fan-out (`fan_out_and_deliver`) also makes each delivery's first try itself, without a
+second message: the deliveries are created already claimed by it, in the transaction that claims their
+event, and each is then tried and recorded on its own, all of them at once, so one subscriber's failure
+or slowness holds up no other. Should the worker die after that commit, the claims lapse and the sweeper
+hands the deliveries on, as it does for a worker killed in the middle of any delivery. Retries, the
+sweeper's hand-overs and re-sends go through `deliver`, one message per try.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,14 +25,14 @@ from uuid import UUID, uuid4
 from appliance.auth.actor import Actor
 from appliance.audit.trail import add_audit_entry
 from appliance.core.clock import utc_now
-from appliance.core.db import after_commit, json_value, write_transaction
+from appliance.core.db import after_commit, current_dialect, json_value, run_sql, write_transaction
 from appliance.core.errors import Conflict, NotFound
 from appliance.core.log import get_logger, redact_text
-from appliance.events.envelope import Subject
+from appliance.events.envelope import Envelope, Subject
 from appliance.events.outbox import envelope_of
 from appliance.events.retry import next_wait, rides_on_broker
-from appliance.events.subscribers import Permanent, Retryable, subscriber, subscribers
-from appliance.events.tables import Attempt, Delivery, OutboxEvent
+from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscriber, subscribers
+from appliance.events.tables import Delivery, OutboxEvent
 from appliance.worker.actors import enqueue
 
 _log = get_logger(__name__)
@@ -30,37 +41,132 @@ _log = get_logger(__name__)
 # worker) the sweeper hands it on.
 CLAIM_MARGIN = timedelta(seconds=10)
 RESPONSE_CHARS = 500
+# First tries a worker process runs at once, whatever the number of its threads and the size of the
+# batches: as many as before batching with the default 8 threads, twice over. A try waiting its turn so
+# long that it could no longer finish within its claim is handed to the broker instead.
+FIRST_TRIES_AT_ONCE = 16
 _JSON_COLUMNS = ("actor", "subject", "data")  # RETURNING hands them over as text
+
+# The hot path's statements are written out: building them with the query builder cost more than
+# running them. Placeholders are Piccolo's `{}`, so one text serves both engines.
+_EVENT_COLUMNS = ("id", "type", "version", "occurred_at", "actor", "subject", "data")
+_CLAIM_EVENTS = (
+    "UPDATE outbox_event SET dispatched_at = {{}} WHERE id IN ({ids}) AND dispatched_at IS NULL"
+    f" RETURNING {', '.join(_EVENT_COLUMNS)}"
+)
+_DELIVERY_COLUMNS = (
+    "INSERT INTO delivery (id, event, subscriber, status, attempts, claimed_until, last_error, created_at,"
+    " updated_at) VALUES "
+)
+_DELIVERY_ROW = "({}, {}, {}, {}, {}, {}, '', {}, {})"
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempt (id, delivery, number, started_at, duration_ms, outcome, response)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {})"
+)
+_UPDATE_DELIVERY = (
+    "UPDATE delivery SET status = {}, claimed_until = NULL, updated_at = {}, next_attempt_at = {}, last_error = {},"
+    " completed_at = {} WHERE id = {}"
+)
+# PostgreSQL records a try in one statement, which is a transaction of its own (SQLite has no data-
+# modifying WITH: there the two statements share a write transaction).
+_SETTLE_IN_ONE = f"WITH tried AS ({_INSERT_ATTEMPT}) {_UPDATE_DELIVERY}"
+# Gives back a first try's claim untried, unless the claim lapsed and someone else took the delivery since.
+_RELEASE = (
+    "UPDATE delivery SET status = 'pending', attempts = attempts - 1, claimed_until = NULL, updated_at = {}"
+    " WHERE id = {} AND status = 'running' AND claimed_until = {}"
+)
 
 
 def send_delivery(delivery_id: UUID, delay: timedelta | None = None) -> None:
     enqueue("deliver", str(delivery_id), delay=delay)
 
 
+def claim_period() -> timedelta:
+    """How long a worker owns a delivery it tries: it outlasts the slowest subscriber's timeout, so a
+    claim needs no read of which subscriber the delivery is for."""
+    return max((s.timeout for s in subscribers()), default=timedelta(seconds=30)) + CLAIM_MARGIN
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A delivery the fan-out created: for whom, of what."""
+
+    id: UUID
+    target: Subscriber
+    envelope: Envelope
+
+
+async def _create_deliveries(event_ids: Sequence[UUID], claim: timedelta | None) -> tuple[list[_Planned], datetime]:
+    """Claim those of the events not fanned out yet and create one delivery per subscriber that wants
+    each, in one transaction: pending, or (with `claim`) already running for this worker's first try.
+    Returns the deliveries and the end of their claim."""
+    async with write_transaction():
+        now = utc_now()
+        claimed_until = now + (claim or timedelta(0))
+        claimed = await run_sql(_CLAIM_EVENTS.format(ids=", ".join(["{}"] * len(event_ids))), now, *event_ids)
+        if not claimed:
+            return [], claimed_until
+        everyone = subscribers()
+        planned = []
+        for row in claimed:
+            envelope = envelope_of({k: json_value(row[k]) if k in _JSON_COLUMNS else row[k] for k in _EVENT_COLUMNS})
+            planned += [_Planned(uuid4(), s, envelope) for s in everyone if _wants(s.key, s.wants, envelope)]
+        if planned:
+            status, attempts, until = ("running", 1, claimed_until) if claim else ("pending", 0, None)
+            args: list[Any] = []
+            for p in planned:
+                args += (p.id, p.envelope.id, p.target.key, status, attempts, until, now, now)
+            await run_sql(_DELIVERY_COLUMNS + ", ".join([_DELIVERY_ROW] * len(planned)), *args)
+    return planned, claimed_until
+
+
 async def fan_out(event_id: UUID) -> list[UUID]:
     """One pending delivery per subscriber that wants the event, handed to the broker after commit.
     Returns the new deliveries' ids; none when the event was fanned out already (or does not exist)."""
     async with write_transaction():
-        now = utc_now()
-        claimed = await OutboxEvent.update({OutboxEvent.dispatched_at: now}).where(
-            (OutboxEvent.id == event_id) & OutboxEvent.dispatched_at.is_null()
-        ).returning(*OutboxEvent.all_columns())
-        if not claimed:
-            return []
-        envelope = envelope_of({k: json_value(v) if k in _JSON_COLUMNS else v for k, v in claimed[0].items()})
-        wanted = [s for s in subscribers() if _wants(s.key, s.wants, envelope)]
-        ids = [uuid4() for _ in wanted]
-        if wanted:
-            await Delivery.insert(*(
-                Delivery(
-                    id=delivery_id, event=event_id, subscriber=s.key, status="pending", attempts=0,
-                    created_at=now, updated_at=now,
-                )
-                for delivery_id, s in zip(ids, wanted, strict=True)
-            ))
-        for delivery_id in ids:
-            after_commit(lambda delivery_id=delivery_id: send_delivery(delivery_id))  # type: ignore[misc]
-    return ids
+        planned, _ = await _create_deliveries([event_id], None)
+        for p in planned:
+            after_commit(lambda delivery_id=p.id: send_delivery(delivery_id))  # type: ignore[misc]
+    return [p.id for p in planned]
+
+
+async def fan_out_and_deliver(event_ids: Sequence[UUID]) -> list[str]:
+    """What the worker does with a `fan_out` message: fan the events out (those not fanned out yet) and
+    try each new delivery once at once, each on its own; returns each try's outcome as `deliver` does
+    ("error" for one whose outcome could not be recorded: its claim lapses, the sweeper hands it on)."""
+    planned, claimed_until = await _create_deliveries(event_ids, claim_period())
+    results = await asyncio.gather(*(_first_try(p, claimed_until) for p in planned), return_exceptions=True)
+    outcomes = []
+    for p, result in zip(planned, results, strict=True):
+        if isinstance(result, BaseException):
+            _log.warning("delivery_failed", delivery=str(p.id), subscriber=p.target.key, exc_info=result)
+            outcomes.append("error")
+        else:
+            outcomes.append(result)
+    return outcomes
+
+
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _first_try_turns() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if (turns := _turns.get(loop)) is None:
+        turns = _turns[loop] = asyncio.Semaphore(FIRST_TRIES_AT_ONCE)
+    return turns
+
+
+async def _first_try(planned: _Planned, claimed_until: datetime) -> str:
+    async with _first_try_turns():
+        started_at = utc_now()
+        if started_at + planned.target.timeout > claimed_until:
+            # It waited too long for its turn to finish within its claim: handed on untried, as a pending
+            # delivery (a worker stalled that long; the sweeper would hand it on once the claim lapses).
+            async with write_transaction():
+                if await run_sql(_RELEASE + " RETURNING id", started_at, planned.id, claimed_until):
+                    after_commit(lambda: send_delivery(planned.id))
+            return "skipped"
+        return await _try(planned.id, planned.target, planned.envelope, 1, started_at)
 
 
 def _wants(key: str, wants: Any, envelope: Any) -> bool:
@@ -73,17 +179,15 @@ def _wants(key: str, wants: Any, envelope: Any) -> bool:
 
 
 async def _claim(delivery_id: UUID, now: datetime) -> dict[str, Any] | None:
-    """Take a due pending delivery, or a running one whose worker stopped answering. The claim outlasts
-    the slowest subscriber's timeout, so it needs no read of which subscriber this one is."""
-    claim = max((s.timeout for s in subscribers()), default=timedelta(seconds=30)) + CLAIM_MARGIN
+    """Take a due pending delivery, or a running one whose worker stopped answering."""
     due = (Delivery.status == "pending") & (
         Delivery.next_attempt_at.is_null() | (Delivery.next_attempt_at <= now)
     )
     abandoned = (Delivery.status == "running") & (Delivery.claimed_until < now)
     async with write_transaction():
         rows = await Delivery.update({
-            Delivery.status: "running", Delivery.claimed_until: now + claim, Delivery.attempts: Delivery.attempts + 1,
-            Delivery.updated_at: now,
+            Delivery.status: "running", Delivery.claimed_until: now + claim_period(),
+            Delivery.attempts: Delivery.attempts + 1, Delivery.updated_at: now,
         }).where((Delivery.id == delivery_id) & (due | abandoned)).returning(
             Delivery.id, Delivery.event, Delivery.subscriber, Delivery.attempts
         )
@@ -96,23 +200,31 @@ async def deliver(delivery_id: UUID, *, rng: random.Random | None = None) -> str
     claimed = await _claim(delivery_id, started_at)
     if claimed is None:
         return "skipped"
-    number = claimed["attempts"]
     target = subscriber(claimed["subscriber"])
     row = await OutboxEvent.select().where(OutboxEvent.id == claimed["event"]).output(load_json=True).first()
+    if target is None or row is None:
+        response = "no such subscriber" if target is None else "event gone"
+        return await _settle(delivery_id, claimed["attempts"], started_at, 0, "failed", response, None)
+    return await _try(delivery_id, target, envelope_of(row), claimed["attempts"], started_at, rng)
+
+
+async def _try(
+    delivery_id: UUID, target: Subscriber, envelope: Envelope, number: int, started_at: datetime,
+    rng: random.Random | None = None,
+) -> str:
+    """Run the handler of a claimed delivery and record how it went."""
     began = time.perf_counter()
     outcome, response, retry_after = "success", "", None
-    if target is None or row is None:
-        outcome, response = "failed", "no such subscriber" if target is None else "event gone"
-    else:
-        try:
-            await asyncio.wait_for(target.handle(envelope_of(row)), target.timeout.total_seconds())
-        except Permanent as exc:
-            outcome, response = "failed", _describe(exc)
-        except (Retryable, TimeoutError) as exc:
-            outcome, response = "retry", _describe(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug in one subscriber must not stop the worker
-            _log.warning("subscriber_failed", subscriber=claimed["subscriber"], exc_info=True)
-            outcome, response = "retry", _describe(exc)
+    try:
+        async with asyncio.timeout(target.timeout.total_seconds()):
+            await target.handle(envelope)
+    except Permanent as exc:
+        outcome, response = "failed", _describe(exc)
+    except (Retryable, TimeoutError) as exc:
+        outcome, response = "retry", _describe(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug in one subscriber must not stop the worker
+        _log.warning("subscriber_failed", subscriber=target.key, exc_info=True)
+        outcome, response = "retry", _describe(exc)
     duration_ms = int((time.perf_counter() - began) * 1000)
     if outcome == "retry" and (retry_after := next_wait(number, rng)) is None:
         outcome = "failed"
@@ -129,21 +241,25 @@ async def _settle(
     delivery_id: UUID, number: int, started_at: datetime, duration_ms: int, outcome: str, response: str,
     retry_after: timedelta | None,
 ) -> str:
+    """Record the try as an attempt and the delivery's new state, together."""
     now = utc_now()
     status = {"success": "done", "retry": "pending", "failed": "dead"}[outcome]
-    async with write_transaction():
-        await Attempt.insert(Attempt(
-            id=uuid4(), delivery=delivery_id, number=number, started_at=started_at, duration_ms=duration_ms,
-            outcome=outcome, response=response,
-        ))
-        await Delivery.update({
-            Delivery.status: status, Delivery.claimed_until: None, Delivery.updated_at: now,
-            Delivery.next_attempt_at: now + retry_after if retry_after is not None else None,
-            Delivery.last_error: "" if outcome == "success" else response,
-            Delivery.completed_at: now if status == "done" else None,
-        }).where(Delivery.id == delivery_id)
-        if retry_after is not None and rides_on_broker(retry_after):
+    attempt = (uuid4(), delivery_id, number, started_at, duration_ms, outcome, response)
+    delivery = (
+        status, now, now + retry_after if retry_after is not None else None, "" if outcome == "success" else response,
+        now if status == "done" else None, delivery_id,
+    )
+    retry_on_broker = retry_after is not None and rides_on_broker(retry_after)
+    if current_dialect() == "postgresql":
+        await run_sql(_SETTLE_IN_ONE, *attempt, *delivery)  # a transaction of its own (or part of the caller's)
+        if retry_on_broker:
             after_commit(lambda: send_delivery(delivery_id, retry_after))
+    else:
+        async with write_transaction():
+            await run_sql(_INSERT_ATTEMPT, *attempt)
+            await run_sql(_UPDATE_DELIVERY, *delivery)
+            if retry_on_broker:
+                after_commit(lambda: send_delivery(delivery_id, retry_after))
     return {"done": "done", "pending": "retry", "dead": "dead"}[status]
 
 

@@ -18,7 +18,8 @@ from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_i
 from appliance.events import actions, queries, schemas
 
 
-def _operator(request: AnyRequest, permission: Permission) -> Actor:
+def operator(request: AnyRequest, permission: Permission) -> Actor:
+    """The caller, when it holds `permission` in every branch (deliveries are not a branch's)."""
     actor = actor_of(request)
     if actor.branch_scope(permission) is not None:
         raise Forbidden(f"deliveries span every branch: this needs {permission.value} in all of them")
@@ -36,7 +37,7 @@ class DeliveryController(Controller):
         cursor: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[schemas.Delivery]:
         """Newest first; `status=dead` lists the dead letters."""
-        _operator(request, Permission.automation_read)
+        operator(request, Permission.automation_read)
         items, last = await queries.list_deliveries(
             queries.DeliveryFilter(status=status, subscriber=subscriber, event_type=event_type),
             after=decode_instant_cursor(cursor), limit=check_limit(limit),
@@ -46,11 +47,11 @@ class DeliveryController(Controller):
     @get("/{delivery_id:uuid}", opt=requires(Permission.automation_read))
     async def get_delivery(self, request: AnyRequest, delivery_id: FromPath[UUID]) -> schemas.DeliveryDetail:
         """One delivery with every attempt."""
-        _operator(request, Permission.automation_read)
+        operator(request, Permission.automation_read)
         return await queries.get_delivery(delivery_id)
 
     @post("/{delivery_id:uuid}/resend", opt=requires(Permission.automation_write), status_code=HTTP_200_OK)
     async def resend(self, request: AnyRequest, delivery_id: FromPath[UUID]) -> schemas.DeliveryDetail:
         """Try a dead (or done) delivery again from the start: 409 while it is still being tried."""
-        await actions.resend_delivery(delivery_id, actor=_operator(request, Permission.automation_write))
+        await actions.resend_delivery(delivery_id, actor=operator(request, Permission.automation_write))
         return await queries.get_delivery(delivery_id)

@@ -33,24 +33,34 @@ class Subscriber:
 
 # Modules whose import registers subscribers, loaded before the first fan-out or delivery of a process.
 SUBSCRIBER_MODULES = [
-    "appliance.automation.engine", "appliance.automation.approvals", "appliance.notifications.actions",
+    "appliance.automation.engine", "appliance.automation.approvals", "appliance.automation.rule_timers",
+    "appliance.notifications.actions",
 ]
 
 _subscribers: dict[str, Subscriber] = {}
+_in_order: list[Subscriber] | None = None  # by key; made again after every change
 
 
 def subscribe(subscriber: Subscriber) -> None:
     """Register (or replace) a subscriber under its key."""
+    global _in_order
     _subscribers[subscriber.key] = subscriber
+    _in_order = None
 
 
 def unsubscribe(key: str) -> None:
+    global _in_order
     _subscribers.pop(key, None)
+    _in_order = None
 
 
 def subscribers() -> list[Subscriber]:
+    """Every subscriber, by key (a fresh list: the caller may keep it)."""
+    global _in_order
     import_modules(SUBSCRIBER_MODULES)
-    return [_subscribers[key] for key in sorted(_subscribers)]
+    if _in_order is None:
+        _in_order = [_subscribers[key] for key in sorted(_subscribers)]
+    return list(_in_order)
 
 
 def subscriber(key: str) -> Subscriber | None:

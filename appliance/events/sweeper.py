@@ -3,7 +3,8 @@ again (parked retries, messages lost with an in-memory broker, claims of killed 
 due timers. Runs every few seconds: inside `appliance serve` in embedded mode, inside `appliance
 worker` in production, where a PostgreSQL advisory lock lets one process at a time choose what to
 hand on. Firing timers runs outside that lock: each batch claims its timers with a conditional
-update, so two sweepers never fire one twice.
+update, so two sweepers never fire one twice. Other packages hand it steps of their own: every pass
+(sealing the audit log) and housekeeping now and then (purging, archiving).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from piccolo.querystring import QueryString
 from appliance.core.clock import utc_now
 from appliance.core.db import current_dialect, current_engine, write_transaction
 from appliance.core.log import get_logger
+from appliance.events.outbox import hand_over
 from appliance.events.tables import Delivery, OutboxEvent
 from appliance.events.timers import fire_due_timers
 from appliance.worker.actors import enqueue
@@ -32,9 +34,19 @@ BATCH = 500
 _LOCK_KEY = 0x61707077  # "appw": one sweeper at a time across every process sharing the database
 
 
-# Housekeeping other packages hand the sweeper (purging what must not be kept), by import path so this
-# package does not depend on theirs; run at most once per HOUSEKEEPING_EVERY.
-HOUSEKEEPING = {"idempotency records": "appliance.bookings.idempotency:purge_expired_records"}
+# Steps other packages hand the sweeper, by import path so this package does not depend on theirs; each
+# takes the time and returns how many rows it handled. Every pass: sealing the audit log (and signing its
+# checkpoints). Housekeeping, at most once per HOUSEKEEPING_EVERY: purging what must not be kept,
+# archiving what is kept elsewhere.
+EVERY_PASS = {
+    "audit entries sealed": "appliance.audit.sealing:seal_and_checkpoint",
+    "imports resumed": "appliance.imports.actions:resume_imports",
+}
+HOUSEKEEPING = {
+    "idempotency records": "appliance.bookings.idempotency:purge_expired_records",
+    "audit entries archived": "appliance.audit.actions:archive_expired",
+    "expired points": "appliance.customers.points:expire_points",
+}
 HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 
@@ -85,8 +97,7 @@ async def sweep(now: datetime | None = None) -> Swept:
             }).where(Delivery.id.is_in([r["id"] for r in deliveries]))
     # Fired timers become events, which are handed to the broker when their batch commits.
     timers = await fire_due_timers(now)
-    for row in events:
-        enqueue("fan_out", str(row["id"]))
+    hand_over([str(row["id"]) for row in events])
     for row in deliveries:
         enqueue("deliver", str(row["id"]))
     if events or deliveries or timers:
@@ -94,14 +105,28 @@ async def sweep(now: datetime | None = None) -> Swept:
     return Swept(events=len(events), deliveries=len(deliveries), timers=timers)
 
 
-async def housekeeping(now: datetime | None = None) -> dict[str, int]:
-    """Run every housekeeping job once; returns how many rows each removed."""
-    now = now or utc_now()
+async def _run_steps(steps: dict[str, str], now: datetime) -> dict[str, int]:
+    """Run each step once; one that fails is logged and counted as 0, and the others still run."""
     done = {}
-    for name, target in HOUSEKEEPING.items():
+    for name, target in steps.items():
         module, _, function = target.partition(":")
         job: Callable[[datetime], Awaitable[int]] = getattr(importlib.import_module(module), function)
-        done[name] = await job(now)
+        try:
+            done[name] = await job(now)
+        except Exception:  # noqa: BLE001 - one package's trouble must not stop another's step
+            _log.warning("sweeper_step_failed", step=name, exc_info=True)
+            done[name] = 0
+    return done
+
+
+async def every_pass(now: datetime | None = None) -> dict[str, int]:
+    """Run the steps of every pass once; returns how many rows each handled."""
+    return await _run_steps(EVERY_PASS, now or utc_now())
+
+
+async def housekeeping(now: datetime | None = None) -> dict[str, int]:
+    """Run every housekeeping job once; returns how many rows each removed."""
+    done = await _run_steps(HOUSEKEEPING, now or utc_now())
     if any(done.values()):
         _log.info("housekeeping", **{name.replace(" ", "_"): count for name, count in done.items()})
     return done
@@ -113,6 +138,7 @@ async def run_sweeper(stop: asyncio.Event, interval: timedelta = INTERVAL) -> No
     while not stop.is_set():
         try:
             await sweep()
+            await every_pass()
             if kept_house_at is None or utc_now() - kept_house_at >= HOUSEKEEPING_EVERY:
                 kept_house_at = utc_now()
                 await housekeeping(kept_house_at)

@@ -9,8 +9,9 @@ from appliance.worker.actors import task
 
 
 @task("fan_out", queue="events")
-async def fan_out(event_id: str) -> None:
-    await actions.fan_out(UUID(event_id))
+async def fan_out(*event_ids: str) -> None:
+    """Fan out a batch of events (those of one transaction or one sweep) and make each delivery's first try."""
+    await actions.fan_out_and_deliver([UUID(event_id) for event_id in event_ids])
 
 
 @task("deliver", queue="deliveries")

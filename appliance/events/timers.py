@@ -57,6 +57,17 @@ async def cancel_timers(subject: Subject, name: str | None = None) -> int:
     return len(cancelled)
 
 
+async def cancel_timers_by_id(timer_ids: list[UUID]) -> int:
+    """Cancel these timers, those still scheduled; returns how many. Joins the caller's transaction."""
+    if not timer_ids:
+        return 0
+    async with write_transaction():
+        cancelled = await Timer.update({Timer.status: "cancelled", Timer.updated_at: utc_now()}).where(
+            Timer.id.is_in(timer_ids) & (Timer.status == "scheduled")
+        ).returning(Timer.id)
+    return len(cancelled)
+
+
 async def fire_due_timers(now: datetime | None = None) -> int:
     """Fire every scheduled timer due by `now`, a batch per transaction; returns how many fired."""
     now = now or utc_now()

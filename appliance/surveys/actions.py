@@ -15,6 +15,7 @@ from appliance.core.clock import utc_now
 from appliance.core.db import is_unique_violation, write_transaction
 from appliance.core.errors import Conflict, NotFound
 from appliance.events.envelope import Subject
+from appliance.core.crypto.registry import open_value, seal_value
 from appliance.surveys import schemas
 from appliance.surveys.tables import SurveyAnswer, SurveyInvitation
 
@@ -52,7 +53,7 @@ async def survey(token: str) -> schemas.Survey:
     return schemas.Survey(
         booking_id=row["booking"], service_name=row["booking.service.name"], branch_name=row["booking.branch.name"],
         starts_at=row["booking.starts_at"], answered=answer is not None, rating=answer["rating"] if answer else None,
-        comment=answer["comment"] if answer else None, open_until=row["expires_at"],
+        comment=open_value("survey_answer", "comment", answer["id"], answer["comment"]) if answer else None, open_until=row["expires_at"],
     )
 
 
@@ -67,8 +68,10 @@ async def answer_survey(token: str, data: schemas.SurveyAnswerCreate, *, ip: str
     )
     try:
         async with write_transaction():
+            answer_id = uuid4()
             await SurveyAnswer.insert(SurveyAnswer(
-                id=uuid4(), booking=row["booking"], rating=data.rating, comment=data.comment.strip(), created_at=utc_now(),
+                id=answer_id, booking=row["booking"], rating=data.rating,
+                comment=seal_value("survey_answer", "comment", answer_id, data.comment.strip()), created_at=utc_now(),
             ))
             await record_change(
                 "survey.answered", Subject("booking", str(row["booking"])),

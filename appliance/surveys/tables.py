@@ -20,5 +20,5 @@ class SurveyAnswer(Table):
     id = UUID(primary_key=True)
     booking = ForeignKey(Booking, on_delete=OnDelete.cascade, unique=True)
     rating = Integer()  # 1–5
-    comment = Text(default="")
+    comment = Text(default="")  # sealed
     created_at = Timestamptz()

@@ -20,7 +20,7 @@ from appliance.core.registry import import_modules
 _log = get_logger(__name__)
 
 # Modules whose import declares tasks; the broker imports them all before binding.
-TASK_MODULES = ["appliance.events.tasks"]
+TASK_MODULES = ["appliance.events.tasks", "appliance.imports.tasks"]
 
 Task = Callable[..., Awaitable[None]]
 

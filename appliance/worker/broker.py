@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
+from appliance.audit.config import configure_audit
 from appliance.core import db
 from appliance.events.sweeper import run_sweeper
 from appliance.notifications.channels import configure_channels
@@ -54,6 +55,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     dramatiq.set_broker(broker)
     actors.bind(broker)
     configure_channels(settings)  # every process with a broker may deliver messages
+    configure_audit(settings)  # and runs a sweeper, which seals and signs the audit log
     return broker
 
 

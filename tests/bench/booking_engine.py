@@ -6,7 +6,9 @@ baseline measured in the same run. Not a timed test: targets print PASS or MISS 
 
 Per engine: a fresh database (a temporary SQLite file, or a PostgreSQL database `appliance_bench_<random>`
 dropped afterwards) migrated with `appliance migrate`; one branch (Asia/Shanghai) with 50 resources and four
-services made through the actions; `appliance serve` started as a subprocess on a free loopback port. The
+services made through the actions; `appliance serve` started as a subprocess on a free loopback port (on
+PostgreSQL in production mode: a redis-server of its own and one `appliance worker` process; SQLite runs
+embedded, the worker threads inside the server). The
 empty phase measures with no bookings at all. A year of bookings is then planned (test scaffolding, not
 product code): the "no history" phase measures with only its bookings from today on, the history phase
 with all of it, 240 days of past included; each phase starts from the planned rows alone, written in
@@ -23,12 +25,13 @@ import asyncio
 import bisect
 import contextlib
 import hashlib
+import json
 import itertools
+import math
 import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +65,9 @@ from appliance.core import db as core_db
 from appliance.db import open_database
 from appliance.settings import load_settings
 from appliance.testing.builders import make_branch, make_resource, make_service, make_user
+from tests.bench.processes import (
+    Child, appliance_worker, cpu_seconds, database_cpu_seconds, free_port, start_redis, wait_for_workers,
+)
 
 POSTGRES_ADMIN_URL = os.environ.get("BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENGINES = ("sqlite", "postgresql")
@@ -83,6 +89,8 @@ AVAILABILITY_RATIO = 3.0  # HTTP median over the bare SQL fetch of the same rows
 BOOKING_RATIO = 0.25  # bookings created per second over /healthz requests per second
 HISTORY_SLOWDOWN = 1.2  # a year of history against none
 
+PRODUCTION_WORKER_THREADS = 8  # `appliance worker`'s default
+
 # Every figure line a run prints per engine, in order; the smoke test checks they are all there.
 FIGURE_NAMES = (
     "seed_catalog_s", "seed_customers", "seed_bookings", "seed_allocations", "seed_s", "seed_rows_per_s",
@@ -95,11 +103,16 @@ FIGURE_NAMES = (
     "availability_sql_bounded_ms", "availability_load_calendars_ms", "availability_engine_ms", "availability_ratio",
     "healthz_per_s", "healthz_auth_per_s", "booking_requests", "booking_created", "booking_conflicts",
     "booking_errors", "booking_created_per_s", "booking_p95_ms", "booking_max_ms", "booking_ratio",
-    "booking_ratio_auth",
+    "booking_ratio_auth", "booking_cpu_server_ms", "booking_cpu_worker_ms", "booking_cpu_database_ms",
     "history_availability_slowdown", "history_throughput_slowdown", "busy_calendar_availability_slowdown",
     "busy_calendar_throughput_slowdown",
     "allocations_checked", "double_bookings", "run_s",
 )
+CPU_NOTES = {
+    "server": "CPU per booking created, while they ran: appliance serve",
+    "worker": "likewise: the worker process (its events may finish later); nan when embedded",
+    "database": "likewise: all PostgreSQL processes; nan on SQLite",
+}
 # Counts that must be above zero whatever the machine.
 COUNT_FIGURES = (
     "seed_customers", "seed_bookings", "seed_allocations", "empty_availability_slots", "empty_healthz_per_s",
@@ -145,7 +158,8 @@ class Figure:
     note: str = ""
 
     def line(self, engine: str) -> str:
-        value = f"{self.value:.{self.decimals}f}" if self.decimals else str(round(self.value))
+        finite = math.isfinite(self.value)
+        value = f"{self.value:.{self.decimals}f}" if self.decimals or not finite else str(round(self.value))
         parts = [f"{engine} {self.name}={value}"]
         if self.target:
             parts.append(f"target{self.target}")
@@ -286,12 +300,47 @@ async def create_token() -> str:
 
 # --- A year of history -----------------------------------------------------------------------------
 
+# Customers as planned (plaintext); `sealed_customers` turns them into SEALED_CUSTOMER_COLUMNS rows.
 CUSTOMER_COLUMNS = ("id", "name", "phone", "email", "source_channel", "created_at", "updated_at")
+SEALED_CUSTOMER_COLUMNS = (
+    "id", "name", "phone", "email", "name_bidx", "phone_bidx", "phone_last4_bidx", "email_bidx", "source_channel",
+    "created_at", "updated_at",
+)
 BOOKING_COLUMNS = (
     "id", "branch", "service", "customer", "starts_at", "ends_at", "status", "channel", "seats", "price_amount",
     "price_currency", "payment_status", "answers", "notes", "manage_token_hash", "created_at", "updated_at",
 )
 ALLOCATION_COLUMNS = ("id", "booking", "resource", "unit", "holder", "starts_at", "ends_at", "active")
+
+
+def sealed_customers(rows: Sequence[Row]) -> list[Row]:
+    """Planned customer rows as the appliance stores them (field encryption): sealed, with blind indexes.
+    Needs the database opened (it configures the key ring)."""
+    from appliance.customers.sealing import customer_columns
+
+    sealed: list[Row] = []
+    for customer_id, name, phone, email, *rest in rows:
+        c = customer_columns(customer_id, name=name, phone=phone, email=email)
+        sealed.append((
+            customer_id, c["name"], c["phone"], c["email"], c["name_bidx"], c["phone_bidx"], c["phone_last4_bidx"],
+            c["email_bidx"], *rest,
+        ))
+    return sealed
+
+
+def sealed_bookings(rows: Sequence[Row]) -> list[Row]:
+    """Planned booking rows (BOOKING_COLUMNS, answers as a JSON text or "{}") with answers and notes sealed."""
+    from appliance.bookings.sealing import sealed_answers, sealed_notes
+
+    at = BOOKING_COLUMNS.index("answers"), BOOKING_COLUMNS.index("notes")
+    sealed: list[Row] = []
+    for row in rows:
+        values = list(row)
+        answers = json.loads(values[at[0]]) if isinstance(values[at[0]], str) else values[at[0]]
+        values[at[0]] = sealed_answers(row[0], answers)
+        values[at[1]] = sealed_notes(row[0], values[at[1]])
+        sealed.append(tuple(values))
+    return sealed
 Row = tuple[Any, ...]
 
 
@@ -426,7 +475,7 @@ def plan_history(catalog: Catalog, bookings: int, customers: int, *, now: dateti
                 paid = "paid" if status == "completed" else "unpaid"
                 booking_rows.append((
                     booking_id, catalog.branch_id, service_ids[which], customer, starts_at, ends_at, status,
-                    rng.choice(CHANNELS), 1, service.price, "CNY", paid, "{}", "",
+                    rng.choice(CHANNELS), 1, service.price, "CNY", paid, "", "",
                     hashlib.sha256(booking_id.bytes).hexdigest(), created_at, max(created_at, updated_at),
                 ))
                 for resource, unit in picks:
@@ -482,12 +531,6 @@ async def delete_bookings() -> None:
 
 
 # --- The server ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_env(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -790,15 +833,36 @@ async def bookable_starts(catalog: Catalog, days: tuple[int, int], wanted: int, 
 
 
 @dataclass(frozen=True)
+class CpuMeter:
+    """Where the CPU of a measurement goes: the server, production mode's worker processes, and (on
+    PostgreSQL) the database's processes. Embedded SQLite does all of it inside the server."""
+
+    server: int
+    workers: tuple[int, ...]
+    database: bool
+
+    def read(self) -> dict[str, float]:
+        return {
+            "server": cpu_seconds(self.server),
+            "worker": sum(cpu_seconds(pid) for pid in self.workers) if self.workers else math.nan,
+            "database": database_cpu_seconds() if self.database else math.nan,
+        }
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        return {name: used - before[name] for name, used in self.read().items()}
+
+
+@dataclass(frozen=True)
 class Loads:
     healthz: Load  # the no-op baseline: no token, so no authentication either
     healthz_auth: Load | None  # the same with the bearer token: what authenticating a request costs
     bookings: Load
+    booking_cpu_s: dict[str, float]  # CPU seconds used while the bookings ran, by whom
 
 
 async def measure_load(
     pool: Sequence[httpx.AsyncClient], token: str, catalog: Catalog, config: BenchConfig, phase: int,
-    rng: random.Random, *, with_auth: bool,
+    rng: random.Random, cpu: CpuMeter, *, with_auth: bool,
 ) -> Loads:
     """A few warm-up bookings, then /healthz requests per second, then booking creations, all from the
     same clients. `phase` keeps idempotency keys and customer phones apart between phases."""
@@ -811,8 +875,9 @@ async def measure_load(
         authorised = [("GET", "/healthz", None, {"Authorization": f"Bearer {token}"})]
         healthz_auth = await run_clients(pool, authorised * (config.healthz_requests // 4), config)
     starts = await bookable_starts(catalog, THROUGHPUT_DAYS, config.booking_requests, rng)
+    before = cpu.read()
     bookings = await run_clients(pool, booking_work(token, service_id, starts, f"p{phase}", str(phase)), config)
-    return Loads(healthz, healthz_auth, bookings)
+    return Loads(healthz, healthz_auth, bookings, cpu.since(before))
 
 
 DOUBLE_BOOKINGS_SQL = {
@@ -877,6 +942,7 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
     workdir = Path(tempfile.mkdtemp(prefix=f"appliance-bench-{engine}-"))
     pg_name = f"appliance_bench_{uuid.uuid4().hex[:10]}" if engine == "postgresql" else None
     server: Server | None = None
+    children: list[Child] = []  # production mode's redis-server and worker
     pool_open = pg_created = False
     try:
         if pg_name:
@@ -886,6 +952,10 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
         else:
             database_url = f"sqlite:///{workdir / 'appliance.db'}"
         env = server_env(workdir / "var", database_url)
+        if pg_name:
+            # PostgreSQL runs as production does: Redis broker, the worker in a process of its own.
+            redis_server, env["APPLIANCE_REDIS_URL"] = start_redis(workdir)
+            children.append(redis_server)
         progress("migrating")
         await asyncio.to_thread(migrate, env)
         settings = load_settings({
@@ -900,10 +970,15 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
         catalog = await seed_catalog()
         token = await create_token()
         seed_catalog_s = time.perf_counter() - began
+        if pg_name:
+            progress("starting appliance worker")
+            children.append(appliance_worker(1, PRODUCTION_WORKER_THREADS, env, workdir))
+            await wait_for_workers(children[1:], config.server_start_timeout_s)
         progress("starting appliance serve")
         server = Server(env, workdir / "server.log")
         await server.wait_ready(config.server_start_timeout_s)
-        result = await _measure(engine, config, catalog, token, server, progress)
+        cpu = CpuMeter(server.process.pid, tuple(c.process.pid for c in children[1:]), database=bool(pg_name))
+        result = await _measure(engine, config, catalog, token, server, progress, cpu)
         result.figures.insert(0, Figure("seed_catalog_s", seed_catalog_s, 2))
         result.figures.append(Figure("run_s", time.perf_counter() - started, 1))
         result.machine += f", {os.getloadavg()[0]:.2f} at the end"
@@ -916,6 +991,8 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
             server.stop()
             if server.process.returncode not in (0, -15, None):
                 progress(f"server exited with {server.process.returncode}:\n{server.log_tail()}")
+        for child in reversed(children):
+            child.stop()
         if pool_open:
             await core_db.close_pool()
         if keep:
@@ -937,19 +1014,20 @@ class Phase:
 
 async def _phase(
     http: httpx.AsyncClient, pool: Sequence[httpx.AsyncClient], token: str, catalog: Catalog, config: BenchConfig,
-    number: int, rng: random.Random, progress: Progress, *, name: str,
+    number: int, rng: random.Random, progress: Progress, cpu: CpuMeter, *, name: str,
 ) -> Phase:
     starts, ends = window(AVAILABILITY_DAYS, datetime.now(UTC))
     progress(f"{name}: availability")
     availability = await measure_availability(http, catalog, starts, ends, config.availability_requests)
     progress(f"{name}: /healthz and {config.booking_requests} bookings from {config.clients} clients")
-    load = await measure_load(pool, token, catalog, config, number, rng, with_auth=number == 3)
+    load = await measure_load(pool, token, catalog, config, number, rng, cpu, with_auth=number == 3)
     pairs, _ = await double_bookings()
     return Phase(availability, load, pairs)
 
 
 async def _measure(
-    engine: str, config: BenchConfig, catalog: Catalog, token: str, server: Server, progress: Progress
+    engine: str, config: BenchConfig, catalog: Catalog, token: str, server: Server, progress: Progress,
+    cpu: CpuMeter,
 ) -> EngineResult:
     result = EngineResult(engine, machine=f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     rng = random.Random(config.seed)
@@ -964,7 +1042,7 @@ async def _measure(
             ))
             for _ in range(config.clients)
         ]
-        empty = await _phase(http, pool, token, catalog, config, 1, rng, progress, name="empty database")
+        empty = await _phase(http, pool, token, catalog, config, 1, rng, progress, cpu, name="empty database")
 
         progress("deleting the empty phase's bookings")
         await delete_bookings()
@@ -972,12 +1050,12 @@ async def _measure(
         began = time.perf_counter()
         now = datetime.now(UTC)
         history = plan_history(catalog, config.bookings, config.customers, now=now, seed=config.seed)
-        await insert_rows("customer", CUSTOMER_COLUMNS, history.customers)
+        await insert_rows("customer", SEALED_CUSTOMER_COLUMNS, sealed_customers(history.customers))
         seed_s = time.perf_counter() - began  # planning and customers; the whole year's bookings follow
         bookings, allocations = history.ahead(now)
         progress(f"writing the {len(bookings)} bookings ahead, {len(allocations)} allocations")
         await write_bookings(bookings, allocations)
-        ahead = await _phase(http, pool, token, catalog, config, 2, rng, progress, name="no history")
+        ahead = await _phase(http, pool, token, catalog, config, 2, rng, progress, cpu, name="no history")
 
         progress("deleting the bookings")
         await delete_bookings()
@@ -986,7 +1064,7 @@ async def _measure(
         await write_bookings(history.bookings, history.allocations)
         seed_s += time.perf_counter() - began
 
-        full = await _phase(http, pool, token, catalog, config, 3, rng, progress, name="history")
+        full = await _phase(http, pool, token, catalog, config, 3, rng, progress, cpu, name="history")
         _, checked = await double_bookings()
 
     result.figures += _figures(engine, history, seed_s, Phases(empty, ahead, full), checked)
@@ -1083,6 +1161,10 @@ def _figures(engine: str, history: History, seed_s: float, phases: Phases, check
         at_least("booking_ratio", _ratio(rate, healthz), BOOKING_RATIO, 3),
         Figure("booking_ratio_auth", _ratio(rate, healthz_auth), 3,
                note="against /healthz with the token, for attribution"),
+        *(
+            Figure(f"booking_cpu_{name}_ms", 1000 * used / max(1, bookings[201]), 2, note=CPU_NOTES[name])
+            for name, used in full.load.booking_cpu_s.items()
+        ),
         at_most("history_availability_slowdown", _ratio(full_median, ahead_median), HISTORY_SLOWDOWN),
         at_most("history_throughput_slowdown", _ratio(ahead_rate, rate), HISTORY_SLOWDOWN),
         Figure("busy_calendar_availability_slowdown", _ratio(ahead_median, empty_median), 2,
@@ -1096,19 +1178,25 @@ def _figures(engine: str, history: History, seed_s: float, phases: Phases, check
 # --- Entry point -----------------------------------------------------------------------------------
 
 
-def report(result: EngineResult, config: BenchConfig, out: TextIO) -> None:
-    """One engine's table, one figure a line; structural checks are added to its problems here."""
-    print(f"\n== {result.engine}: {config.bookings} bookings of history, {config.clients} clients, "
-          f"{config.availability_requests} availability requests; {result.machine} ==", file=out)
+def print_result(result: EngineResult, heading: str, out: TextIO, counts: Sequence[str] = ()) -> None:
+    """A benchmark's table under its heading, one figure a line. `counts` name figures that must be above
+    zero whatever the machine; one that is not becomes a structural problem here."""
+    print(f"\n== {result.engine}: {heading}; {result.machine} ==", file=out)
     for figure in result.figures:
         print(figure.line(result.engine), file=out)
     if result.figures:
-        for name in COUNT_FIGURES:
+        for name in counts:
             if not any(f.name == name and f.value > 0 for f in result.figures):
                 result.problems.append(f"{name} is not above zero")
     for problem in result.problems:
         print(f"{result.engine} STRUCTURAL FAILURE: {problem}", file=out)
     out.flush()
+
+
+def report(result: EngineResult, config: BenchConfig, out: TextIO) -> None:
+    heading = (f"{config.bookings} bookings of history, {config.clients} clients, "
+               f"{config.availability_requests} availability requests")
+    print_result(result, heading, out, COUNT_FIGURES)
 
 
 def run(

@@ -1,9 +1,11 @@
-"""The booking-engine benchmark's quick mode on SQLite: what must hold on any machine, never how fast."""
+"""The booking-engine benchmark's quick mode on each engine: what must hold on any machine, never how fast."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import replace
+
+import pytest
 
 from tests.bench import booking_engine
 from tests.bench.booking_engine import COUNT_FIGURES, FIGURE_NAMES, QUICK
@@ -14,10 +16,12 @@ SMOKE = replace(
 )
 
 
-def test_quick_run_on_sqlite_finds_no_double_booking_and_prints_every_figure() -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_quick_run_finds_no_double_booking_and_prints_every_figure(engine: str) -> None:
+    """On PostgreSQL in production mode: its own redis-server and an `appliance worker` process."""
     out, log = io.StringIO(), io.StringIO()
 
-    [result] = booking_engine.run(["sqlite"], SMOKE, out=out, log=log)
+    [result] = booking_engine.run([engine], SMOKE, out=out, log=log)
 
     text = out.getvalue()
     figures = {f.name: f.value for f in result.figures}
@@ -27,5 +31,5 @@ def test_quick_run_on_sqlite_finds_no_double_booking_and_prints_every_figure() -
     assert {name: figures[name] for name in COUNT_FIGURES if figures[name] <= 0} == {}
     assert figures["seed_bookings"] == SMOKE.bookings
     assert figures["booking_requests"] == SMOKE.booking_requests
-    missing = [name for name in FIGURE_NAMES if f"sqlite {name}=" not in text]
+    missing = [name for name in FIGURE_NAMES if f"{engine} {name}=" not in text]
     assert missing == [], text

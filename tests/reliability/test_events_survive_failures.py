@@ -247,7 +247,7 @@ def test_bookings_made_while_redis_is_down_are_all_handled_once_it_is_back(
         redis.kill()
         booked += [site.book(n) for n in range(1, 6)]  # accepted while Redis is down
         assert run(_outcome(settings, booked[1:]))[0] == {i: "pending_approval" for i in booked[1:]}
-        assert "after_commit_failed" in server.log.read_text()  # the hand-over did fail: the sweeper's turn
+        assert "hand_over_failed" in server.log.read_text()  # the hand-over to Redis did fail: the sweeper's turn
         redis = start_redis(port, tmp_path)
         started.append(redis)
 

@@ -24,6 +24,8 @@ from appliance.bookings.logic import (
     ResourceCalendar,
     ServiceRules,
     Slot,
+    scheduled_ranges,
+    utc_offset_segments,
     Strategy,
     available_days,
     check_start,
@@ -815,3 +817,21 @@ def test_branch_opening_hours_cut_resource_hours() -> None:
     assert cut.weekly[1] == ((time(11), time(12)), (time(13), time(14)))
     assert cut.exceptions[date(2026, 12, 5)] == ((time(9), time(21)),)  # a Saturday
     assert within_opening_hours(hours, {}) == hours
+
+
+def test_scheduled_ranges_follow_the_wall_clock_across_daylight_saving_and_leave_out_time_off() -> None:
+    new_york = ZoneInfo("America/New_York")
+    hours = parse_schedule({"weekly": {"sun": [["01:00", "04:00"]], "mon": [["09:00", "10:00"]]}})
+    off = [(datetime(2026, 3, 9, 13, 30, tzinfo=UTC), datetime(2026, 3, 9, 14, 30, tzinfo=UTC))]
+
+    spring = scheduled_ranges(hours, off, tz=new_york, first_day=date(2026, 3, 8), last_day=date(2026, 3, 9))
+    autumn = scheduled_ranges(hours, [], tz=new_york, first_day=date(2026, 11, 1), last_day=date(2026, 11, 1))
+
+    # 01:00–04:00 is two hours on the spring-forward Sunday; Monday 09:00 EDT is 13:00 UTC, half taken off.
+    assert spring == [
+        (datetime(2026, 3, 8, 6, 0, tzinfo=UTC), datetime(2026, 3, 8, 8, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 9, 13, 0, tzinfo=UTC), datetime(2026, 3, 9, 13, 30, tzinfo=UTC)),
+    ]
+    assert autumn == [(datetime(2026, 11, 1, 5, 0, tzinfo=UTC), datetime(2026, 11, 1, 9, 0, tzinfo=UTC))]  # four hours
+    offsets = [offset.total_seconds() / 3600 for _, _, offset in utc_offset_segments(new_york, date(2026, 3, 1), date(2026, 3, 31))]
+    assert offsets == [-5, -4]

@@ -4,7 +4,7 @@ the allocation guards it relies on, enforced by each database itself."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,11 +12,12 @@ import pytest
 from appliance.auth.actor import cli_actor
 from appliance.bookings.actions import NewBooking, create_booking
 from appliance.bookings.logic import Held
-from appliance.bookings.queries import LONGEST_ALLOCATION, load_calendars
+from appliance.bookings.queries import LONGEST_ALLOCATION, BookingFilter, list_bookings, load_calendars
 from appliance.bookings.tables import Allocation
 from appliance.core.db import is_overlap_violation
+from appliance.customers.queries import find_customer_ids
 from appliance.customers.schemas import CustomerContact
-from appliance.testing.builders import make_branch, make_resource, make_service, requirement
+from appliance.testing.builders import make_booking, make_branch, make_resource, make_service, requirement
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -113,3 +114,25 @@ async def test_the_database_refuses_an_allocation_longer_than_the_bound_or_endin
         with pytest.raises(Exception, match="allocation_length"):
             await Allocation.insert(block(room.id, day, ends_at))
     assert await Allocation.count() == 0
+
+
+async def test_the_list_filters_by_service_and_by_any_of_several_customers() -> None:
+    branch = await make_branch()
+    await make_resource(branch.id, name="王芳")
+    await make_resource(branch.id, name="李娜")
+    massage = await make_service(branch.id, "精油按摩")
+    foot = await make_service(branch.id, "足疗", 45)
+    day = datetime.now(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    han = await make_booking(massage.id, day, phone="+8613900000001")
+    li = await make_booking(foot.id, day + timedelta(hours=2), phone="+8613900000002")
+    await make_booking(massage.id, day + timedelta(hours=4), phone="+8613900000003")
+    both = tuple(await find_customer_ids(phone="+8613900000001") + await find_customer_ids(phone="+8613900000002"))
+
+    async def ids(filters: BookingFilter) -> list[UUID]:
+        items, _ = await list_bookings(filters, actor=cli_actor(), after=None, limit=50)
+        return [b.id for b in items]
+
+    assert await ids(BookingFilter(service_id=foot.id)) == [li]
+    assert await ids(BookingFilter(customer_ids=both)) == [han, li]
+    assert await ids(BookingFilter(customer_ids=both, service_id=massage.id)) == [han]
+    assert await ids(BookingFilter(customer_ids=())) == []

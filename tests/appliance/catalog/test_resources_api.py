@@ -264,6 +264,7 @@ async def test_time_off_is_stored_in_utc_listed_by_window_and_removed(client: ht
     assert leave.json() == {
         "id": leave.json()["id"], "resource_id": str(therapist.id), "starts_at": "2026-12-01T01:00:00Z",
         "ends_at": "2026-12-03T10:00:00Z", "reason": "年假", "created_at": leave.json()["created_at"],
+        "booking_id": None,  # staff's leave follows no booking
     }
     row = await TimeOff.select().where(TimeOff.id == leave.json()["id"]).first()
     assert row is not None and row["starts_at"] == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)

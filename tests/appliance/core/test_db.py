@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from uuid import uuid4
 
 import pytest
 
 from appliance.catalog.tables import Branch
 from appliance.core import db
+from appliance.core.clock import utc_now
 from appliance.db import open_database
 from appliance.testing.builders import make_branch
 from tests.conftest import make_settings
@@ -92,3 +94,28 @@ async def test_after_commit_work_runs_once_the_outermost_transaction_commits_and
 
     assert ran == ["inner", "outer", "no transaction"]
     assert [r["name"] for r in await Branch.select(Branch.name)] == ["一号店"]
+
+
+_BRANCH_COLUMNS = ("id", "name", "timezone", "address", "active", "created_at", "updated_at", "opening_hours")
+
+
+def _branch_row(name: str) -> tuple[object, ...]:
+    now = utc_now()
+    return (uuid4(), name, "Asia/Shanghai", "", True, now, now, db.json_text({}))
+
+
+async def test_rows_queued_for_the_commit_are_written_with_it_and_never_after_a_rollback(database: str) -> None:
+    class Boom(Exception):
+        pass
+
+    async with db.write_transaction():
+        await db.insert_at_commit("branch", _BRANCH_COLUMNS, _branch_row("静安店"))
+        async with db.write_transaction():  # a nested one queues for the outermost
+            await db.insert_at_commit("branch", _BRANCH_COLUMNS, _branch_row("徐汇店"))
+        assert await Branch.count() == 0  # not before the commit
+    with pytest.raises(Boom):
+        async with db.write_transaction():
+            await db.insert_at_commit("branch", _BRANCH_COLUMNS, _branch_row("浦东店"))
+            raise Boom
+
+    assert sorted(r["name"] for r in await Branch.select(Branch.name)) == ["徐汇店", "静安店"]

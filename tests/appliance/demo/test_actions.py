@@ -31,7 +31,9 @@ from appliance.catalog.schemas import WEEKDAYS, Requirement, Schedule
 from appliance.catalog.tables import Branch, Resource, Service, TimeOff
 from appliance.core.errors import Conflict, Forbidden
 from appliance.customers.logic import normalise_phone
-from appliance.customers.tables import Customer
+from appliance.customers.queries import balances_of, tags_of
+from appliance.customers.sealing import lookup_index, opened_customer
+from appliance.customers.tables import Customer, CustomerNote, PointsEntry
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.demo.actions import seed_demo
@@ -82,7 +84,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         pg_name = f"appliance_demo_{uuid4().hex[:10]}"
         asyncio.run(_create_postgres_database(pg_name))
         url = _database_url(POSTGRES_ADMIN_URL, pg_name)
-    settings = make_settings(url)
+    settings = make_settings(url, tmp_path_factory.mktemp("demo-var"))  # its own key ring, not ./var
     open_database(settings)
 
     async def run() -> Seeded:
@@ -269,7 +271,7 @@ async def test_statuses_follow_time_and_only_holding_bookings_hold(demo: Seeded)
 # --- Customers -------------------------------------------------------------------------------------
 
 async def test_customers_have_chinese_names_and_valid_unique_mainland_mobiles(demo: Seeded) -> None:
-    customers = await Customer.select()
+    customers = [opened_customer(c) for c in await Customer.select()]
     phones = [c["phone"] for c in customers]
     emails = [c["email"] for c in customers if c["email"]]
     first_booked: dict[UUID, datetime] = {}
@@ -285,6 +287,33 @@ async def test_customers_have_chinese_names_and_valid_unique_mainland_mobiles(de
     assert all(c["created_at"] < first_booked[c["id"]] for c in customers if c["id"] in first_booked)
     visits = Counter(b["customer"] for b in await Booking.select(Booking.customer))
     assert max(visits.values()) >= 5 * (sum(visits.values()) / len(visits)) / 2  # regulars come back often
+
+
+async def test_customers_carry_tiers_points_tags_notes_and_facts_the_live_code_would_have_kept(demo: Seeded) -> None:
+    customers = {c["id"]: opened_customer(c) for c in await Customer.select()}
+    bookings = await Booking.select(Booking.customer, Booking.status, Booking.payment_status, Booking.price_amount)
+    completed = Counter(b["customer"] for b in bookings if b["status"] == "completed")
+    tiers = Counter(c["tier"] for c in customers.values())
+    balances = await balances_of(list(customers))
+    tagged = await tags_of(list(customers))
+
+    assert set(tiers) == {"normal", "silver", "gold", "vip"} and tiers["vip"] < tiers["gold"] < tiers["silver"]
+    assert sum(1 for c in customers.values() if c["tier_override"] == "vip") == 6
+    assert all(c["visit_count"] == completed[c["id"]] for c in customers.values())
+    assert all(c["phone_last4_bidx"] == lookup_index("last4", c["phone"][-4:]) for c in customers.values())
+    assert all(c["tier"] == (c["tier_override"] or c["earned_tier"]) for c in customers.values())
+    regulars = [c for c in customers.values() if c["visit_count"] >= 6]
+    assert regulars and all("常客" in tagged[c["id"]] for c in regulars)
+    assert sum(1 for tags in tagged.values() if tags) > len(customers) / 4
+    assert sum(1 for c in customers.values() if c["favourite_service"] and c["usual_weekday"]) == len(completed)
+    # Every paid booking earned its points once; some customers spent a little since.
+    paid = [b for b in bookings if b["payment_status"] == "paid" and b["price_amount"] >= 100]  # free ones earn nothing
+    earned = await PointsEntry.select(PointsEntry.customer, PointsEntry.points).where(PointsEntry.kind == "earn")
+    assert len(earned) == len(paid) and sum(e["points"] for e in earned) == sum(b["price_amount"] // 100 for b in paid)
+    assert await PointsEntry.count().where(PointsEntry.kind == "redeem") > 10
+    assert sum(balances.values()) == sum(e["points"] for e in await PointsEntry.select(PointsEntry.points))
+    assert await CustomerNote.count() > 10
+    assert any(c["preferences"] and c["custom_fields"] and c["gender"] and c["birthday"] for c in customers.values())
 
 
 # --- Refusal, reset, audit and events -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,9 +13,10 @@ import pytest
 from appliance.audit.tables import AuditEntry
 from appliance.auth.actor import cli_actor
 from appliance.core.clock import utc_now
+from appliance.core.db import write_transaction
 from appliance.core.errors import Conflict
-from appliance.events import actions
-from appliance.events.envelope import Envelope
+from appliance.events import actions, outbox
+from appliance.events.envelope import Envelope, Subject
 from appliance.events.retry import FIRST_WAIT, JITTER, max_attempts
 from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscribe, unsubscribe
 from appliance.events.sweeper import GRACE, sweep
@@ -196,3 +198,109 @@ async def test_the_sweeper_hands_each_late_item_on_once_per_grace_period(recorde
     row = await Delivery.select().where(Delivery.id == delivery_id).first()
     assert row["status"] == "pending" and row["next_attempt_at"] is None  # due now, whoever gets the message
     assert await actions.deliver(delivery_id) == "done"
+
+
+async def test_the_worker_fans_out_a_batch_and_tries_each_delivery_once_on_its_own(recorders: list[Recorder]) -> None:
+    healthy = Recorder("test.healthy")
+    broken = Recorder("test.broken", fail=Retryable("receiver down"))
+    register(recorders, healthy, broken)
+    branches = [await make_branch(f"店{n}") for n in range(2)]
+    events = [r["id"] for r in await OutboxEvent.select(OutboxEvent.id).where(OutboxEvent.type == "branch.created")]
+
+    outcomes = await actions.fan_out_and_deliver(events)
+
+    # The broken subscriber waits for its retry; the healthy one was served all the same.
+    assert sorted(outcomes) == ["done", "done", "retry", "retry"]
+    assert sorted(e.subject.id for e in healthy.handled) == sorted(str(b.id) for b in branches)
+    rows = await Delivery.select().where(Delivery.event.is_in(events))
+    assert {(r["subscriber"], r["status"], r["attempts"]) for r in rows} == {
+        ("test.healthy", "done", 1), ("test.broken", "pending", 1)
+    }
+    assert all(r["claimed_until"] is None for r in rows)
+    assert all(r["next_attempt_at"] is not None for r in rows if r["subscriber"] == "test.broken")
+    attempts = await Attempt.select(Attempt.delivery, Attempt.number, Attempt.outcome)
+    assert sorted((a["number"], a["outcome"]) for a in attempts) == [(1, "retry"), (1, "retry"), (1, "success"), (1, "success")]
+    assert {a["delivery"] for a in attempts} == {r["id"] for r in rows}
+
+    # The same message again (a redelivery, the sweeper's copy): nothing is fanned out or run twice.
+    assert await actions.fan_out_and_deliver(events) == []
+    assert len(healthy.handled) == 2 and await Delivery.count() == 4 and await Attempt.count() == 4
+
+
+async def test_first_tries_a_worker_died_before_making_are_handed_on_once_their_claim_lapses(
+    recorders: list[Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder("test.orphan")
+    register(recorders, recorder)
+    await make_branch()
+    event_id = await event_of("branch.created")
+
+    async def died(*args: object) -> str:
+        raise RuntimeError("the worker stopped right after the fan-out committed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(actions, "_first_try", died)
+        assert await actions.fan_out_and_deliver([event_id]) == ["error"]
+    [row] = await Delivery.select().where(Delivery.event == event_id)
+    assert row["status"] == "running" and recorder.handled == []
+
+    assert (await sweep()).deliveries == 0  # claimed: left alone while the claim holds
+    assert (await sweep(utc_now() + actions.claim_period() + timedelta(seconds=1))).deliveries == 1
+    assert await actions.deliver(row["id"]) == "done"
+    assert len(recorder.handled) == 1
+    assert await Attempt.count().where(Attempt.delivery == row["id"]) == 1
+
+
+async def test_a_first_try_that_could_not_finish_within_its_claim_is_handed_back_untried(
+    recorders: list[Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder("test.late")
+    register(recorders, recorder)
+    await make_branch()
+    event_id = await event_of("branch.created")
+    sent: list[tuple[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(actions, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
+    # A claim shorter than the subscriber's timeout: as if the try had waited for its turn that long.
+    monkeypatch.setattr(actions, "CLAIM_MARGIN", -timedelta(seconds=1))
+
+    assert await actions.fan_out_and_deliver([event_id]) == ["skipped"]
+
+    assert recorder.handled == [] and await Attempt.count() == 0
+    [row] = await Delivery.select().where(Delivery.event == event_id)
+    assert (row["status"], row["attempts"], row["claimed_until"]) == ("pending", 0, None)
+    assert sent == [("deliver", (str(row["id"]),))]
+    assert await actions.deliver(row["id"]) == "done" and len(recorder.handled) == 1
+
+
+async def test_the_events_of_one_transaction_are_handed_over_in_batches_after_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[tuple[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(outbox, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
+    count = 2 * outbox.HAND_OVER_BATCH + 5
+
+    async with write_transaction():
+        envelopes = await outbox.add_events(
+            "test.batch", [(Subject("test", str(n)), {"n": n}) for n in range(count)], actor=cli_actor()
+        )
+        assert sent == []  # nothing before the commit
+    await asyncio.sleep(0)  # handed over at the event loop's next turn
+
+    assert [name for name, _ in sent] == ["fan_out"] * 3
+    assert [len(ids) for _, ids in sent] == [outbox.HAND_OVER_BATCH, outbox.HAND_OVER_BATCH, 5]
+    assert [i for _, ids in sent for i in ids] == [str(e.id) for e in envelopes]
+
+
+async def test_events_handed_over_in_one_turn_of_the_loop_share_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the commits of concurrent requests do when they complete together.
+    sent: list[tuple[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(outbox, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
+
+    outbox.hand_over(["a", "b"])
+    outbox.hand_over(["c"])
+    assert sent == []
+    await asyncio.sleep(0)
+    outbox.hand_over(["d"])
+    await asyncio.sleep(0)
+
+    assert sent == [("fan_out", ("a", "b", "c")), ("fan_out", ("d",))]

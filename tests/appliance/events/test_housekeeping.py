@@ -24,6 +24,6 @@ async def test_idempotency_records_older_than_a_day_are_purged_and_newer_ones_ke
             response={"manage_token": "secret"}, created_at=now - age,
         ))
 
-    assert await housekeeping(now) == {"idempotency records": 1}
+    assert await housekeeping(now) == {"idempotency records": 1, "expired points": 0, "audit entries archived": 0}
     assert [r["key"] for r in await IdempotencyRecord.select(IdempotencyRecord.key)] == ["recent"]
-    assert await housekeeping(now) == {"idempotency records": 0}
+    assert await housekeeping(now) == {"idempotency records": 0, "expired points": 0, "audit entries archived": 0}

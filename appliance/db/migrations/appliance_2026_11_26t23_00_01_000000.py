@@ -1,0 +1,23 @@
+"""Field encryption, data step: seal every personal value written before field encryption (customers'
+profiles, notes and logged interactions, bookings' answers and notes) and compute the customers' blind
+indexes, in batches (`core.crypto.reseal`). The key ring is read, or created, only when there is a row to
+seal. Kept apart from the column changes: Piccolo runs raw steps before table steps. The same work is
+`appliance keys seal` (for rows restored or written by an older release later)."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+ID = "2026-11-26T23:00:01:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "field encryption: seal existing personal data"
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="appliance", description=DESCRIPTION)
+
+    async def seal_existing() -> None:
+        from appliance.core.crypto.reseal import reseal_all
+
+        await reseal_all()
+
+    manager.add_raw(seal_existing)
+    return manager
