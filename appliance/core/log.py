@@ -26,7 +26,8 @@ _SENSITIVE_PARTS = ("password", "secret", "token", "cookie", "phone", "email")
 _PII_PATTERNS = (
     # Email address. The local part is bounded (RFC 5321 allows 64) so a long line without an @ stays linear.
     re.compile(r"[\w.+-]{1,64}@[\w-]+\.[\w.-]+"),
-    re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"),  # mainland China mobile number
+    # Mainland China mobile number, not a digit run inside a hex identifier (a request id, a UUID).
+    re.compile(r"(?<![0-9A-Za-z])(?:\+?86)?1[3-9]\d{9}(?![0-9A-Za-z])"),
     re.compile(r"(?i)\b(?:bearer|basic)\s+\S+"),  # Authorization header credentials
 )
 # Secrets written into free text (a library's message, an exception), where no key marks them:
@@ -109,7 +110,10 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("piccolo").setLevel(max(root.level, logging.WARNING))
+    # At debug these log SQL with its parameters, or whole URLs with their query strings: personal data
+    # and secrets. Whatever the level asked for, they say only what went wrong.
+    for name in ("piccolo", "aiosqlite", "asyncpg", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
     # uvicorn's access log prints full paths with query strings; our request log replaces it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
