@@ -56,7 +56,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     app = create_app(settings)
     uvicorn.run(
         app, host=host or settings.http.host, port=port or settings.http.port, log_config=None,
-        proxy_headers=False, server_header=False,
+        proxy_headers=False, server_header=False, timeout_keep_alive=settings.http.keep_alive_seconds,
     )
 
 

@@ -105,6 +105,9 @@ class HttpSettings(_MaskedRepr):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_kb: int = 1024
+    # How long an idle keep-alive connection stays open. Longer than the load balancer's own idle
+    # timeout (nginx and most balancers: 60 s), or it may reuse a connection just as we close it: a 502.
+    keep_alive_seconds: int = 75
     # Secure + __Host- cookies. Browsers accept them on http://127.0.0.1 and http://localhost.
     secure_cookies: bool = True
     # Client addresses whose X-Forwarded-For is believed (the load balancer in front).
@@ -361,6 +364,8 @@ def validate(settings: Settings) -> list[str]:
         problems.append("APPLIANCE_HTTP_PORT: must be between 1 and 65535")
     if settings.http.max_body_kb < 1:
         problems.append("APPLIANCE_HTTP_MAX_BODY_KB: must be at least 1")
+    if settings.http.keep_alive_seconds < 1:
+        problems.append("APPLIANCE_HTTP_KEEP_ALIVE_SECONDS: must be at least 1")
     if not 1 <= settings.database.pool_min_size <= settings.database.pool_max_size:
         problems.append("APPLIANCE_DATABASE_POOL_MIN_SIZE: must be at least 1 and not above POOL_MAX_SIZE")
     if settings.session.idle_minutes < 1 or settings.session.absolute_hours < 1:

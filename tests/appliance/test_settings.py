@@ -106,9 +106,12 @@ def test_unknown_toml_section_and_key_are_reported_with_env_problems(tmp_path: P
     config.write_text('[htp]\nport = 1\n\n[smtp]\nsender = "desk@example.com"\n', encoding="utf-8")
 
     with pytest.raises(SettingsError) as raised:
-        load_settings({"APPLIANCE_CONFIG": str(config), "APPLIANCE_HTTP_MAX_BODY_KB": "0"})
+        load_settings(
+            {"APPLIANCE_CONFIG": str(config), "APPLIANCE_HTTP_MAX_BODY_KB": "0", "APPLIANCE_HTTP_KEEP_ALIVE_SECONDS": "0"}
+        )
 
     assert sorted(raised.value.problems) == [
+        "APPLIANCE_HTTP_KEEP_ALIVE_SECONDS: must be at least 1",
         "APPLIANCE_HTTP_MAX_BODY_KB: must be at least 1",
         "config file [smtp] sender: unknown setting",
         "config file: unknown section [htp]",
