@@ -448,7 +448,8 @@ async def import_customers(
     override), points (an opening balance, `import:<customer>`), a note. Existing customers only get what
     they lack: blank email, gender, birthday and source channel are filled (a phone too, matched by
     email), tags are added up to the limit; name, phone, tier, points and notes are never changed. So a
-    second import of the same rows changes nothing. Rows are not audited one by one: the import run
+    second import of the same rows changes nothing. A phone or email of a customer merged into another
+    finds the survivor, which gets what it lacks; the merged one is never written. Rows are not audited one by one: the import run
     audits itself once, with counts (`imports.actions`)."""
     _check(actor, Permission.customers_write)
     if not batch:
@@ -457,21 +458,24 @@ async def import_customers(
         by_phone, by_email = await find_customers_by_contacts(
             [r.phone for r in batch if r.phone], [r.email for r in batch if r.email]
         )
+        # Matched to a customer merged away, a row goes to the survivor (the lookup follows merges).
         matched: dict[int, UUID] = {}
+        by_mail: set[int] = set()  # rows matched by email only
         for r in batch:
             if r.phone and r.phone in by_phone:
                 matched[r.row] = by_phone[r.phone]
             elif r.email and r.email in by_email:
                 matched[r.row] = by_email[r.email]
+                by_mail.add(r.row)
         existing = {
             row["id"]: opened_customer(row) for row in await Customer.select(
                 Customer.id, Customer.phone, *(getattr(Customer, f) for f in _FILLABLE)
             ).where(Customer.id.is_in(list(set(matched.values())) or [uuid4()]))
         }
-        # A match by email with another phone on file is another person who shares an address.
+        # A match by email with another phone on file is another person who shares an address. (A match by
+        # phone may show another phone: the survivor's, when the row's is that of a customer merged into it.)
         for r in batch:
-            held = existing.get(matched.get(r.row, uuid4()))
-            if held is not None and r.phone and held["phone"] not in (None, r.phone):
+            if r.row in by_mail and r.phone and existing[matched[r.row]]["phone"] not in (None, r.phone):
                 del matched[r.row]
         outcome = schemas.ImportedCustomers(ids=dict(matched))
         now = utc_now()
@@ -484,7 +488,7 @@ async def import_customers(
                 continue
             row = existing[customer_id]
             fills = {f: getattr(r, f) for f in _FILLABLE if getattr(r, f) not in (None, "") and row[f] in (None, "")}
-            if r.phone and row["phone"] is None:
+            if r.phone and row["phone"] is None and r.row in by_mail:  # matched by phone: another holds it
                 fills["phone"] = r.phone
             tags = current_tags[customer_id]
             added = [t for t in r.tags if t not in tags][: max(MAX_TAGS - len(tags), 0)]
