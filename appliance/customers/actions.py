@@ -29,7 +29,7 @@ from appliance.customers.queries import (
     find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, survivor_of, tags_of,
 )
 from appliance.customers.tables import (
-    Customer, CustomerConsent, CustomerInteraction, CustomerNote, CustomerTag, PointsEntry,
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
 )
 from appliance.events.envelope import Subject
 from appliance.notifications.tables import InboxItem
@@ -276,8 +276,8 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
     reason as `customer.erased`. The customer row stays, anonymous ("已删除", no phone, email, gender,
     birthday, preferences or custom fields; `erased_at` set), and so do their bookings (without form
     answers or booking notes) and the points ledger, for the accounts. Tags (they can say something
-    personal, such as an allergy) are removed; note bodies, logged calls' and visits' notes and survey comments are emptied, and the staff
-    inbox messages about their bookings blanked. Audit entries hold no personal data, so the audit log
+    personal, such as an allergy) are removed; note bodies, logged calls' and visits' notes and survey comments are emptied, the staff
+    inbox messages about their bookings blanked, and the profile values of the merges they took part in. Audit entries hold no personal data, so the audit log
     still verifies. Refused (409 erasure_refused, audited with why) while a booking is open, or when the
     customer was erased already.
 
@@ -324,13 +324,17 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
             await InboxItem.update({InboxItem.subject: ERASED_NAME, InboxItem.body: ""}).where(
                 InboxItem.booking.is_in(their_bookings)
             )
+            # The profile values merges copied or kept (the same person's, under either id).
+            await CustomerMerge.update({CustomerMerge.profile: ""}).where(
+                (CustomerMerge.survivor == customer_id) | (CustomerMerge.duplicate == customer_id)
+            )
             counts = {"bookings_kept": len(bookings), "tags_removed": len(tags)}
             await record_change(
                 "customer.erased", subject(customer_id), {"customer_id": str(customer_id)}, actor=actor,
                 reason=reason[:500], details=counts,
                 changed_fields=[
                     "name", "phone", "email", "gender", "birthday", "preferences", "custom_fields", "tags",
-                    "notes", "interactions", "booking_answers", "booking_notes", "survey_comments", "erased_at",
+                    "notes", "interactions", "booking_answers", "booking_notes", "survey_comments", "merge_profiles", "erased_at",
                 ],
             )
     if refusal is not None:

@@ -30,7 +30,7 @@ from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 from appliance.customers import schemas
 from appliance.customers.logic import CONSENT_PURPOSES, SegmentFilter, Tier, segment_where, normalise_email, normalise_phone, normalise_tag
-from appliance.customers.sealing import lookup_index, opened_customer, opened_interaction, opened_note
+from appliance.customers.sealing import lookup_index, opened_customer, opened_interaction, opened_merge_profile, opened_note
 from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, LoyaltyProgramme, PointsEntry,
     Segment,
@@ -338,7 +338,8 @@ async def segments_of(customer_id: UUID) -> list[str]:
 def _merge_schema(row: dict[str, Any]) -> schemas.CustomerMerge:
     return schemas.CustomerMerge(
         id=row["id"], survivor_id=row["survivor"], duplicate_id=row["duplicate"],
-        moved=msgspec.convert(json_value(row["moved"]), schemas.MergeMoved), merged_by=row["merged_by"],
+        moved=msgspec.convert(json_value(row["moved"]), schemas.MergeMoved),
+        profile=msgspec.convert(opened_merge_profile(row), schemas.MergeProfile), merged_by=row["merged_by"],
         merged_at=row["merged_at"], undone_at=row["undone_at"],
     )
 
