@@ -1,6 +1,8 @@
 """Everything held about one customer, for a data-subject access request (PIPL art. 45): the same archive
 format as a full export, cut to the customer's rows — their record, every row that points to them or to
-one of their bookings, and the audit entries about them or their bookings."""
+one of their bookings, the merges they took part in (as the customer kept or the one merged away, with
+the profile values the merge copied or kept, opened like every sealed value), and the audit entries
+about them or their bookings."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from appliance.audit.trail import add_audit_entry
 from appliance.auth.actor import Actor
 from appliance.core.db import write_transaction
 from appliance.core.errors import Invalid, NotFound
-from appliance.customers.tables import Customer
+from appliance.customers.tables import Customer, CustomerMerge
 from appliance.events.envelope import Subject
 from appliance.exports.archive import Export
 from appliance.exports.catalogue import exported_tables
@@ -27,6 +29,8 @@ def subject_condition(table: type[Table], customer_id: UUID) -> tuple[str, list[
     columns = {c._meta.db_column_name for c in table._meta.columns}
     if table is Customer:
         return "id = {}", [customer_id]
+    if table is CustomerMerge:  # the merges they took part in, kept or merged away
+        return "survivor = {} OR duplicate = {}", [customer_id, customer_id]
     if table is AuditEntry:  # targets are kept as text
         return (
             "target_id = {} OR target_id IN (SELECT CAST(id AS VARCHAR(64)) FROM booking WHERE customer = {})",
