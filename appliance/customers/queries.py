@@ -554,12 +554,14 @@ async def rule_facts(customer_id: UUID, *, booking_completed: bool) -> dict[str,
     row = await Customer.select(Customer.tier, Customer.visit_count).where(Customer.id == customer_id).first()
     if row is None:
         return {
-            "customer.tier": None, "customer.tags": [], "customer.points": 0, "customer.visit_count": 0,
-            "customer.is_new": True, "customer.segments": [],
+            "customer.tier": None, "customer.benefits": [], "customer.tags": [], "customer.points": 0,
+            "customer.visit_count": 0, "customer.is_new": True, "customer.segments": [],
         }
     visits = row["visit_count"]
+    tier = next((t for t in (await get_programme()).tiers if t.key == row["tier"]), None)
     return {
         "customer.tier": row["tier"],
+        "customer.benefits": list(tier.benefits) if tier else [],
         "customer.tags": (await tags_of([customer_id]))[customer_id],
         "customer.points": await points_balance(customer_id),
         "customer.visit_count": visits,
