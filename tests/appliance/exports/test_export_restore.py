@@ -90,6 +90,8 @@ async def test_export_then_restore_then_export_gives_the_same_rows(
     client: httpx.AsyncClient, fresh_database_url: str, tmp_path: Path
 ) -> None:
     await seed_business(client)
+    named = {opened_customer(c)["name"]: c["id"] for c in await Customer.select(Customer.id, Customer.name)}
+    await merge_customers(named["韩梅梅4"], named["韩梅梅5"], actor=cli_actor())  # a record with sealed values
 
     response = await client.post("/api/v1/exports")
 
@@ -105,6 +107,7 @@ async def test_export_then_restore_then_export_gives_the_same_rows(
         booking_csv = z.read("tables/booking.csv")
     assert booking_csv.startswith(b"\xef\xbb\xbf") and b"'=HYPERLINK" in booking_csv  # Excel: not a formula
     assert [b["notes"] for b in first["booking"]] == ['=HYPERLINK("x")'] * 6  # JSON Lines: exact
+    assert [m["profile"]["conflicts"]["email"] for m in first["customer_merge"]] == ["han5@example.com"]  # opened
     archive = tmp_path / "export.zip"
     archive.write_bytes(response.content)
 
