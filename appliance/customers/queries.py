@@ -380,6 +380,17 @@ async def survivors_of(customer_ids: Collection[UUID]) -> dict[UUID, UUID]:
     return found
 
 
+async def records_of(customer_id: UUID) -> list[UUID]:
+    """The customer and every customer merged into it (through earlier merges too): one person's records,
+    the reverse of `survivors_of`."""
+    found, frontier = [customer_id], [customer_id]
+    while frontier:
+        rows = await Customer.select(Customer.id).where(Customer.merged_into.is_in(frontier))
+        frontier = [r["id"] for r in rows if r["id"] not in found]
+        found += frontier
+    return found
+
+
 # --- The communication log ------------------------------------------------------------------------------
 
 

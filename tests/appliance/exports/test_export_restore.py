@@ -268,6 +268,9 @@ async def test_a_customers_own_archive_holds_the_merges_they_took_part_in_opened
         for c in (kept, merged_away, bystander)
     }
 
+    # The person kept holds the duplicate merged into them too; the duplicate's archive holds only itself.
+    assert sorted(c["id"] for c in archives[kept]["customer"]) == sorted([str(kept), str(merged_away)])
+    assert [c["id"] for c in archives[merged_away]["customer"]] == [str(merged_away)]
     for customer_id in (kept, merged_away):
         [record] = archives[customer_id]["customer_merge"]
         assert (record["id"], record["survivor"], record["duplicate"]) == (str(merge_id), str(kept), str(merged_away))
