@@ -69,18 +69,22 @@ async def _consent(customer_id: UUID) -> dict[str, bool]:
 
 
 async def _profile(customer_id: UUID) -> dict[str, Any]:
-    """The fields a merge combines, opened."""
-    row = await Customer.select(Customer.id, *(getattr(Customer, f) for f in combine.FIELDS)).where(
-        Customer.id == customer_id
-    ).first()
+    """The fields a merge combines, opened, and when the customer's data was erased."""
+    row = await Customer.select(
+        Customer.id, Customer.erased_at, *(getattr(Customer, f) for f in combine.FIELDS)
+    ).where(Customer.id == customer_id).first()
     if row is None:
         raise NotFound("no such customer")
     return opened_customer(row)
 
 
 async def _combined(survivor_id: UUID, duplicate_id: UUID) -> tuple[dict[str, Any], combine.Combined]:
-    kept = await _profile(survivor_id)
-    return kept, combine.combine(kept, await _profile(duplicate_id))
+    """The survivor's profile and what the merge combines into it. Nothing when either was erased: an
+    erased record gets no personal data back, and an erased one's placeholders are not values."""
+    kept, theirs = await _profile(survivor_id), await _profile(duplicate_id)
+    if kept["erased_at"] is not None or theirs["erased_at"] is not None:
+        return kept, combine.Combined()
+    return kept, combine.combine(kept, theirs)
 
 
 async def _store_profile(customer_id: UUID, values: dict[str, Any], now: datetime) -> None:
@@ -163,11 +167,11 @@ async def merge_customers(survivor_id: UUID, duplicate_id: UUID, *, actor: Actor
             if combined != kept.get(purpose):
                 moved["consent_before"][purpose] = kept.get(purpose)
                 await store_choice(survivor_id, purpose, combined, "merge")
-        kept, profile = await _combined(survivor_id, duplicate_id)
+        survivor_profile, profile = await _combined(survivor_id, duplicate_id)
         moved["fields_filled"] = _filled_names(profile.filled)
         record = schemas.MergeMoved(**moved)
         await Customer.update({Customer.merged_into: survivor_id, Customer.updated_at: now}).where(Customer.id == duplicate_id)
-        await _store_profile(survivor_id, combine.with_filled(kept, profile.filled), now)
+        await _store_profile(survivor_id, combine.with_filled(survivor_profile, profile.filled), now)
         await _refresh([survivor_id, duplicate_id])
         await CustomerMerge.insert(CustomerMerge(
             id=merge_id, survivor=survivor_id, duplicate=duplicate_id, moved=msgspec.to_builtins(record),
@@ -182,8 +186,8 @@ async def merge_customers(survivor_id: UUID, duplicate_id: UUID, *, actor: Actor
 async def undo_merge(merge_id: UUID, *, actor: Actor) -> schemas.CustomerMerge:
     """Put back what the merge moved (what is still on the survivor), take off the tags it added, restore
     the survivor's consent as it was, blank the profile values it copied (those nobody changed since), and
-    show the duplicate again. Undone already: 409 merge_undone; a
-    survivor merged since into a third customer: 409 customer_merged (undo that one first)."""
+    show the duplicate again. Undone already: 409 merge_undone; a survivor merged since into a third
+    customer: 409 customer_merged (undo that one first)."""
     _check(actor)
     merge = await get_merge(merge_id)
     survivor_id, duplicate_id = merge.survivor_id, merge.duplicate_id

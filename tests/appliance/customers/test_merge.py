@@ -222,3 +222,14 @@ async def test_erasing_either_customer_empties_the_profile_values_the_merge_reco
     record = (await client.get(f"/api/v1/customer-merges/{merge_id}")).json()
     assert record["profile"] == {"filled": {}, "conflicts": {}}
     assert await CustomerMerge.count().where(CustomerMerge.profile != "") == 0
+
+
+async def test_nothing_is_copied_into_or_out_of_an_erased_record(client: httpx.AsyncClient) -> None:
+    survivor, duplicate = await _profiles(client)
+    await actions.erase_customer(UUID(duplicate), "PIPL request 43", actor=cli_actor())
+
+    record = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()
+
+    assert record["profile"] == {"filled": {}, "conflicts": {}} and record["moved"]["fields_filled"] == []
+    view = (await client.get(f"/api/v1/customers/{survivor}")).json()
+    assert (view["name"], view["email"], view["birthday"]) == ("韩梅梅", None, None)
