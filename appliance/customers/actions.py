@@ -26,7 +26,8 @@ from appliance.customers.logic import (
 )
 from appliance.customers.sealing import PERSONAL_FIELDS, customer_columns, interaction_note, note_body, opened_customer
 from appliance.customers.queries import (
-    find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, survivor_of, tags_of,
+    find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, records_of, survivor_of,
+    tags_of,
 )
 from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
@@ -277,7 +278,8 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
     birthday, preferences or custom fields; `erased_at` set), and so do their bookings (without form
     answers or booking notes) and the points ledger, for the accounts. Tags (they can say something
     personal, such as an allergy) are removed; note bodies, logged calls' and visits' notes and survey comments are emptied, the staff
-    inbox messages about their bookings blanked, and the profile values of the merges they took part in. Audit entries hold no personal data, so the audit log
+    inbox messages about their bookings blanked, and the profile values of the merges they took part in.
+    Duplicates merged into the customer (the same person under another id) are erased with it. Audit entries hold no personal data, so the audit log
     still verifies. Refused (409 erasure_refused, audited with why) while a booking is open, or when the
     customer was erased already.
 
@@ -293,9 +295,11 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
         row = await Customer.select(Customer.erased_at).where(Customer.id == customer_id).first()
         if row is None:
             raise NotFound("no such customer")
-        their_bookings = Booking.select(Booking.id).where(Booking.customer == customer_id)
+        # The same person's duplicates merged into this record are erased with it.
+        ids = [customer_id, *(c for c in await records_of(customer_id) if c != customer_id)]
+        their_bookings = Booking.select(Booking.id).where(Booking.customer.is_in(ids))
         open_bookings = await Booking.count().where(
-            (Booking.customer == customer_id) & Booking.status.is_in([s.value for s in OPEN])
+            Booking.customer.is_in(ids) & Booking.status.is_in([s.value for s in OPEN])
         )
         if row["erased_at"] is not None:
             refusal = ("already_erased", "this customer's data was erased already", {})
@@ -306,19 +310,20 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
                 {"open_bookings": open_bookings},
             )
         else:
-            # Every sealed value overwritten, every blind index emptied (customer_columns with None).
-            erased = customer_columns(customer_id, **{k: None for k in PERSONAL_FIELDS}) | customer_columns(
-                customer_id, name=ERASED_NAME
-            )
-            erased["name_bidx"] = None  # the placeholder name finds nobody: erased customers are not searchable
-            await Customer.update({
-                **{getattr(Customer, k): v for k, v in erased.items()}, Customer.erased_at: now, Customer.updated_at: now,
-            }).where(Customer.id == customer_id)
-            tags = await CustomerTag.delete().where(CustomerTag.customer == customer_id).returning(CustomerTag.id)
-            await CustomerNote.update({CustomerNote.body: ""}).where(CustomerNote.customer == customer_id)
-            await CustomerInteraction.update({CustomerInteraction.note: ""}).where(CustomerInteraction.customer == customer_id)
+            for record_id in ids:
+                # Every sealed value overwritten, every blind index emptied (customer_columns with None).
+                erased = customer_columns(record_id, **{k: None for k in PERSONAL_FIELDS}) | customer_columns(
+                    record_id, name=ERASED_NAME
+                )
+                erased["name_bidx"] = None  # the placeholder name finds nobody: erased customers are not searchable
+                await Customer.update({
+                    **{getattr(Customer, k): v for k, v in erased.items()}, Customer.erased_at: now, Customer.updated_at: now,
+                }).where(Customer.id == record_id)
+            tags = await CustomerTag.delete().where(CustomerTag.customer.is_in(ids)).returning(CustomerTag.id)
+            await CustomerNote.update({CustomerNote.body: ""}).where(CustomerNote.customer.is_in(ids))
+            await CustomerInteraction.update({CustomerInteraction.note: ""}).where(CustomerInteraction.customer.is_in(ids))
             bookings = await Booking.update({Booking.answers: "", Booking.notes: "", Booking.updated_at: now}).where(
-                Booking.customer == customer_id
+                Booking.customer.is_in(ids)
             ).returning(Booking.id)
             await SurveyAnswer.update({SurveyAnswer.comment: ""}).where(SurveyAnswer.booking.is_in(their_bookings))
             await InboxItem.update({InboxItem.subject: ERASED_NAME, InboxItem.body: ""}).where(
@@ -326,9 +331,9 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
             )
             # The profile values merges copied or kept (the same person's, under either id).
             await CustomerMerge.update({CustomerMerge.profile: ""}).where(
-                (CustomerMerge.survivor == customer_id) | (CustomerMerge.duplicate == customer_id)
+                CustomerMerge.survivor.is_in(ids) | CustomerMerge.duplicate.is_in(ids)
             )
-            counts = {"bookings_kept": len(bookings), "tags_removed": len(tags)}
+            counts = {"bookings_kept": len(bookings), "tags_removed": len(tags), "merged_records_erased": len(ids) - 1}
             await record_change(
                 "customer.erased", subject(customer_id), {"customer_id": str(customer_id)}, actor=actor,
                 reason=reason[:500], details=counts,

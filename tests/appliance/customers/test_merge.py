@@ -18,9 +18,10 @@ from appliance.bookings.tables import Booking
 from appliance.customers import actions
 from appliance.customers.merge import preview_merge
 from appliance.customers.points import adjust_points
-from appliance.customers.queries import list_merges
+from appliance.customers.queries import find_customer_ids, list_merges
+from appliance.customers.sealing import opened_customer
 from appliance.customers.schemas import CustomerUpdate, InteractionCreate, NoteCreate, PointsAdjust
-from appliance.customers.tables import Customer, CustomerMerge
+from appliance.customers.tables import Customer, CustomerMerge, CustomerTag
 from appliance.events.tables import OutboxEvent
 from appliance.testing.builders import sign_in_as
 from tests.appliance.customers.support import PRICE, audit_of, book, complete, customer_of, pay, phone, shop
@@ -233,3 +234,20 @@ async def test_nothing_is_copied_into_or_out_of_an_erased_record(client: httpx.A
     assert record["profile"] == {"filled": {}, "conflicts": {}} and record["moved"]["fields_filled"] == []
     view = (await client.get(f"/api/v1/customers/{survivor}")).json()
     assert (view["name"], view["email"], view["birthday"]) == ("韩梅梅", None, None)
+
+
+async def test_erasing_the_customer_kept_erases_the_duplicates_merged_into_it(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, bookings = await _two(client)
+    await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
+    assert (await client.post(f"/api/v1/bookings/{bookings['kept_booking']}/cancel")).status_code == 200
+
+    await actions.erase_customer(UUID(survivor), "PIPL request 44", actor=cli_actor())
+
+    rows = {r["id"]: opened_customer(r) for r in await Customer.select().where(Customer.id.is_in([UUID(survivor), UUID(duplicate)]))}
+    for row in rows.values():
+        assert (row["name"], row["phone"], row["email"], row["phone_bidx"]) == ("已删除", None, None, None)
+        assert row["erased_at"] is not None
+    assert await CustomerTag.count() == 0
+    assert await find_customer_ids(phone=phone(2)) == []
+    [entry] = [e for e in await audit_of(survivor) if e["action"] == "customer.erased"]
+    assert entry["details"]["merged_records_erased"] == 1
