@@ -101,6 +101,11 @@ FIELDS: Final[Mapping[str, Field]] = _catalogue(
         "gold or vip; not set for customers below the ladder's first tier.",
     ),
     Field(
+        "customer.benefits", "string_list",
+        "The benefits of the customer's tier in force as the loyalty programme names them, such as 优先预约 "
+        "(priority) or 免审核 (no approval needed); none below the ladder's first tier.",
+    ),
+    Field(
         "customer.tags", "string_list", "The customer's tags, such as regular or allergy; compared normalised (VIP and vip are one tag).",
         canonical=normalise_tag,
     ),

@@ -26,10 +26,11 @@ from appliance.customers.logic import (
 )
 from appliance.customers.sealing import PERSONAL_FIELDS, customer_columns, interaction_note, note_body, opened_customer
 from appliance.customers.queries import (
-    find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, survivor_of, tags_of,
+    find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, records_of, survivor_of,
+    tags_of,
 )
 from appliance.customers.tables import (
-    Customer, CustomerConsent, CustomerInteraction, CustomerNote, CustomerTag, PointsEntry,
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
 )
 from appliance.events.envelope import Subject
 from appliance.notifications.tables import InboxItem
@@ -276,8 +277,9 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
     reason as `customer.erased`. The customer row stays, anonymous ("已删除", no phone, email, gender,
     birthday, preferences or custom fields; `erased_at` set), and so do their bookings (without form
     answers or booking notes) and the points ledger, for the accounts. Tags (they can say something
-    personal, such as an allergy) are removed; note bodies, logged calls' and visits' notes and survey comments are emptied, and the staff
-    inbox messages about their bookings blanked. Audit entries hold no personal data, so the audit log
+    personal, such as an allergy) are removed; note bodies, logged calls' and visits' notes and survey comments are emptied, the staff
+    inbox messages about their bookings blanked, and the profile values of the merges they took part in.
+    Duplicates merged into the customer (the same person under another id) are erased with it. Audit entries hold no personal data, so the audit log
     still verifies. Refused (409 erasure_refused, audited with why) while a booking is open, or when the
     customer was erased already.
 
@@ -293,9 +295,11 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
         row = await Customer.select(Customer.erased_at).where(Customer.id == customer_id).first()
         if row is None:
             raise NotFound("no such customer")
-        their_bookings = Booking.select(Booking.id).where(Booking.customer == customer_id)
+        # The same person's duplicates merged into this record are erased with it.
+        ids = [customer_id, *(c for c in await records_of(customer_id) if c != customer_id)]
+        their_bookings = Booking.select(Booking.id).where(Booking.customer.is_in(ids))
         open_bookings = await Booking.count().where(
-            (Booking.customer == customer_id) & Booking.status.is_in([s.value for s in OPEN])
+            Booking.customer.is_in(ids) & Booking.status.is_in([s.value for s in OPEN])
         )
         if row["erased_at"] is not None:
             refusal = ("already_erased", "this customer's data was erased already", {})
@@ -306,31 +310,36 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
                 {"open_bookings": open_bookings},
             )
         else:
-            # Every sealed value overwritten, every blind index emptied (customer_columns with None).
-            erased = customer_columns(customer_id, **{k: None for k in PERSONAL_FIELDS}) | customer_columns(
-                customer_id, name=ERASED_NAME
-            )
-            erased["name_bidx"] = None  # the placeholder name finds nobody: erased customers are not searchable
-            await Customer.update({
-                **{getattr(Customer, k): v for k, v in erased.items()}, Customer.erased_at: now, Customer.updated_at: now,
-            }).where(Customer.id == customer_id)
-            tags = await CustomerTag.delete().where(CustomerTag.customer == customer_id).returning(CustomerTag.id)
-            await CustomerNote.update({CustomerNote.body: ""}).where(CustomerNote.customer == customer_id)
-            await CustomerInteraction.update({CustomerInteraction.note: ""}).where(CustomerInteraction.customer == customer_id)
+            for record_id in ids:
+                # Every sealed value overwritten, every blind index emptied (customer_columns with None).
+                erased = customer_columns(record_id, **{k: None for k in PERSONAL_FIELDS}) | customer_columns(
+                    record_id, name=ERASED_NAME
+                )
+                erased["name_bidx"] = None  # the placeholder name finds nobody: erased customers are not searchable
+                await Customer.update({
+                    **{getattr(Customer, k): v for k, v in erased.items()}, Customer.erased_at: now, Customer.updated_at: now,
+                }).where(Customer.id == record_id)
+            tags = await CustomerTag.delete().where(CustomerTag.customer.is_in(ids)).returning(CustomerTag.id)
+            await CustomerNote.update({CustomerNote.body: ""}).where(CustomerNote.customer.is_in(ids))
+            await CustomerInteraction.update({CustomerInteraction.note: ""}).where(CustomerInteraction.customer.is_in(ids))
             bookings = await Booking.update({Booking.answers: "", Booking.notes: "", Booking.updated_at: now}).where(
-                Booking.customer == customer_id
+                Booking.customer.is_in(ids)
             ).returning(Booking.id)
             await SurveyAnswer.update({SurveyAnswer.comment: ""}).where(SurveyAnswer.booking.is_in(their_bookings))
             await InboxItem.update({InboxItem.subject: ERASED_NAME, InboxItem.body: ""}).where(
                 InboxItem.booking.is_in(their_bookings)
             )
-            counts = {"bookings_kept": len(bookings), "tags_removed": len(tags)}
+            # The profile values merges copied or kept (the same person's, under either id).
+            await CustomerMerge.update({CustomerMerge.profile: ""}).where(
+                CustomerMerge.survivor.is_in(ids) | CustomerMerge.duplicate.is_in(ids)
+            )
+            counts = {"bookings_kept": len(bookings), "tags_removed": len(tags), "merged_records_erased": len(ids) - 1}
             await record_change(
                 "customer.erased", subject(customer_id), {"customer_id": str(customer_id)}, actor=actor,
                 reason=reason[:500], details=counts,
                 changed_fields=[
                     "name", "phone", "email", "gender", "birthday", "preferences", "custom_fields", "tags",
-                    "notes", "interactions", "booking_answers", "booking_notes", "survey_comments", "erased_at",
+                    "notes", "interactions", "booking_answers", "booking_notes", "survey_comments", "merge_profiles", "erased_at",
                 ],
             )
     if refusal is not None:
@@ -448,7 +457,8 @@ async def import_customers(
     override), points (an opening balance, `import:<customer>`), a note. Existing customers only get what
     they lack: blank email, gender, birthday and source channel are filled (a phone too, matched by
     email), tags are added up to the limit; name, phone, tier, points and notes are never changed. So a
-    second import of the same rows changes nothing. Rows are not audited one by one: the import run
+    second import of the same rows changes nothing. A phone or email of a customer merged into another
+    finds the survivor, which gets what it lacks; the merged one is never written. Rows are not audited one by one: the import run
     audits itself once, with counts (`imports.actions`)."""
     _check(actor, Permission.customers_write)
     if not batch:
@@ -457,21 +467,24 @@ async def import_customers(
         by_phone, by_email = await find_customers_by_contacts(
             [r.phone for r in batch if r.phone], [r.email for r in batch if r.email]
         )
+        # Matched to a customer merged away, a row goes to the survivor (the lookup follows merges).
         matched: dict[int, UUID] = {}
+        by_mail: set[int] = set()  # rows matched by email only
         for r in batch:
             if r.phone and r.phone in by_phone:
                 matched[r.row] = by_phone[r.phone]
             elif r.email and r.email in by_email:
                 matched[r.row] = by_email[r.email]
+                by_mail.add(r.row)
         existing = {
             row["id"]: opened_customer(row) for row in await Customer.select(
                 Customer.id, Customer.phone, *(getattr(Customer, f) for f in _FILLABLE)
             ).where(Customer.id.is_in(list(set(matched.values())) or [uuid4()]))
         }
-        # A match by email with another phone on file is another person who shares an address.
+        # A match by email with another phone on file is another person who shares an address. (A match by
+        # phone may show another phone: the survivor's, when the row's is that of a customer merged into it.)
         for r in batch:
-            held = existing.get(matched.get(r.row, uuid4()))
-            if held is not None and r.phone and held["phone"] not in (None, r.phone):
+            if r.row in by_mail and r.phone and existing[matched[r.row]]["phone"] not in (None, r.phone):
                 del matched[r.row]
         outcome = schemas.ImportedCustomers(ids=dict(matched))
         now = utc_now()
@@ -484,7 +497,7 @@ async def import_customers(
                 continue
             row = existing[customer_id]
             fills = {f: getattr(r, f) for f in _FILLABLE if getattr(r, f) not in (None, "") and row[f] in (None, "")}
-            if r.phone and row["phone"] is None:
+            if r.phone and row["phone"] is None and r.row in by_mail:  # matched by phone: another holds it
                 fills["phone"] = r.phone
             tags = current_tags[customer_id]
             added = [t for t in r.tags if t not in tags][: max(MAX_TAGS - len(tags), 0)]

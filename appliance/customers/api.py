@@ -232,9 +232,16 @@ class CustomerMergeController(Controller):
     tags = ["customers"]
 
     @get("/{merge_id:uuid}", opt=requires(Permission.customers_read))
-    async def get_merge(self, merge_id: FromPath[UUID]) -> schemas.CustomerMerge:
-        """A merge and every id it moved."""
-        return await queries.get_merge(merge_id)
+    async def get_merge(self, request: AnyRequest, merge_id: FromPath[UUID]) -> schemas.CustomerMerge:
+        """A merge: every id it moved, the profile values it copied and the duplicate's values the survivor's
+        overrode. Audited when it shows such values (customer.merge_viewed)."""
+        found = await queries.get_merge(merge_id)
+        if shown := sorted({*found.profile.filled, *found.profile.conflicts}):
+            await record_reveal(
+                "customer.merge_viewed", actor=actor_of(request), target=subject(found.survivor_id), fields=shown,
+                details={"merge_id": str(merge_id), "duplicate_id": str(found.duplicate_id)},
+            )
+        return found
 
     @post("/{merge_id:uuid}/undo", opt=requires(Permission.customers_write), status_code=HTTP_200_OK)
     async def undo_merge(self, request: AnyRequest, merge_id: FromPath[UUID]) -> schemas.CustomerMerge:

@@ -2,13 +2,16 @@
 records to another customer.
 
 A merge moves the duplicate's bookings, points ledger, notes, logged interactions and messages sent to the
-survivor, adds the duplicate's tags the survivor lacks, combines consent (a refusal wins), recomputes
-both customers' facts and tiers, and marks the duplicate `merged_into` the survivor (kept, hidden from
-the list; bookings made with its phone go to the survivor). A `customer_merge` row lists every id moved
-and every choice changed, so `undo_merge` can put them back. Audited, with a `customer.merged` event."""
+survivor, adds the duplicate's tags the survivor lacks, combines consent (a refusal wins), copies the
+profile fields the survivor lacks (`customers.combine`; where both have a value the survivor's wins and
+the other is kept in the record), recomputes both customers' facts and tiers, and marks the duplicate
+`merged_into` the survivor (kept, hidden from the list; bookings made with its phone go to the
+survivor). A `customer_merge` row lists every id moved, every choice changed and every value copied
+(sealed), so `undo_merge` can put them back. Audited, with a `customer.merged` event."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,12 +24,13 @@ from appliance.bookings.tables import Booking
 from appliance.core.clock import utc_now
 from appliance.core.db import write_transaction
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
-from appliance.customers import schemas
+from appliance.customers import combine, schemas
 from appliance.customers.actions import lock_customer, store_choice, subject
 from appliance.customers.facts import refresh_facts
 from appliance.customers.logic import MAX_TAGS, most_restrictive
 from appliance.customers.loyalty import SYSTEM, refresh_tiers
 from appliance.customers.queries import get_merge, get_programme, tags_of
+from appliance.customers.sealing import PERSONAL_FIELDS, customer_columns, merge_profile, opened_customer
 from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
 )
@@ -64,6 +68,41 @@ async def _consent(customer_id: UUID) -> dict[str, bool]:
     return {r["purpose"]: bool(r["granted"]) for r in rows}
 
 
+async def _profile(customer_id: UUID) -> dict[str, Any]:
+    """The fields a merge combines, opened, and when the customer's data was erased."""
+    row = await Customer.select(
+        Customer.id, Customer.erased_at, *(getattr(Customer, f) for f in combine.FIELDS)
+    ).where(Customer.id == customer_id).first()
+    if row is None:
+        raise NotFound("no such customer")
+    return opened_customer(row)
+
+
+async def _combined(survivor_id: UUID, duplicate_id: UUID) -> tuple[dict[str, Any], combine.Combined]:
+    """The survivor's profile and what the merge combines into it. Nothing when either was erased: an
+    erased record gets no personal data back, and an erased one's placeholders are not values."""
+    kept, theirs = await _profile(survivor_id), await _profile(duplicate_id)
+    if kept["erased_at"] is not None or theirs["erased_at"] is not None:
+        return kept, combine.Combined()
+    return kept, combine.combine(kept, theirs)
+
+
+async def _store_profile(customer_id: UUID, values: dict[str, Any], now: datetime) -> None:
+    """Write profile fields of one customer: personal ones sealed (with their blind indexes)."""
+    personal = customer_columns(customer_id, **{k: v for k, v in values.items() if k in PERSONAL_FIELDS})
+    plain = {k: v or "" for k, v in values.items() if k not in PERSONAL_FIELDS}  # source_channel: "" is none
+    await Customer.update({
+        **{getattr(Customer, k): v for k, v in (personal | plain).items()}, Customer.updated_at: now,
+    }).where(Customer.id == customer_id)
+
+
+def _filled_names(filled: dict[str, Any]) -> list[str]:
+    """Field names, and map entries as field.key: what the audit and the plain record may say."""
+    return sorted(
+        f"{name}.{key}" for name in combine.MAPS for key in filled.get(name, {})
+    ) + [name for name in combine.SCALARS if name in filled]
+
+
 async def _audit(
     action: str, survivor_id: UUID, duplicate_id: UUID, merge_id: UUID, counts: dict[str, dict[str, int]], actor: Actor
 ) -> None:
@@ -71,7 +110,7 @@ async def _audit(
     details = {"duplicate_id": str(duplicate_id), "merge_id": str(merge_id), **counts}
     await record_change(
         action, subject(survivor_id), {"customer_id": str(survivor_id), **details}, actor=actor,
-        changed_fields=["bookings", "points", "notes", "interactions", "tags", "consent"], details=details,
+        changed_fields=["bookings", "points", "notes", "interactions", "tags", "consent", "profile"], details=details,
     )
 
 
@@ -89,8 +128,10 @@ async def preview_merge(survivor_id: UUID, duplicate_id: UUID) -> schemas.MergeP
     counts = {name: int(await table.count().where(table.customer == duplicate_id)) for name, table in MOVED.items()}
     tags = await tags_of([survivor_id, duplicate_id])
     room = max(MAX_TAGS - len(tags[survivor_id]), 0)
+    _, combined = await _combined(survivor_id, duplicate_id)
     return schemas.MergePreview(
-        **counts, tags_added=[t for t in tags[duplicate_id] if t not in tags[survivor_id]][:room]
+        **counts, tags_added=[t for t in tags[duplicate_id] if t not in tags[survivor_id]][:room],
+        profile=schemas.MergeProfile(filled=combined.filled, conflicts=combined.conflicts),
     )
 
 
@@ -126,23 +167,27 @@ async def merge_customers(survivor_id: UUID, duplicate_id: UUID, *, actor: Actor
             if combined != kept.get(purpose):
                 moved["consent_before"][purpose] = kept.get(purpose)
                 await store_choice(survivor_id, purpose, combined, "merge")
+        survivor_profile, profile = await _combined(survivor_id, duplicate_id)
+        moved["fields_filled"] = _filled_names(profile.filled)
         record = schemas.MergeMoved(**moved)
         await Customer.update({Customer.merged_into: survivor_id, Customer.updated_at: now}).where(Customer.id == duplicate_id)
-        await Customer.update({Customer.updated_at: now}).where(Customer.id == survivor_id)
+        await _store_profile(survivor_id, combine.with_filled(survivor_profile, profile.filled), now)
         await _refresh([survivor_id, duplicate_id])
         await CustomerMerge.insert(CustomerMerge(
             id=merge_id, survivor=survivor_id, duplicate=duplicate_id, moved=msgspec.to_builtins(record),
+            profile=merge_profile(merge_id, {"filled": profile.filled, "conflicts": profile.conflicts}),
             merged_by=actor.label[:150], merged_at=now,
         ))
-        counts = {name: len(getattr(record, name)) for name in (*MOVED, "tags_added")}
+        counts = {name: len(getattr(record, name)) for name in (*MOVED, "tags_added", "fields_filled")}
         await _audit("customer.merged", survivor_id, duplicate_id, merge_id, {"moved": counts}, actor)
     return await get_merge(merge_id)
 
 
 async def undo_merge(merge_id: UUID, *, actor: Actor) -> schemas.CustomerMerge:
     """Put back what the merge moved (what is still on the survivor), take off the tags it added, restore
-    the survivor's consent as it was, and show the duplicate again. Undone already: 409 merge_undone; a
-    survivor merged since into a third customer: 409 customer_merged (undo that one first)."""
+    the survivor's consent as it was, blank the profile values it copied (those nobody changed since), and
+    show the duplicate again. Undone already: 409 merge_undone; a survivor merged since into a third
+    customer: 409 customer_merged (undo that one first)."""
     _check(actor)
     merge = await get_merge(merge_id)
     survivor_id, duplicate_id = merge.survivor_id, merge.duplicate_id
@@ -174,7 +219,9 @@ async def undo_merge(merge_id: UUID, *, actor: Actor) -> schemas.CustomerMerge:
             await store_choice(survivor_id, purpose, granted, "merge")
         now = utc_now()
         await Customer.update({Customer.merged_into: None, Customer.updated_at: now}).where(Customer.id == duplicate_id)
-        await Customer.update({Customer.updated_at: now}).where(Customer.id == survivor_id)
+        restored = combine.without_filled(await _profile(survivor_id), merge.profile.filled)
+        await _store_profile(survivor_id, restored, now)
+        counts["fields_restored"] = len(restored)
         await _refresh([survivor_id, duplicate_id])
         await CustomerMerge.update({CustomerMerge.undone_at: now}).where(CustomerMerge.id == merge_id)
         await _audit("customer.merge_undone", survivor_id, duplicate_id, merge_id, {"moved_back": counts}, actor)

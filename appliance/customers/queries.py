@@ -8,7 +8,7 @@ the database does not hold. A part of a name cannot be searched for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 from appliance.customers import schemas
 from appliance.customers.logic import CONSENT_PURPOSES, SegmentFilter, Tier, segment_where, normalise_email, normalise_phone, normalise_tag
-from appliance.customers.sealing import lookup_index, opened_customer, opened_interaction, opened_note
+from appliance.customers.sealing import lookup_index, opened_customer, opened_interaction, opened_merge_profile, opened_note
 from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, LoyaltyProgramme, PointsEntry,
     Segment,
@@ -69,9 +69,10 @@ async def find_customers_by_contacts(
     phones: Sequence[str], emails: Sequence[str]
 ) -> tuple[dict[str, UUID], dict[str, UUID]]:
     """The batched form of `find_customer_ids` for imports: the customer of each normalised phone (E.164)
-    and of each normalised email found (an email several customers share: the first by id), in one
-    query per kind, through the blind indexes. Like `find_customer_ids`, the one place that knows how
-    contacts are stored."""
+    and of each normalised email found (an email several customers share: the first by id that was not
+    merged away), in one query per kind, through the blind indexes. A contact of a customer merged into
+    another finds the survivor (`survivors_of`), as the list does. Like `find_customer_ids`, the one place
+    that knows how contacts are stored."""
     by_phone: dict[str, UUID] = {}
     by_email: dict[str, UUID] = {}
     if phones:
@@ -80,12 +81,13 @@ async def find_customers_by_contacts(
             by_phone[phone_of[row["phone_bidx"]]] = row["id"]
     if emails:
         email_of = {lookup_index("email", e): e for e in emails}
-        rows = await Customer.select(Customer.id, Customer.email_bidx).where(
+        rows = await Customer.select(Customer.id, Customer.email_bidx, Customer.merged_into).where(
             Customer.email_bidx.is_in(list(email_of))
-        ).order_by(Customer.id)
-        for row in rows:
+        )
+        for row in sorted(rows, key=lambda r: (r["merged_into"] is not None, r["id"])):
             by_email.setdefault(email_of[row["email_bidx"]], row["id"])
-    return by_phone, by_email
+    survivors = await survivors_of([*by_phone.values(), *by_email.values()])
+    return {p: survivors[c] for p, c in by_phone.items()}, {e: survivors[c] for e, c in by_email.items()}
 
 
 async def contacts_of(customer_ids: Sequence[UUID]) -> dict[UUID, schemas.CustomerBrief]:
@@ -138,7 +140,7 @@ async def list_customers(
         found = await find_customer_ids(
             phone=filters.phone, phone_last4=filters.phone_last4, email=filters.email, name=filters.name
         )
-        found = [await survivor_of(c) for c in found]  # a merged duplicate's phone finds the customer it joined
+        found = list((await survivors_of(found)).values())  # a merged duplicate's phone finds the customer it joined
         query = query.where(Customer.id.is_in(found or [NO_ID]))
     if filters.tag is not None:
         tagged = CustomerTag.select(CustomerTag.customer).where(CustomerTag.tag == (normalise_tag(filters.tag) or ""))
@@ -336,7 +338,8 @@ async def segments_of(customer_id: UUID) -> list[str]:
 def _merge_schema(row: dict[str, Any]) -> schemas.CustomerMerge:
     return schemas.CustomerMerge(
         id=row["id"], survivor_id=row["survivor"], duplicate_id=row["duplicate"],
-        moved=msgspec.convert(json_value(row["moved"]), schemas.MergeMoved), merged_by=row["merged_by"],
+        moved=msgspec.convert(json_value(row["moved"]), schemas.MergeMoved),
+        profile=msgspec.convert(opened_merge_profile(row), schemas.MergeProfile), merged_by=row["merged_by"],
         merged_at=row["merged_at"], undone_at=row["undone_at"],
     )
 
@@ -358,13 +361,34 @@ async def list_merges(customer_id: UUID, *, limit: int = 20) -> list[schemas.Cus
 
 async def survivor_of(customer_id: UUID) -> UUID:
     """The customer itself, or the one it was merged into (followed through later merges)."""
-    seen = {customer_id}
-    while (row := await Customer.select(Customer.merged_into).where(Customer.id == customer_id).first()) and row["merged_into"]:
-        customer_id = row["merged_into"]
-        if customer_id in seen:  # cannot happen (merges refuse merged customers); never loop
-            break
-        seen.add(customer_id)
-    return customer_id
+    return (await survivors_of([customer_id]))[customer_id]
+
+
+async def survivors_of(customer_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """`survivor_of` each customer, one query per link of the longest chain of merges."""
+    found = {c: c for c in customer_ids}
+    pending, seen = set(found), set(found)
+    while pending:
+        rows = await Customer.select(Customer.id, Customer.merged_into).where(
+            Customer.id.is_in(list(pending)) & Customer.merged_into.is_not_null()
+        )
+        step: dict[UUID, UUID] = {r["id"]: r["merged_into"] for r in rows}
+        for customer_id, current in found.items():
+            found[customer_id] = step.get(current, current)
+        pending = set(step.values()) - seen  # merges refuse merged customers, so no cycle; never loop anyway
+        seen |= pending
+    return found
+
+
+async def records_of(customer_id: UUID) -> list[UUID]:
+    """The customer and every customer merged into it (through earlier merges too): one person's records,
+    the reverse of `survivors_of`."""
+    found, frontier = [customer_id], [customer_id]
+    while frontier:
+        rows = await Customer.select(Customer.id).where(Customer.merged_into.is_in(frontier))
+        frontier = [r["id"] for r in rows if r["id"] not in found]
+        found += frontier
+    return found
 
 
 # --- The communication log ------------------------------------------------------------------------------
@@ -541,12 +565,14 @@ async def rule_facts(customer_id: UUID, *, booking_completed: bool) -> dict[str,
     row = await Customer.select(Customer.tier, Customer.visit_count).where(Customer.id == customer_id).first()
     if row is None:
         return {
-            "customer.tier": None, "customer.tags": [], "customer.points": 0, "customer.visit_count": 0,
-            "customer.is_new": True, "customer.segments": [],
+            "customer.tier": None, "customer.benefits": [], "customer.tags": [], "customer.points": 0,
+            "customer.visit_count": 0, "customer.is_new": True, "customer.segments": [],
         }
     visits = row["visit_count"]
+    tier = next((t for t in (await get_programme()).tiers if t.key == row["tier"]), None)
     return {
         "customer.tier": row["tier"],
+        "customer.benefits": list(tier.benefits) if tier else [],
         "customer.tags": (await tags_of([customer_id]))[customer_id],
         "customer.points": await points_balance(customer_id),
         "customer.visit_count": visits,

@@ -301,6 +301,16 @@ class MergeMoved(msgspec.Struct):
     messages: list[UUID] = []
     tags_added: list[str] = []  # the duplicate's tags the survivor did not have
     consent_before: dict[str, bool | None] = {}  # the survivor's choices the merge changed, as they were
+    fields_filled: list[str] = []  # the survivor's blank profile fields (or map entries) copied from the duplicate
+
+
+class MergeProfile(msgspec.Struct):
+    """The profile values a merge copies to the survivor, and the duplicate's values the survivor's
+    override (kept here, not lost), by field; for preferences and custom fields, by entry. Personal data:
+    sealed in the merge record (`customer_merge.profile`)."""
+
+    filled: dict[str, Any] = {}
+    conflicts: dict[str, Any] = {}
 
 
 class MergePreview(msgspec.Struct):
@@ -312,6 +322,7 @@ class MergePreview(msgspec.Struct):
     interactions: int
     messages: int
     tags_added: list[str]
+    profile: MergeProfile
 
 
 class CustomerMerge(msgspec.Struct):
@@ -319,6 +330,7 @@ class CustomerMerge(msgspec.Struct):
     survivor_id: UUID
     duplicate_id: UUID
     moved: MergeMoved
+    profile: MergeProfile
     merged_by: str
     merged_at: datetime
     undone_at: datetime | None

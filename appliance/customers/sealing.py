@@ -2,7 +2,8 @@
 
 Every write of a customer's personal fields builds its columns with `customer_columns`; every read opens
 them with `opened_customer`. Notes and logged interactions go through `note_body`/`opened_note` and
-`interaction_note`/`opened_interaction`. The blind indexes are computed here from the normalised values
+`interaction_note`/`opened_interaction`, a merge record's profile values through
+`merge_profile`/`opened_merge_profile`. The blind indexes are computed here from the normalised values
 (an E.164 phone, a lower-cased email), so lookups (`customers.queries.find_customer_ids`) compare like
 with like.
 """
@@ -72,3 +73,14 @@ def interaction_note(interaction_id: UUID, note: str) -> str:
 def opened_interaction(row: Mapping[str, Any]) -> dict[str, Any]:
     note = row["note"]
     return {**row, "note": open_value("customer_interaction", "note", row["id"], note) if note else ""}
+
+
+def merge_profile(merge_id: UUID, profile: Mapping[str, Any]) -> str:
+    """A merge record's profile values (`schemas.MergeProfile` as builtins) sealed; none: ""."""
+    return seal_present("customer_merge", "profile", merge_id, dict(profile)) if any(profile.values()) else ""
+
+
+def opened_merge_profile(row: Mapping[str, Any]) -> dict[str, Any]:
+    stored = row["profile"]
+    opened: dict[str, Any] = open_value("customer_merge", "profile", row["id"], stored) if stored else {}
+    return opened

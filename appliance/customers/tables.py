@@ -154,12 +154,14 @@ class Segment(Table):
 
 
 class CustomerMerge(Table):
-    """What one merge moved from the duplicate to the survivor, by id, so that it can be undone."""
+    """What one merge moved from the duplicate to the survivor, by id, and the profile values it copied,
+    so that it can be undone; and the duplicate's values the survivor's overrode."""
 
     id = UUID(primary_key=True)
     survivor = UUID(index=True)
     duplicate = UUID(index=True)
-    moved = JSON(default={})  # {"bookings": [ids], "points": [ids], "notes": […], "interactions": […], "tags": [...], "consent": {...}}
+    moved = JSON(default={})  # schemas.MergeMoved: ids moved, tags added, consent changed, fields filled
+    profile = Text(default="")  # sealed: schemas.MergeProfile, the values copied and those overridden
     merged_by = Varchar(length=150, default="")
     merged_at = Timestamptz()
     undone_at = Timestamptz(null=True, default=None)

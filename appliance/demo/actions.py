@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
+from piccolo.custom_types import Combinable
 from piccolo.table import Table
 
 from appliance.audit.trail import record_change
@@ -27,24 +28,36 @@ from appliance.customers.sealing import customer_columns, note_body
 from appliance.customers.loyalty import SYSTEM as LOYALTY, refresh_tiers
 from appliance.customers.queries import get_programme
 from appliance.customers.schemas import LoyaltyProgramme
-from appliance.customers.tables import Customer, CustomerNote, CustomerTag, PointsEntry
+from appliance.customers.tables import (
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
+)
 from appliance.demo import data
 from appliance.demo.logic import DEMO_BRANCH_IDS, BranchRow, DemoPlan, build_plan, local_today
 from appliance.demo.schemas import DemoSummary
 from appliance.events.envelope import Subject
+from appliance.events.tables import Timer
+from appliance.notifications.tables import InboxItem, Message
+from appliance.automation.tables import RuleRun
 from appliance.reports.rollup import rebuild as rebuild_rollups
 
 # Rows per INSERT: a booking row binds 17 values, so a chunk stays far below the 32,766 values a statement
 # may bind on either engine.
 CHUNK = 500
 
-# What a reset removes, children first, by the name the summary gives it. Users, grants on the demo
-# branches, sessions, API tokens, the audit log and the outbox stay.
-BUSINESS_TABLES: tuple[tuple[str, type[Table]], ...] = (
-    ("allocations", Allocation), ("bookings", Booking), ("idempotency_records", IdempotencyRecord),
-    ("customer_tags", CustomerTag), ("customer_notes", CustomerNote), ("points_entries", PointsEntry),
-    ("customers", Customer), ("time_off", TimeOff), ("services", Service), ("resources", Resource),
-    ("branches", Branch),
+# What a reset removes, children first, by the name the summary gives it, with the rows of tables that
+# also hold other things: every row pointing at a booking or customer goes with them (rows a foreign key
+# cascades to as well, so that the summary counts them). Users, grants on the demo branches, sessions,
+# API tokens, the audit log and the outbox stay; the report rollups are rebuilt.
+BUSINESS_TABLES: tuple[tuple[str, type[Table], Combinable | None], ...] = (
+    ("messages", Message, Message.customer.is_not_null() | Message.booking.is_not_null()),
+    ("inbox_items", InboxItem, InboxItem.booking.is_not_null()),
+    ("rule_runs", RuleRun, RuleRun.booking.is_not_null()),
+    ("timers", Timer, Timer.subject_type.is_in(["booking", "customer"])),
+    ("allocations", Allocation, None), ("bookings", Booking, None), ("idempotency_records", IdempotencyRecord, None),
+    ("customer_merges", CustomerMerge, None), ("customer_consent", CustomerConsent, None),
+    ("customer_interactions", CustomerInteraction, None), ("customer_tags", CustomerTag, None),
+    ("customer_notes", CustomerNote, None), ("points_entries", PointsEntry, None), ("customers", Customer, None),
+    ("time_off", TimeOff, None), ("services", Service, None), ("resources", Resource, None), ("branches", Branch, None),
 )
 
 
@@ -104,10 +117,12 @@ async def _delete_business_rows() -> dict[str, int]:
     """Delete the business rows (counting them first); the demo's own branches are kept, to be updated in
     place, so that staff accounts' roles in them survive a reset."""
     deleted: dict[str, int] = {}
-    for name, table in BUSINESS_TABLES:
-        deleted[name] = await table.count()
+    for name, table, rows in BUSINESS_TABLES:
+        deleted[name] = await (table.count() if rows is None else table.count().where(rows))
         if table is Branch:
             await Branch.delete().where(Branch.id.not_in(list(DEMO_BRANCH_IDS)))
+        elif rows is not None:
+            await table.delete().where(rows)
         else:
             await table.delete(force=True)
     return deleted

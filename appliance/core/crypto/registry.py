@@ -53,6 +53,7 @@ SEALED: Final[Mapping[str, Mapping[str, Kind]]] = {
     },
     "customer_note": {"body": "text"},
     "customer_interaction": {"note": "text"},
+    "customer_merge": {"profile": "json"},  # profile values copied or overridden in a merge
     "booking": {"answers": "json", "notes": "text"},
     "inbox_item": {"body": "text"},  # staff notices name the customer
     "survey_answer": {"comment": "text"},

@@ -54,6 +54,7 @@ def test_the_catalogue_names_every_field_with_its_kind() -> None:
         "booking.lead_minutes": "integer",
         "booking.resource_ids": "string_list",
         "customer.tier": "string",
+        "customer.benefits": "string_list",
         "customer.tags": "string_list",
         "customer.segments": "string_list",
         "customer.points": "integer",

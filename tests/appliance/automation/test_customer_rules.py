@@ -62,6 +62,37 @@ async def test_vip_customers_bookings_are_auto_approved_and_given_the_gold_consu
     assert after[1]["resource_ids"] == made[1].json()["booking"]["resource_ids"]  # the others keep theirs
 
 
+async def test_a_tier_benefit_named_in_a_rule_auto_approves_the_tiers_that_have_it(client: httpx.AsyncClient) -> None:
+    branch = await make_branch()
+    await make_resource(branch.id, name="王芳", capacity=3)
+    service = await make_service(branch.id, "精油按摩", requires_approval=True)
+    await sign_in_as(client, "owner")
+    await create_rule(
+        client, trigger={"event": "booking.created"},
+        conditions={"all": [{"field": "customer.benefits", "op": "contains", "value": "免审核"}]},
+        actions=[{"type": "auto_approve"}],
+    )
+    # The built-in ladder: VIP has 免审核 (no approval needed), gold only 生日礼 and 优先预约.
+    for n, tier in ((1, "vip"), (2, "gold")):
+        await book(service.id, 1, 10 + n, n)
+        await settle()
+        customer = (await customer_of(client, n))["id"]
+        assert (await client.patch(f"/api/v1/customers/{customer}", json={"tier_override": tier})).status_code == 200
+
+    made = [
+        await client.post("/api/v1/bookings", json={
+            "service_id": str(service.id), "starts_at": slot(2, 10 + n).isoformat(), "customer": {"name": "韩梅梅", "phone": phone(n)},
+        })
+        for n in (1, 2)
+    ]
+    await settle()
+
+    after = [(await client.get(f"/api/v1/bookings/{r.json()['booking']['id']}")).json() for r in made]
+    assert [b["status"] for b in after] == ["confirmed", "pending_approval"]
+    view = await customer_of(client, 2)
+    assert view["membership"]["benefits"] == ["生日礼", "优先预约"]
+
+
 async def test_tag_and_points_actions_run_once_per_event_audited_as_the_rule(client: httpx.AsyncClient) -> None:
     place = await shop()
     await sign_in_as(client, "owner")
@@ -144,6 +175,7 @@ async def test_the_dry_run_shows_the_customers_real_facts(client: httpx.AsyncCli
 
     facts = result["facts"]
     assert (facts["customer.tier"], facts["customer.tags"], facts["customer.points"]) == ("normal", ["vip", "常客"], PRICE // 100)
+    assert facts["customer.benefits"] == []  # the built-in ladder's first tier has none
     assert (facts["customer.visit_count"], facts["customer.is_new"]) == (1, False)
     assert result["conditions_held"] is True
     assert (first["facts"]["customer.visit_count"], first["facts"]["customer.is_new"]) == (1, True)  # that visit was the first

@@ -75,7 +75,9 @@ async def customer_of(client: httpx.AsyncClient, n: int) -> dict[str, Any]:
 
 
 # Audit entries of personal data shown (field encryption opens it): reads, not changes.
-REVEALS = ("customer.viewed", "customer.notes_viewed", "customer.communications_viewed", "customers.listed")
+REVEALS = (
+    "customer.viewed", "customer.notes_viewed", "customer.communications_viewed", "customers.listed", "customer.merge_viewed",
+)
 
 
 async def audit_of(customer_id: str, *, reveals: bool = False) -> list[dict[str, Any]]:

@@ -5,10 +5,12 @@ record lists every id moved and undoing it puts everything back. Into itself or 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 import httpx
+import msgspec
 
 from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
@@ -16,9 +18,10 @@ from appliance.bookings.tables import Booking
 from appliance.customers import actions
 from appliance.customers.merge import preview_merge
 from appliance.customers.points import adjust_points
-from appliance.customers.queries import list_merges
-from appliance.customers.schemas import InteractionCreate, NoteCreate, PointsAdjust
-from appliance.customers.tables import Customer, CustomerMerge
+from appliance.customers.queries import find_customer_ids, list_merges
+from appliance.customers.sealing import opened_customer
+from appliance.customers.schemas import CustomerUpdate, InteractionCreate, NoteCreate, PointsAdjust
+from appliance.customers.tables import Customer, CustomerMerge, CustomerTag
 from appliance.events.tables import OutboxEvent
 from appliance.testing.builders import sign_in_as
 from tests.appliance.customers.support import PRICE, audit_of, book, complete, customer_of, pay, phone, shop
@@ -96,7 +99,10 @@ async def test_undo_puts_everything_back(client: httpx.AsyncClient) -> None:
     assert undone.status_code == 200 and undone.json()["undone_at"] is not None
     for customer_id, before in views.items():
         after = (await client.get(f"/api/v1/customers/{customer_id}")).json()
-        for part in ("recent_bookings", "tags", "notes", "points", "communications", "membership"):
+        for part in (
+            "recent_bookings", "tags", "notes", "points", "communications", "membership", "name", "phone", "email",
+            "gender", "birthday", "source_channel", "preferences", "custom_fields",
+        ):
             assert after[part] == before[part], part
         assert _consent(after) == _consent(before) and after["merged_into"] is None
         assert {k: v for k, v in after["facts"].items() if k != "updated_at"} == {
@@ -144,3 +150,104 @@ async def test_a_preview_counts_what_a_merge_would_move_and_the_merge_is_listed_
     assert await list_merges(s) == []  # a preview changes nothing
     merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
     assert [m.id for m in await list_merges(s)] == [m.id for m in await list_merges(d)] == [UUID(merged.json()["id"])]
+
+
+async def _profiles(client: httpx.AsyncClient) -> tuple[str, str]:
+    """Customer 1 (the survivor): female, quiet room, card A1, no email or birthday. Customer 2 (the
+    duplicate): an email, male, a birthday, a window room and tea, a home branch."""
+    survivor, duplicate, _ = await _two(client)
+    await actions.update_customer(UUID(survivor), CustomerUpdate(
+        gender="female", preferences={"room": "quiet"}, custom_fields={"会员卡号": "A1"},
+    ), actor=cli_actor())
+    await actions.update_customer(UUID(duplicate), CustomerUpdate(
+        email="Dup@Example.com", gender="male", birthday=date(1990, 3, 5), preferences={"room": "window", "drink": "tea"},
+        custom_fields={"常去门店": "静安"},
+    ), actor=cli_actor())
+    return survivor, duplicate
+
+
+FILLED = {
+    "email": "dup@example.com", "birthday": "1990-03-05", "preferences": {"drink": "tea"}, "custom_fields": {"常去门店": "静安"},
+}
+CONFLICTS = {"name": "韩梅梅 (2)", "gender": "male", "preferences": {"room": "window"}}
+
+
+async def test_a_merge_fills_what_the_survivor_lacks_and_keeps_the_other_values_sealed_in_the_record(
+    client: httpx.AsyncClient,
+) -> None:
+    survivor, duplicate = await _profiles(client)
+    preview = await preview_merge(UUID(survivor), UUID(duplicate))
+
+    merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
+
+    record = merged.json()
+    view = (await client.get(f"/api/v1/customers/{survivor}")).json()
+    assert (view["name"], view["email"], view["gender"], view["birthday"]) == ("韩梅梅", "dup@example.com", "female", "1990-03-05")
+    assert view["preferences"] == {"room": "quiet", "drink": "tea"}
+    assert view["custom_fields"] == {"会员卡号": "A1", "常去门店": "静安"}
+    assert record["profile"] == {"filled": FILLED, "conflicts": CONFLICTS}
+    assert msgspec.to_builtins(preview.profile) == record["profile"]  # the preview showed what happened
+    assert record["moved"]["fields_filled"] == ["custom_fields.常去门店", "preferences.drink", "email", "birthday"]
+    # The survivor's new email finds it; the duplicate keeps its own values.
+    assert [c["id"] for c in (await client.get("/api/v1/customers", params={"email": "dup@example.com"})).json()["items"]] == [survivor]
+    gone = (await client.get(f"/api/v1/customers/{duplicate}")).json()
+    assert (gone["email"], gone["gender"], gone["preferences"]) == ("dup@example.com", "male", {"room": "window", "drink": "tea"})
+    # Personal values are sealed in the record and never in the audit log.
+    [stored] = await CustomerMerge.select(CustomerMerge.profile, CustomerMerge.moved)
+    assert stored["profile"] and all(v not in str(stored) for v in ("dup@example.com", "1990-03-05", "window", "静安"))
+    [entry] = [e for e in await audit_of(survivor) if e["action"] == "customer.merged"]
+    assert entry["details"]["moved"]["fields_filled"] == 4 and "dup@example.com" not in str(entry)
+
+
+async def test_undo_blanks_what_the_merge_filled_unless_staff_changed_it_since(client: httpx.AsyncClient) -> None:
+    survivor, duplicate = await _profiles(client)
+    before = (await client.get(f"/api/v1/customers/{survivor}")).json()
+    merge_id = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()["id"]
+    await actions.update_customer(UUID(survivor), CustomerUpdate(birthday=date(1991, 4, 6)), actor=cli_actor())
+
+    assert (await client.post(f"/api/v1/customer-merges/{merge_id}/undo")).status_code == 200
+
+    after = (await client.get(f"/api/v1/customers/{survivor}")).json()
+    for part in ("name", "email", "gender", "preferences", "custom_fields", "source_channel"):
+        assert after[part] == before[part], part
+    assert after["birthday"] == "1991-04-06"  # set by staff after the merge: not the merge's to take back
+    assert (await client.get("/api/v1/customers", params={"email": "dup@example.com"})).json()["items"][0]["id"] == duplicate
+
+
+async def test_erasing_either_customer_empties_the_profile_values_the_merge_record_kept(client: httpx.AsyncClient) -> None:
+    survivor, duplicate = await _profiles(client)
+    merge_id = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()["id"]
+
+    await actions.erase_customer(UUID(duplicate), "PIPL request 42", actor=cli_actor())
+
+    record = (await client.get(f"/api/v1/customer-merges/{merge_id}")).json()
+    assert record["profile"] == {"filled": {}, "conflicts": {}}
+    assert await CustomerMerge.count().where(CustomerMerge.profile != "") == 0
+
+
+async def test_nothing_is_copied_into_or_out_of_an_erased_record(client: httpx.AsyncClient) -> None:
+    survivor, duplicate = await _profiles(client)
+    await actions.erase_customer(UUID(duplicate), "PIPL request 43", actor=cli_actor())
+
+    record = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()
+
+    assert record["profile"] == {"filled": {}, "conflicts": {}} and record["moved"]["fields_filled"] == []
+    view = (await client.get(f"/api/v1/customers/{survivor}")).json()
+    assert (view["name"], view["email"], view["birthday"]) == ("韩梅梅", None, None)
+
+
+async def test_erasing_the_customer_kept_erases_the_duplicates_merged_into_it(client: httpx.AsyncClient) -> None:
+    survivor, duplicate, bookings = await _two(client)
+    await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
+    assert (await client.post(f"/api/v1/bookings/{bookings['kept_booking']}/cancel")).status_code == 200
+
+    await actions.erase_customer(UUID(survivor), "PIPL request 44", actor=cli_actor())
+
+    rows = {r["id"]: opened_customer(r) for r in await Customer.select().where(Customer.id.is_in([UUID(survivor), UUID(duplicate)]))}
+    for row in rows.values():
+        assert (row["name"], row["phone"], row["email"], row["phone_bidx"]) == ("已删除", None, None, None)
+        assert row["erased_at"] is not None
+    assert await CustomerTag.count() == 0
+    assert await find_customer_ids(phone=phone(2)) == []
+    [entry] = [e for e in await audit_of(survivor) if e["action"] == "customer.erased"]
+    assert entry["details"]["merged_records_erased"] == 1

@@ -12,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -31,15 +31,22 @@ from appliance.catalog.schemas import WEEKDAYS, Requirement, Schedule
 from appliance.catalog.tables import Branch, Resource, Service, TimeOff
 from appliance.core.errors import Conflict, Forbidden
 from appliance.customers.logic import normalise_phone
+from appliance.customers.actions import log_interaction, set_consent
+from appliance.customers.merge import merge_customers
 from appliance.customers.queries import balances_of, tags_of
+from appliance.customers.schemas import InteractionCreate
 from appliance.customers.sealing import lookup_index, opened_customer
-from appliance.customers.tables import Customer, CustomerNote, PointsEntry
+from appliance.customers.tables import (
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
+)
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.demo.actions import seed_demo
 from appliance.demo.logic import branch_id
 from appliance.demo.schemas import DemoSummary
 from appliance.events.tables import OutboxEvent
+from appliance.notifications.tables import Message
+from appliance.reports.tables import ReportCustomerDay, ReportCustomerFirst
 from appliance.settings import Settings
 from appliance.testing.builders import make_branch, make_user
 from tests.conftest import (
@@ -71,6 +78,7 @@ class Seeded:
     refused: Conflict  # seeding again without reset
     before_refusal: dict[str, int]
     after_refusal: dict[str, int]
+    linked: dict[str, int]  # then two customers were merged, with consent, a logged call and a message
     reset: DemoSummary  # and finally a reset
 
 
@@ -100,14 +108,48 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         else:
             raise AssertionError("seeding over existing branches was not refused")
         after = await table_counts()
+        linked = await _link_two_customers()
         reset = await seed_demo(actor=cli_actor(), today=TODAY, reset=True)
-        return Seeded(settings, first, manager.id, refused, before, after, reset)
+        return Seeded(settings, first, manager.id, refused, before, after, linked, reset)
 
     try:
         yield asyncio.run(run())
     finally:
         if pg_name:
             asyncio.run(_drop_postgres_database(pg_name))
+
+
+async def _link_two_customers() -> dict[str, int]:
+    """What staff do with the demo before a reset: merge two customers (the record points at both by id),
+    record a consent choice, log a call, send a message; the counts of those rows."""
+    survivor, duplicate = [r["id"] for r in await Customer.select(Customer.id).order_by(Customer.id).limit(2)]
+    await merge_customers(survivor, duplicate, actor=cli_actor())
+    await set_consent(survivor, {"marketing": False}, source="staff", actor=cli_actor())
+    await log_interaction(survivor, InteractionCreate(kind="call", note="回访"), actor=cli_actor())
+    booking = await Booking.select(Booking.id).where(Booking.customer == survivor).first()
+    await Message.insert(Message(
+        id=uuid4(), customer=survivor, booking=booking["id"] if booking else None, channel="sms", template="booking.confirmed",
+        recipient="customer", status="sent", created_at=datetime.now(UTC),
+    ))
+    return {t._meta.tablename: await t.count() for t in (CustomerMerge, CustomerConsent, CustomerInteraction, Message)}
+
+
+async def _pointing_at_no_customer() -> dict[str, int]:
+    """Rows of every customer-linked table whose customer is gone."""
+    gone = Customer.select(Customer.id)
+    return {
+        "customer_merge": await CustomerMerge.count().where(
+            CustomerMerge.survivor.not_in(gone) | CustomerMerge.duplicate.not_in(gone)
+        ),
+        "message": await Message.count().where(Message.customer.is_not_null() & Message.customer.not_in(gone)),
+        **{
+            t._meta.tablename: await t.count().where(t.customer.not_in(gone))
+            for t in (
+                CustomerConsent, CustomerInteraction, CustomerTag, CustomerNote, PointsEntry, Booking, ReportCustomerDay,
+                ReportCustomerFirst,
+            )
+        },
+    }
 
 
 @pytest.fixture
@@ -336,9 +378,28 @@ async def test_reset_recreates_the_same_demo_and_keeps_roles_in_its_branches(dem
     assert await RoleGrant.count().where((RoleGrant.user == demo.manager_id) & (RoleGrant.branch == JINGAN)) == 1
 
 
+async def test_reset_leaves_no_row_pointing_at_a_customer_it_deleted(demo: Seeded) -> None:
+    deleted = demo.reset.deleted
+
+    assert demo.linked == {"customer_merge": 1, "customer_consent": 1, "customer_interaction": 1, "message": 1}
+    assert deleted is not None
+    assert (deleted["customer_merges"], deleted["customer_consent"], deleted["customer_interactions"]) == (1, 1, 1)
+    assert deleted["messages"] == 1
+    assert await _pointing_at_no_customer() == dict.fromkeys(
+        ["customer_merge", "message", "customer_consent", "customer_interaction", "customer_tag", "customer_note",
+         "points_entry", "booking", "report_customer_day", "report_customer_first"], 0,
+    )
+    assert await CustomerMerge.count() == await Customer.count().where(Customer.merged_into.is_not_null()) == 0
+
+
 async def test_each_run_is_one_audit_entry_and_one_event_carrying_counts_only(demo: Seeded) -> None:
-    audits = await AuditEntry.select().order_by(AuditEntry.occurred_at).output(load_json=True)
-    events = await OutboxEvent.select().order_by(OutboxEvent.occurred_at).output(load_json=True)
+    # Leaving out what staff did to customers between the runs (`_link_two_customers`).
+    audits = await AuditEntry.select().where(AuditEntry.target_type != "customer").order_by(
+        AuditEntry.occurred_at
+    ).output(load_json=True)
+    events = await OutboxEvent.select().where(OutboxEvent.type.not_like("customer.%")).order_by(
+        OutboxEvent.occurred_at
+    ).output(load_json=True)
     demo_audits = [a for a in audits if a["action"].startswith("demo.")]
     demo_events = [e for e in events if e["type"].startswith("demo.")]
 

@@ -24,7 +24,8 @@ from appliance.auth.roles import Role
 from appliance.automation.defaults import install_default_rules
 from appliance.bookings.tables import Booking
 from appliance.customers.sealing import opened_customer
-from appliance.customers.tables import Customer
+from appliance.customers.merge import merge_customers
+from appliance.customers.tables import Customer, CustomerMerge
 from appliance.exports.actions import start_export
 from appliance.exports.catalogue import EXCLUDED, exported_tables
 from appliance.exports.sealed import MAGIC
@@ -89,6 +90,8 @@ async def test_export_then_restore_then_export_gives_the_same_rows(
     client: httpx.AsyncClient, fresh_database_url: str, tmp_path: Path
 ) -> None:
     await seed_business(client)
+    named = {opened_customer(c)["name"]: c["id"] for c in await Customer.select(Customer.id, Customer.name)}
+    await merge_customers(named["韩梅梅4"], named["韩梅梅5"], actor=cli_actor())  # a record with sealed values
 
     response = await client.post("/api/v1/exports")
 
@@ -104,6 +107,7 @@ async def test_export_then_restore_then_export_gives_the_same_rows(
         booking_csv = z.read("tables/booking.csv")
     assert booking_csv.startswith(b"\xef\xbb\xbf") and b"'=HYPERLINK" in booking_csv  # Excel: not a formula
     assert [b["notes"] for b in first["booking"]] == ['=HYPERLINK("x")'] * 6  # JSON Lines: exact
+    assert [m["profile"]["conflicts"]["email"] for m in first["customer_merge"]] == ["han5@example.com"]  # opened
     archive = tmp_path / "export.zip"
     archive.write_bytes(response.content)
 
@@ -250,3 +254,26 @@ async def test_a_customers_own_archive_holds_their_rows_only_and_is_audited_with
     assert refused.status_code == 403
     [entry] = await AuditEntry.select(AuditEntry.reason).where(AuditEntry.action == "customer.exported")
     assert entry["reason"] == "PIPL 查阅申请 #17"
+
+
+async def test_a_customers_own_archive_holds_the_merges_they_took_part_in_opened(client: httpx.AsyncClient) -> None:
+    await seed_business(client)
+    named = {opened_customer(c)["name"]: c["id"] for c in await Customer.select(Customer.id, Customer.name)}
+    kept, merged_away, bystander = named["韩梅梅0"], named["韩梅梅1"], named["韩梅梅2"]
+    await merge_customers(kept, merged_away, actor=cli_actor())
+    [merge_id] = [r["id"] for r in await CustomerMerge.select(CustomerMerge.id)]
+
+    archives = {
+        c: tables_of((await client.post(f"/api/v1/customers/{c}/export", json={"reason": "PIPL #18"})).content)[1]
+        for c in (kept, merged_away, bystander)
+    }
+
+    # The person kept holds the duplicate merged into them too; the duplicate's archive holds only itself.
+    assert sorted(c["id"] for c in archives[kept]["customer"]) == sorted([str(kept), str(merged_away)])
+    assert [c["id"] for c in archives[merged_away]["customer"]] == [str(merged_away)]
+    for customer_id in (kept, merged_away):
+        [record] = archives[customer_id]["customer_merge"]
+        assert (record["id"], record["survivor"], record["duplicate"]) == (str(merge_id), str(kept), str(merged_away))
+        # Sealed in the database, opened in the archive as every other personal value.
+        assert record["profile"] == {"filled": {}, "conflicts": {"name": "韩梅梅1", "email": "han1@example.com"}}
+    assert archives[bystander]["customer_merge"] == []

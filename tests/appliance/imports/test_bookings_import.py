@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from appliance.auth.actor import Actor, Grant
+from appliance.auth.actor import Actor, Grant, cli_actor
 from appliance.auth.roles import Role
 from appliance.bookings.tables import Allocation, Booking
+from appliance.customers.merge import merge_customers
 from appliance.customers.queries import find_customer_ids
 from appliance.customers.tables import Customer
 from appliance.testing.builders import make_branch, make_resource, make_service
@@ -96,3 +97,22 @@ async def test_a_manager_imports_only_into_their_branch(database: str) -> None:
 
     assert [(p.row, p.code) for p in job.problems] == [(3, "branch_not_allowed")]
     assert (job.counts.created, await Booking.count()) == (1, 1)
+
+
+async def test_a_booking_with_the_phone_of_a_merged_duplicate_goes_to_the_survivor(database: str) -> None:
+    await _shop()
+    first = [HEADERS, ["张伟", "13800138000", "精油按摩", "静安店", "王芳", "2025-03-05 14:30", "已完成", "198"]]
+    second = [HEADERS, ["张伟", "13800138001", "精油按摩", "静安店", "王芳", "2025-04-02 10:00", "已完成", "198"]]
+    await imported(csv_bytes(first), "bookings")
+    await imported(csv_bytes(second), "bookings")
+    [survivor] = await find_customer_ids(phone="+8613800138000")
+    [duplicate] = await find_customer_ids(phone="+8613800138001")
+    await merge_customers(survivor, duplicate, actor=cli_actor())
+
+    job = await imported(csv_bytes([*second, ["", "13800138001", "精油按摩", "静安店", "", "2025-05-01 10:00", "已完成", "198"]]), "bookings")
+
+    assert (job.status, job.counts.created, job.counts.unchanged, job.counts.customers_created) == ("done", 1, 1, 0)
+    owners = await Booking.select(Booking.customer).order_by(Booking.starts_at)
+    assert [b["customer"] for b in owners] == [survivor, survivor, survivor]
+    kept = await Customer.select(Customer.visit_count).where(Customer.id == survivor).first()
+    assert kept is not None and kept["visit_count"] == 3

@@ -9,7 +9,10 @@ from appliance.auth.actor import cli_actor
 from appliance.core.clock import utc_now
 from appliance.imports.actions import STALE, ImportRequest, resume_imports, run_import, start_import
 from appliance.imports.tables import ImportFileChunk, ImportJob
+from appliance.customers.actions import match_or_create_customer
+from appliance.customers.merge import merge_customers
 from appliance.customers.queries import find_customer_ids
+from appliance.customers.schemas import CustomerContact
 from appliance.customers.sealing import opened_customer, opened_note
 from appliance.customers.tables import Customer, CustomerNote, CustomerTag, PointsEntry
 from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
@@ -170,3 +173,32 @@ async def test_a_job_whose_worker_died_is_resumed_and_finishes_once(database: st
     job = await ImportJob.select(ImportJob.status, ImportJob.attempts).where(ImportJob.id == job_id).first()
     assert job == {"status": "done", "attempts": 1}
     assert await Customer.count() == 2
+
+
+async def test_a_row_of_a_merged_duplicate_updates_the_survivor_and_never_the_merged_one(database: str) -> None:
+    contact = lambda name, phone, email=None: CustomerContact(name=name, phone=phone, email=email)  # noqa: E731
+    survivor = await match_or_create_customer(contact("张伟", "+8613800138000"), channel="web", actor=cli_actor())
+    by_phone = await match_or_create_customer(contact("张伟 (2)", "+8613800138001"), channel="web", actor=cli_actor())
+    by_email = await match_or_create_customer(contact("张伟 (3)", "+8613800138002", "zw3@example.com"), channel="web", actor=cli_actor())
+    for duplicate in (by_phone, by_email):
+        await merge_customers(survivor, duplicate, actor=cli_actor())
+    merged_rows = await Customer.select().where(Customer.id.is_in([by_phone, by_email])).order_by(Customer.id)
+    count = await Customer.count()
+    rows = [
+        HEADERS,
+        ["张伟", "13800138001", "", "女", "", "", "导入", "", "", ""],  # the phone of one merged away
+        ["张伟", "", "zw3@example.com", "", "1990-03-05", "", "", "", "", ""],  # the email of another
+    ]
+
+    job = await imported(csv_bytes(rows))
+
+    assert (job.status, job.counts.created, job.counts.updated) == ("done", 0, 1)
+    assert await Customer.count() == count
+    kept = opened_customer(await Customer.select().where(Customer.id == survivor).first() or {})
+    assert (kept["phone"], kept["gender"], kept["birthday"]) == ("+8613800138000", "female", date(1990, 3, 5))
+    assert [t["tag"] for t in await CustomerTag.select().where(CustomerTag.customer == survivor)] == ["导入"]
+    assert await Customer.select().where(Customer.id.is_in([by_phone, by_email])).order_by(Customer.id) == merged_rows
+    assert await CustomerTag.count().where(CustomerTag.customer.is_in([by_phone, by_email])) == 0
+
+    again = await imported(csv_bytes(rows))
+    assert (again.counts.created, again.counts.updated, again.counts.unchanged) == (0, 0, 1)

@@ -104,13 +104,16 @@ async def test_a_duplicate_is_merged_and_the_merge_undone_through_the_pages(clie
     assert f"duplicate={duplicate}" in search.text
     preview = await client.get(f"/admin/customers/{survivor}/merge", params={"phone": phone(2), "duplicate": str(duplicate)})
     assert re.search(r"Bookings|预约", preview.text) and ": 1</li>" in preview.text
+    # The duplicate's name is not taken (the survivor has one): shown as a conflict, kept in the record.
+    assert re.search(r'class="merge-conflicts"><dt>(Name|姓名)</dt><dd>韩梅梅 \(旧号\)</dd>', preview.text)
     merged = await client.post(f"/admin/customers/{survivor}/merge", data={"duplicate_id": str(duplicate)}, headers=headers)
 
     record_path = merged.headers["hx-location"]
     [merge] = await queries.list_merges(survivor)
     assert record_path == f"/admin/customers/merges/{merge.id}" and merge.moved.bookings == [moved]
     assert _rows((await client.get("/admin/customers")).text) == [str(survivor)]
-    assert "/undo" in (await client.get(record_path)).text
+    record_page = (await client.get(record_path)).text
+    assert "/undo" in record_page and "<dd>韩梅梅 (旧号)</dd>" in record_page
     undone = await client.post(f"{record_path}/undo", headers=headers)
     assert undone.headers["hx-location"] == record_path
     assert (await queries.get_merge(merge.id)).undone_at is not None
