@@ -15,7 +15,7 @@ from appliance.auth.actor import cli_actor
 from appliance.core.clock import utc_now
 from appliance.core.db import write_transaction
 from appliance.core.errors import Conflict
-from appliance.events import actions, outbox
+from appliance.events import actions, attempts, outbox
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.retry import FIRST_WAIT, JITTER, max_attempts
 from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscribe, unsubscribe
@@ -259,7 +259,7 @@ async def test_a_first_try_that_could_not_finish_within_its_claim_is_handed_back
     await make_branch()
     event_id = await event_of("branch.created")
     sent: list[tuple[str, tuple[str, ...]]] = []
-    monkeypatch.setattr(actions, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
+    monkeypatch.setattr(attempts, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
     # A claim shorter than the subscriber's timeout: as if the try had waited for its turn that long.
     monkeypatch.setattr(actions, "CLAIM_MARGIN", -timedelta(seconds=1))
 
