@@ -3,11 +3,12 @@ a dead one. Each step claims its row with a conditional update first, so a messa
 redelivery, the sweeper racing the broker) does the work once.
 
 The worker's fan-out (`fan_out_and_deliver`) also makes each delivery's first try itself, without a
-second message: the deliveries are created already claimed by it, in the transaction that claims their
-event, and each is then tried on its own, all of them at once, so one subscriber's failure or slowness
-holds up no other (tries that finish together are recorded together: see `attempts`). Should the worker die after that commit, the claims lapse and the sweeper
-hands the deliveries on, as it does for a worker killed in the middle of any delivery. Retries, the
-sweeper's hand-overs and re-sends go through `deliver`, one message per try.
+second message: the deliveries are created already claimed by it, atomically with the claim of their
+event (one statement on PostgreSQL), and each is then tried on its own, all of them at once, so one
+subscriber's failure or slowness holds up no other (tries that finish together are recorded together:
+see `attempts`). Should the worker die after that commit, the claims lapse and the sweeper hands the
+deliveries on, as it does for a worker killed in the middle of any delivery. Retries, the sweeper's
+hand-overs and re-sends go through `deliver`, one message per try.
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ _CLAIM_EVENTS = (
     "UPDATE outbox_event SET dispatched_at = {{}} WHERE id IN ({ids}) AND dispatched_at IS NULL"
     f" RETURNING {', '.join(_EVENT_COLUMNS)}"
 )
+# PostgreSQL reads the events first and then, in one statement (no transaction held over two round
+# trips), claims them and creates the deliveries of only those it claimed: a concurrent copy of the
+# message that claimed one first leaves its deliveries to that copy.
+_UNDISPATCHED = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM outbox_event WHERE id = ANY({{}}::uuid[]) AND dispatched_at IS NULL"
+_CLAIM_AND_CREATE = """
+WITH claimed AS (
+  UPDATE outbox_event SET dispatched_at = {} WHERE id = ANY({}::uuid[]) AND dispatched_at IS NULL RETURNING id
+)
+INSERT INTO delivery (id, event, subscriber, status, attempts, claimed_until, last_error, created_at, updated_at)
+SELECT planned.id, planned.event, planned.subscriber, {}::varchar, {}::int, {}::timestamptz, '', {}::timestamptz,
+       {}::timestamptz
+  FROM unnest({}::uuid[], {}::uuid[], {}::varchar[]) AS planned(id, event, subscriber)
+  JOIN claimed ON claimed.id = planned.event
+RETURNING id
+"""
 _DELIVERY_COLUMNS = (
     "INSERT INTO delivery (id, event, subscriber, status, attempts, claimed_until, last_error, created_at,"
     " updated_at) VALUES "
@@ -96,26 +112,39 @@ class _Planned:
 
 async def _create_deliveries(event_ids: Sequence[UUID], claim: timedelta | None) -> tuple[list[_Planned], datetime]:
     """Claim those of the events not fanned out yet and create one delivery per subscriber that wants
-    each, in one transaction: pending, or (with `claim`) already running for this worker's first try.
-    Returns the deliveries and the end of their claim."""
-    async with write_transaction():
-        now = utc_now()
-        claimed_until = now + (claim or timedelta(0))
-        claimed = await run_sql(_CLAIM_EVENTS.format(ids=", ".join(["{}"] * len(event_ids))), now, *event_ids)
-        if not claimed:
+    each, atomically: pending, or (with `claim`) already running for this worker's first try. Returns
+    the deliveries and the end of their claim."""
+    now = utc_now()
+    claimed_until = now + (claim or timedelta(0))
+    status, attempts, until = ("running", 1, claimed_until) if claim else ("pending", 0, None)
+    if current_dialect() == "postgresql":
+        if not (events := await run_sql(_UNDISPATCHED, list(event_ids))):
             return [], claimed_until
-        everyone = subscribers()
-        planned = []
-        for row in claimed:
-            envelope = _envelope(row)
-            planned += [_Planned(uuid4(), s, envelope) for s in everyone if _wants(s.key, s.wants, envelope)]
-        if planned:
-            status, attempts, until = ("running", 1, claimed_until) if claim else ("pending", 0, None)
+        planned = _plan(events)
+        created = await run_sql(
+            _CLAIM_AND_CREATE, now, [row["id"] for row in events], status, attempts, until, now, now,
+            [p.id for p in planned], [p.envelope.id for p in planned], [p.target.key for p in planned],
+        )
+        ids = {row["id"] for row in created}  # those of events a concurrent copy of the message claimed first are not
+        return [p for p in planned if p.id in ids], claimed_until
+    async with write_transaction():
+        claimed = await run_sql(_CLAIM_EVENTS.format(ids=", ".join(["{}"] * len(event_ids))), now, *event_ids)
+        if planned := _plan(claimed):
             args: list[Any] = []
             for p in planned:
                 args += (p.id, p.envelope.id, p.target.key, status, attempts, until, now, now)
             await run_sql(_DELIVERY_COLUMNS + ", ".join([_DELIVERY_ROW] * len(planned)), *args)
     return planned, claimed_until
+
+
+def _plan(events: list[dict[str, Any]]) -> list[_Planned]:
+    """A delivery for each subscriber that wants each of these events (outbox rows)."""
+    everyone = subscribers()
+    planned = []
+    for row in events:
+        envelope = _envelope(row)
+        planned += [_Planned(uuid4(), s, envelope) for s in everyone if _wants(s.key, s.wants, envelope)]
+    return planned
 
 
 async def fan_out(event_id: UUID) -> list[UUID]:
