@@ -58,7 +58,9 @@ _CLAIM_EVENTS = (
 # PostgreSQL reads the events first and then, in one statement (no transaction held over two round
 # trips), claims them and creates the deliveries of only those it claimed: a concurrent copy of the
 # message that claimed one first leaves its deliveries to that copy.
-_UNDISPATCHED = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM outbox_event WHERE id = ANY({{}}::uuid[]) AND dispatched_at IS NULL"
+_UNDISPATCHED = (
+    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM outbox_event WHERE id = ANY({{}}::uuid[]) AND dispatched_at IS NULL"
+)
 _CLAIM_AND_CREATE = """
 WITH claimed AS (
   UPDATE outbox_event SET dispatched_at = {} WHERE id = ANY({}::uuid[]) AND dispatched_at IS NULL RETURNING id

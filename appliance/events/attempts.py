@@ -39,7 +39,8 @@ WITH tried AS (
   INSERT INTO attempt (id, delivery, number, started_at, duration_ms, outcome, response)
   SELECT attempt, delivery, number, started_at, duration_ms, outcome, response FROM tried
 )
-UPDATE delivery SET status = tried.status, claimed_until = NULL, updated_at = {}, next_attempt_at = tried.next_attempt_at,
+UPDATE delivery SET status = tried.status, claimed_until = NULL, updated_at = {},
+  next_attempt_at = tried.next_attempt_at,
   last_error = CASE WHEN tried.outcome = 'success' THEN '' ELSE tried.response END, completed_at = tried.completed_at
 FROM tried WHERE delivery.id = tried.delivery
 """

@@ -16,13 +16,13 @@ carry the same bookkeeping.
 Fan-out: N events (5000; 300 quick) are written with `add_events` in ten write transactions by this process,
 which binds the Redis broker, so each commit hands its events over in `fan_out` messages of up to
 `HAND_OVER_BATCH` (20) ids; the clock runs from just before the first write to the last `bench.noop`
-delivery's `completed_at`. A `fan_out` message's task claims its events, creates their deliveries in one
-transaction and makes each delivery's first try itself, those that finish in the same turn of the worker's loop
-recorded in one statement. Baseline: N messages to an async no-op actor on the same
-broker and workers, sent by `BASELINE_SENDERS` threads (one alone sends no faster than two workers handle, and
-the baseline would measure the sender), from just before the first send to the moment the worker counting the
-last one records it. For attribution: the workers' CPU per event and per message (Linux), and how many messages the sweepers
-re-sent meanwhile (from their "swept" lines).
+delivery's `completed_at`. A `fan_out` message's task claims its events and creates their deliveries in one
+statement, then makes each delivery's first try itself, those that finish in the same turn of the worker's loop
+recorded in one statement. Baseline: N messages to an async no-op actor on the same broker and workers, sent by
+`BASELINE_SENDERS` threads (one alone sends no faster than two workers handle, and the baseline would measure the
+sender), from just before the first send to the moment the worker counting the last one records it. For
+attribution: the workers' CPU per event and per message (Linux), and how many messages the sweepers re-sent
+meanwhile (from their "swept" lines).
 
 Timers: M timers (10000; 500 quick), `schedule_timer` with 500 per write transaction, due spread evenly over
 60 s (10 s quick; `--timer-spread 0` puts them all at one instant) from 20 s (5 s quick) after scheduling

@@ -1,4 +1,5 @@
-"""Recording tries: those that finish together share a write, and one that cannot be recorded costs no other its record."""
+"""Recording tries: those that finish together share a write, and one that cannot be recorded costs no other
+its record."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ async def test_tries_finished_together_are_all_recorded_with_their_outcomes() ->
 async def test_a_try_that_cannot_be_recorded_costs_no_other_try_its_record() -> None:
     [delivery, *_] = await _claimed_deliveries()
     started = utc_now()
-    vanished = Tried(uuid4(), 1, started, 1, "success", "", None)  # its delivery is gone: the attempt cannot refer to it
+    # Its delivery is gone: its attempt cannot refer to it.
+    vanished = Tried(uuid4(), 1, started, 1, "success", "", None)
     healthy = Tried(delivery.id, 1, started, 1, "success", "", None)
 
     results = await asyncio.gather(record(vanished), record(healthy), return_exceptions=True)
