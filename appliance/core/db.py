@@ -174,6 +174,11 @@ def after_commit_collect(key: str, items: Sequence[T], callback: Callable[[list[
     collected.extend(items)
 
 
+def in_transaction() -> bool:
+    """Whether the caller runs inside a transaction (a write transaction, or Piccolo's own)."""
+    return _work.get() is not None or current_engine().current_transaction.get() is not None
+
+
 async def insert_at_commit(table: str, columns: tuple[str, ...], row: Sequence[Any]) -> None:
     """Insert `row` into `table` just before the surrounding write transaction commits, in one statement
     with the other rows queued so (on PostgreSQL one statement for every table: a transaction's audit

@@ -3,11 +3,12 @@ a dead one. Each step claims its row with a conditional update first, so a messa
 redelivery, the sweeper racing the broker) does the work once.
 
 The worker's fan-out (`fan_out_and_deliver`) also makes each delivery's first try itself, without a
-second message: the deliveries are created already claimed by it, in the transaction that claims their
-event, and each is then tried and recorded on its own, all of them at once, so one subscriber's failure
-or slowness holds up no other. Should the worker die after that commit, the claims lapse and the sweeper
-hands the deliveries on, as it does for a worker killed in the middle of any delivery. Retries, the
-sweeper's hand-overs and re-sends go through `deliver`, one message per try.
+second message: the deliveries are created already claimed by it, atomically with the claim of their
+event (one statement on PostgreSQL), and each is then tried on its own, all of them at once, so one
+subscriber's failure or slowness holds up no other (tries that finish together are recorded together:
+see `attempts`). Should the worker die after that commit, the claims lapse and the sweeper hands the
+deliveries on, as it does for a worker killed in the middle of any delivery. Retries, the sweeper's
+hand-overs and re-sends go through `deliver`, one message per try.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from appliance.core.clock import utc_now
 from appliance.core.db import after_commit, current_dialect, json_value, run_sql, write_transaction
 from appliance.core.errors import Conflict, NotFound
 from appliance.core.log import get_logger, redact_text
+from appliance.events.attempts import Tried, record, send_delivery
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.outbox import envelope_of
-from appliance.events.retry import next_wait, rides_on_broker
+from appliance.events.retry import next_wait
 from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscriber, subscribers
-from appliance.events.tables import Delivery, OutboxEvent
-from appliance.worker.actors import enqueue
+from appliance.events.tables import Delivery
 
 _log = get_logger(__name__)
 
@@ -54,31 +55,46 @@ _CLAIM_EVENTS = (
     "UPDATE outbox_event SET dispatched_at = {{}} WHERE id IN ({ids}) AND dispatched_at IS NULL"
     f" RETURNING {', '.join(_EVENT_COLUMNS)}"
 )
+# PostgreSQL reads the events first and then, in one statement (no transaction held over two round
+# trips), claims them and creates the deliveries of only those it claimed: a concurrent copy of the
+# message that claimed one first leaves its deliveries to that copy.
+_UNDISPATCHED = (
+    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM outbox_event WHERE id = ANY({{}}::uuid[]) AND dispatched_at IS NULL"
+)
+_CLAIM_AND_CREATE = """
+WITH claimed AS (
+  UPDATE outbox_event SET dispatched_at = {} WHERE id = ANY({}::uuid[]) AND dispatched_at IS NULL RETURNING id
+)
+INSERT INTO delivery (id, event, subscriber, status, attempts, claimed_until, last_error, created_at, updated_at)
+SELECT planned.id, planned.event, planned.subscriber, {}::varchar, {}::int, {}::timestamptz, '', {}::timestamptz,
+       {}::timestamptz
+  FROM unnest({}::uuid[], {}::uuid[], {}::varchar[]) AS planned(id, event, subscriber)
+  JOIN claimed ON claimed.id = planned.event
+RETURNING id
+"""
 _DELIVERY_COLUMNS = (
     "INSERT INTO delivery (id, event, subscriber, status, attempts, claimed_until, last_error, created_at,"
     " updated_at) VALUES "
 )
 _DELIVERY_ROW = "({}, {}, {}, {}, {}, {}, '', {}, {})"
-_INSERT_ATTEMPT = (
-    "INSERT INTO attempt (id, delivery, number, started_at, duration_ms, outcome, response)"
-    " VALUES ({}, {}, {}, {}, {}, {}, {})"
+# A retry's (or a sweeper hand-over's) claim: a due pending delivery, or a running one whose worker
+# stopped answering. On PostgreSQL the claim reads its event in the same statement.
+_CLAIM = (
+    "UPDATE delivery SET status = 'running', claimed_until = {}, attempts = attempts + 1, updated_at = {}"
+    " WHERE id = {} AND (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= {})"
+    " OR status = 'running' AND claimed_until < {}) RETURNING event, subscriber, attempts"
 )
-_UPDATE_DELIVERY = (
-    "UPDATE delivery SET status = {}, claimed_until = NULL, updated_at = {}, next_attempt_at = {}, last_error = {},"
-    " completed_at = {} WHERE id = {}"
+_CLAIM_WITH_EVENT = (
+    f"WITH claimed AS ({_CLAIM}) SELECT claimed.subscriber, claimed.attempts,"
+    f" {', '.join('e.' + column for column in _EVENT_COLUMNS)}"
+    " FROM claimed LEFT JOIN outbox_event e ON e.id = claimed.event"
 )
-# PostgreSQL records a try in one statement, which is a transaction of its own (SQLite has no data-
-# modifying WITH: there the two statements share a write transaction).
-_SETTLE_IN_ONE = f"WITH tried AS ({_INSERT_ATTEMPT}) {_UPDATE_DELIVERY}"
+_SELECT_EVENT = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM outbox_event WHERE id = {{}}"
 # Gives back a first try's claim untried, unless the claim lapsed and someone else took the delivery since.
 _RELEASE = (
     "UPDATE delivery SET status = 'pending', attempts = attempts - 1, claimed_until = NULL, updated_at = {}"
     " WHERE id = {} AND status = 'running' AND claimed_until = {}"
 )
-
-
-def send_delivery(delivery_id: UUID, delay: timedelta | None = None) -> None:
-    enqueue("deliver", str(delivery_id), delay=delay)
 
 
 def claim_period() -> timedelta:
@@ -98,26 +114,39 @@ class _Planned:
 
 async def _create_deliveries(event_ids: Sequence[UUID], claim: timedelta | None) -> tuple[list[_Planned], datetime]:
     """Claim those of the events not fanned out yet and create one delivery per subscriber that wants
-    each, in one transaction: pending, or (with `claim`) already running for this worker's first try.
-    Returns the deliveries and the end of their claim."""
-    async with write_transaction():
-        now = utc_now()
-        claimed_until = now + (claim or timedelta(0))
-        claimed = await run_sql(_CLAIM_EVENTS.format(ids=", ".join(["{}"] * len(event_ids))), now, *event_ids)
-        if not claimed:
+    each, atomically: pending, or (with `claim`) already running for this worker's first try. Returns
+    the deliveries and the end of their claim."""
+    now = utc_now()
+    claimed_until = now + (claim or timedelta(0))
+    status, attempts, until = ("running", 1, claimed_until) if claim else ("pending", 0, None)
+    if current_dialect() == "postgresql":
+        if not (events := await run_sql(_UNDISPATCHED, list(event_ids))):
             return [], claimed_until
-        everyone = subscribers()
-        planned = []
-        for row in claimed:
-            envelope = envelope_of({k: json_value(row[k]) if k in _JSON_COLUMNS else row[k] for k in _EVENT_COLUMNS})
-            planned += [_Planned(uuid4(), s, envelope) for s in everyone if _wants(s.key, s.wants, envelope)]
-        if planned:
-            status, attempts, until = ("running", 1, claimed_until) if claim else ("pending", 0, None)
+        planned = _plan(events)
+        created = await run_sql(
+            _CLAIM_AND_CREATE, now, [row["id"] for row in events], status, attempts, until, now, now,
+            [p.id for p in planned], [p.envelope.id for p in planned], [p.target.key for p in planned],
+        )
+        ids = {row["id"] for row in created}  # those of events a concurrent copy of the message claimed first are not
+        return [p for p in planned if p.id in ids], claimed_until
+    async with write_transaction():
+        claimed = await run_sql(_CLAIM_EVENTS.format(ids=", ".join(["{}"] * len(event_ids))), now, *event_ids)
+        if planned := _plan(claimed):
             args: list[Any] = []
             for p in planned:
                 args += (p.id, p.envelope.id, p.target.key, status, attempts, until, now, now)
             await run_sql(_DELIVERY_COLUMNS + ", ".join([_DELIVERY_ROW] * len(planned)), *args)
     return planned, claimed_until
+
+
+def _plan(events: list[dict[str, Any]]) -> list[_Planned]:
+    """A delivery for each subscriber that wants each of these events (outbox rows)."""
+    everyone = subscribers()
+    planned = []
+    for row in events:
+        envelope = _envelope(row)
+        planned += [_Planned(uuid4(), s, envelope) for s in everyone if _wants(s.key, s.wants, envelope)]
+    return planned
 
 
 async def fan_out(event_id: UUID) -> list[UUID]:
@@ -178,34 +207,42 @@ def _wants(key: str, wants: Any, envelope: Any) -> bool:
         return False
 
 
-async def _claim(delivery_id: UUID, now: datetime) -> dict[str, Any] | None:
-    """Take a due pending delivery, or a running one whose worker stopped answering."""
-    due = (Delivery.status == "pending") & (
-        Delivery.next_attempt_at.is_null() | (Delivery.next_attempt_at <= now)
-    )
-    abandoned = (Delivery.status == "running") & (Delivery.claimed_until < now)
-    async with write_transaction():
-        rows = await Delivery.update({
-            Delivery.status: "running", Delivery.claimed_until: now + claim_period(),
-            Delivery.attempts: Delivery.attempts + 1, Delivery.updated_at: now,
-        }).where((Delivery.id == delivery_id) & (due | abandoned)).returning(
-            Delivery.id, Delivery.event, Delivery.subscriber, Delivery.attempts
-        )
-    return rows[0] if rows else None
+async def _claim(delivery_id: UUID, now: datetime) -> tuple[dict[str, Any], Envelope | None] | None:
+    """Take a due delivery (see `_CLAIM`); with its event, None when the event is gone."""
+    args = (now + claim_period(), now, delivery_id, now, now)
+    if current_dialect() == "postgresql":
+        rows = await run_sql(_CLAIM_WITH_EVENT, *args)  # a transaction of its own
+        if not rows:
+            return None
+        claimed, event = rows[0], rows[0]
+    else:
+        async with write_transaction():
+            rows = await run_sql(_CLAIM, *args)
+            if not rows:
+                return None
+            claimed = rows[0]
+            events = await run_sql(_SELECT_EVENT, claimed["event"])
+            event = events[0] if events else None
+    envelope = _envelope(event) if event is not None and event["id"] is not None else None
+    return claimed, envelope
+
+
+def _envelope(row: dict[str, Any]) -> Envelope:
+    """The envelope of an outbox row read by a hand-written statement (JSON as text)."""
+    return envelope_of({k: json_value(row[k]) if k in _JSON_COLUMNS else row[k] for k in _EVENT_COLUMNS})
 
 
 async def deliver(delivery_id: UUID, *, rng: random.Random | None = None) -> str:
     """Try one delivery now: "done", "retry", "dead", or "skipped" (not due, or someone else has it)."""
     started_at = utc_now()
-    claimed = await _claim(delivery_id, started_at)
-    if claimed is None:
+    if (claim := await _claim(delivery_id, started_at)) is None:
         return "skipped"
-    target = subscriber(claimed["subscriber"])
-    row = await OutboxEvent.select().where(OutboxEvent.id == claimed["event"]).output(load_json=True).first()
-    if target is None or row is None:
+    claimed, envelope = claim
+    number, target = claimed["attempts"], subscriber(claimed["subscriber"])
+    if target is None or envelope is None:
         response = "no such subscriber" if target is None else "event gone"
-        return await _settle(delivery_id, claimed["attempts"], started_at, 0, "failed", response, None)
-    return await _try(delivery_id, target, envelope_of(row), claimed["attempts"], started_at, rng)
+        return await _settle(Tried(delivery_id, number, started_at, 0, "failed", response, None))
+    return await _try(delivery_id, target, envelope, number, started_at, rng)
 
 
 async def _try(
@@ -229,7 +266,7 @@ async def _try(
     if outcome == "retry" and (retry_after := next_wait(number, rng)) is None:
         outcome = "failed"
         response = f"gave up after {number} attempts: {response}"[:RESPONSE_CHARS]
-    return await _settle(delivery_id, number, started_at, duration_ms, outcome, response, retry_after)
+    return await _settle(Tried(delivery_id, number, started_at, duration_ms, outcome, response, retry_after))
 
 
 def _describe(exc: BaseException) -> str:
@@ -237,29 +274,9 @@ def _describe(exc: BaseException) -> str:
     return redact_text(text)[:RESPONSE_CHARS]
 
 
-async def _settle(
-    delivery_id: UUID, number: int, started_at: datetime, duration_ms: int, outcome: str, response: str,
-    retry_after: timedelta | None,
-) -> str:
-    """Record the try as an attempt and the delivery's new state, together."""
-    now = utc_now()
-    status = {"success": "done", "retry": "pending", "failed": "dead"}[outcome]
-    attempt = (uuid4(), delivery_id, number, started_at, duration_ms, outcome, response)
-    delivery = (
-        status, now, now + retry_after if retry_after is not None else None, "" if outcome == "success" else response,
-        now if status == "done" else None, delivery_id,
-    )
-    retry_on_broker = retry_after is not None and rides_on_broker(retry_after)
-    if current_dialect() == "postgresql":
-        await run_sql(_SETTLE_IN_ONE, *attempt, *delivery)  # a transaction of its own (or part of the caller's)
-        if retry_on_broker:
-            after_commit(lambda: send_delivery(delivery_id, retry_after))
-    else:
-        async with write_transaction():
-            await run_sql(_INSERT_ATTEMPT, *attempt)
-            await run_sql(_UPDATE_DELIVERY, *delivery)
-            if retry_on_broker:
-                after_commit(lambda: send_delivery(delivery_id, retry_after))
+async def _settle(tried: Tried) -> str:
+    """Record the try as an attempt and the delivery's new state, together; the outcome as `deliver` says it."""
+    status = await record(tried)
     return {"done": "done", "pending": "retry", "dead": "dead"}[status]
 
 

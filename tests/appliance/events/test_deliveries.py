@@ -15,7 +15,7 @@ from appliance.auth.actor import cli_actor
 from appliance.core.clock import utc_now
 from appliance.core.db import write_transaction
 from appliance.core.errors import Conflict
-from appliance.events import actions, outbox
+from appliance.events import actions, attempts, outbox
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.retry import FIRST_WAIT, JITTER, max_attempts
 from appliance.events.subscribers import Permanent, Retryable, Subscriber, subscribe, unsubscribe
@@ -227,6 +227,23 @@ async def test_the_worker_fans_out_a_batch_and_tries_each_delivery_once_on_its_o
     assert len(healthy.handled) == 2 and await Delivery.count() == 4 and await Attempt.count() == 4
 
 
+async def test_two_copies_of_a_fan_out_message_at_once_create_and_try_each_delivery_once(
+    recorders: list[Recorder],
+) -> None:
+    recorder = Recorder("test.once")
+    register(recorders, recorder)
+    await make_branch()
+    event_id = await event_of("branch.created")
+
+    # Both copies may read the event as not fanned out yet; only the one that claims it creates deliveries.
+    first, second = await asyncio.gather(
+        actions.fan_out_and_deliver([event_id]), actions.fan_out_and_deliver([event_id])
+    )
+
+    assert sorted([*first, *second]) == ["done"] and len(recorder.handled) == 1
+    assert await Delivery.count().where(Delivery.subscriber == "test.once") == 1
+
+
 async def test_first_tries_a_worker_died_before_making_are_handed_on_once_their_claim_lapses(
     recorders: list[Recorder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,7 +276,7 @@ async def test_a_first_try_that_could_not_finish_within_its_claim_is_handed_back
     await make_branch()
     event_id = await event_of("branch.created")
     sent: list[tuple[str, tuple[str, ...]]] = []
-    monkeypatch.setattr(actions, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
+    monkeypatch.setattr(attempts, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
     # A claim shorter than the subscriber's timeout: as if the try had waited for its turn that long.
     monkeypatch.setattr(actions, "CLAIM_MARGIN", -timedelta(seconds=1))
 
