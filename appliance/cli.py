@@ -190,8 +190,9 @@ def reports() -> None:
 
 @reports.command("rebuild")
 def reports_rebuild() -> None:
-    """Derive the report rollups again from every booking (they are kept current as bookings change; this
-    sets them right after writes that went around the appliance, such as SQL by hand)."""
+    """Derive the report rollups again from every booking and clear the stale marks (booking changes mark
+    their days and reports derive those before reading; this sets the rollups right after writes that went
+    around the appliance, such as SQL by hand)."""
     from appliance.db.migrate import pending_migrations
     from appliance.reports.rollup import rebuild
 

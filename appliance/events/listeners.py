@@ -13,7 +13,7 @@ Listener = Callable[[Envelope], Awaitable[None]]
 
 # Modules whose import registers listeners: loaded before the first event of every process, so no
 # change can commit without them, whatever the process (server, worker, CLI) imported.
-LISTENER_MODULES = ["appliance.automation.engine", "appliance.customers.facts", "appliance.reports.rollup"]
+LISTENER_MODULES = ["appliance.automation.engine", "appliance.customers.facts", "appliance.reports.stale"]
 
 _listeners: dict[str, Listener] = {}
 

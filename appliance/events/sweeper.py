@@ -36,11 +36,12 @@ _LOCK_KEY = 0x61707077  # "appw": one sweeper at a time across every process sha
 
 # Steps other packages hand the sweeper, by import path so this package does not depend on theirs; each
 # takes the time and returns how many rows it handled. Every pass: sealing the audit log (and signing its
-# checkpoints). Housekeeping, at most once per HOUSEKEEPING_EVERY: purging what must not be kept,
+# checkpoints), resuming imports, deriving the report rollups that changes marked stale (the oldest first). Housekeeping, at most once per HOUSEKEEPING_EVERY: purging what must not be kept,
 # archiving what is kept elsewhere.
 EVERY_PASS = {
     "audit entries sealed": "appliance.audit.sealing:seal_and_checkpoint",
     "imports resumed": "appliance.imports.actions:resume_imports",
+    "report marks refreshed": "appliance.reports.stale:refresh_oldest",
 }
 HOUSEKEEPING = {
     "idempotency records": "appliance.bookings.idempotency:purge_expired_records",

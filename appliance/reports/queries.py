@@ -1,4 +1,5 @@
-"""Answer a report: the branches the caller may see, one aggregate query over the rollups, then the table's rows."""
+"""Answer a report: the branches the caller may see, the rollups it reads taken up to date, one aggregate query
+over them, then the table's rows."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from appliance.reports.logic import (
     ReportQuery, buckets_between, hours, month_label, month_number, period_bounds, rate,
 )
 from appliance.reports.schemas import Cell, ReportTable
+from appliance.reports.stale import refresh_for_report
 
 REPORT_WORK_MEM: Final = "64MB"
 
@@ -312,8 +314,15 @@ _ANSWERS: Final[dict[str, Callable[[ReportQuery, Sequence[ScopeBranch]], Awaitab
 }
 
 
+# Reports over customers' first visits (report_customer_first, ever, in the branches): a change on any day of
+# their branches can move those, so all of the branches' stale marks are taken in first, not only the period's.
+SINCE_FIRST_VISITS: Final = frozenset({"new_vs_returning", "retention_cohorts"})
+
+
 async def run_report(query: ReportQuery, *, actor: Actor) -> ReportTable:
     branches = await branches_for(actor, query.branch_id)
+    period = None if query.report.name in SINCE_FIRST_VISITS else (query.first_day, query.last_day)
+    await refresh_for_report({b.id: b.tz for b in branches}, period)
     rows = await _ANSWERS[query.report.name](query, branches)
     return ReportTable(
         name=query.report.name, title_zh=query.report.title_zh, title_en=query.report.title_en,

@@ -1,9 +1,8 @@
-"""Keeping the report rollups (reports.tables) true: derived again, for the local days a change touched, in
-the transaction of the change — booking changes and survey answers through an in-transaction listener, bulk
-writes (imports, the demo, a restore) by calling `refresh_days` or `rebuild` themselves.
+"""Deriving the report rollups (reports.tables) again: for local days of a branch (the days marked stale by
+booking changes, appliance.reports.stale; the days an import wrote) or, in a rebuild, for all of them.
 
 Rows are derived from the bookings rather than incremented: a day's rows are deleted and computed again, so
-however events repeat or interleave they cannot drift from what the reports would compute over the bookings.
+however changes repeat or interleave they cannot drift from what the reports would compute over the bookings.
 """
 
 from __future__ import annotations
@@ -19,16 +18,10 @@ from zoneinfo import ZoneInfo
 from appliance.bookings.logic import utc_offset_segments
 from appliance.bookings.tables import Booking
 from appliance.core.db import Dialect, current_dialect, instant_value, uuid_value, write_transaction
-from appliance.events.envelope import Envelope
-from appliance.events.listeners import listen
 from appliance.reports import rollup_sql as sql
 from appliance.reports.logic import period_bounds
 
 ROLLUP_LOCK: Final = "reports.rollup"  # taken shared by every refresh, alone by a rebuild
-# Events about a customer that move bookings between customers (a merge, its undo): both sides derive again.
-MOVES_BOOKINGS: Final = frozenset({"customer.merged", "customer.merge_undone"})
-# Events about a booking that can change what the reports count (a fired timer, say, changes nothing).
-CHANGES_A_BOOKING: Final = ("booking.", "survey.answered")
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,7 @@ async def _serialise(keys: Sequence[str], *, whole: bool = False) -> None:
         )
 
 
-async def _zones(branches: Iterable[UUID] | None = None) -> dict[UUID, ZoneInfo]:
+async def branch_zones(branches: Iterable[UUID] | None = None) -> dict[UUID, ZoneInfo]:
     rows = await Booking.raw("SELECT id, timezone FROM branch")
     wanted = None if branches is None else set(branches)
     return {
@@ -124,22 +117,25 @@ def _spanned(rows: Iterable[dict[str, Any]], zones: dict[UUID, ZoneInfo]) -> lis
     return ranges
 
 
-async def rebuild(branches: Sequence[UUID] | None = None) -> None:
+async def rebuild(branches: Sequence[UUID] | None = None, *, stale_marks: bool = True) -> None:
     """Every rollup row of these branches (all when None) derived again from all their bookings: after a bulk
-    write, a time-zone change, or to set the rollups right whatever happened (`appliance reports rebuild`)."""
-    zones = await _zones(branches)
+    write, a time-zone change, or to set the rollups right whatever happened (`appliance reports rebuild`).
+    Their stale marks go first, so that every change marked until then is seen by the statements after it,
+    and a change marked meanwhile keeps its mark. `stale_marks=False`: before the marks' table exists (the
+    migration that first built the rollups)."""
+    zones = await branch_zones(branches)
     async with write_transaction():
         await _serialise((), whole=True)
-        marks = ", ".join(["{}"] * len(zones))
-        for table in sql.TABLES:
-            # Every row when rebuilding all: none may outlive its branch.
-            await Booking.raw(f"DELETE FROM {table}" + ("" if branches is None else f" WHERE branch IN ({marks})"), *(
+        places = ", ".join(["{}"] * len(zones))
+        # Every row when rebuilding all: none may outlive its branch.
+        for table in (("report_stale",) if stale_marks else ()) + sql.TABLES:
+            await Booking.raw(f"DELETE FROM {table}" + ("" if branches is None else f" WHERE branch IN ({places})"), *(
                 [] if branches is None else zones
             ))
         if not zones:
             return
         spans = await Booking.raw(
-            f"SELECT branch, MIN(starts_at) AS first, MAX(starts_at) AS last FROM booking WHERE branch IN ({marks})"
+            f"SELECT branch, MIN(starts_at) AS first, MAX(starts_at) AS last FROM booking WHERE branch IN ({places})"
             " GROUP BY branch", *zones,
         )
         await refresh_days(_spanned(spans, zones))
@@ -172,68 +168,8 @@ async def refresh_at(
     zones: dict[UUID, ZoneInfo] | None = None,
 ) -> None:
     """The rollups of the local days holding these (branch, instant) starts, for `resources` and `customers`
-    (all when None): after a bulk write of bookings (an import), or one booking's change."""
+    (all when None): after a bulk write of bookings (an import), or for the stale marks of changes."""
     pairs = list(starts)
-    zones = zones or await _zones({branch for branch, _ in pairs})
+    zones = zones or await branch_zones({branch for branch, _ in pairs})
     days = {(branch, _local_day(moment, zones[branch])) for branch, moment in pairs}
     await refresh_days(day_ranges(days, zones), resources=resources, customers=customers)
-
-
-async def refresh_booking(booking_id: UUID, *, also_at: datetime | None = None) -> None:
-    """The rollups of a booking's local day (and of `also_at`'s, where it started before a reschedule), for its
-    resources (those it holds and those it held) and its customer."""
-    rows = await Booking.raw(
-        "SELECT b.branch, br.timezone, b.customer, b.starts_at, a.resource FROM booking b JOIN branch br ON br.id = b.branch"
-        " LEFT JOIN allocation a ON a.booking = b.id WHERE b.id = {}", booking_id,
-    )
-    if not rows:
-        return
-    branch = uuid_value(rows[0]["branch"])  # a booking never changes branch: an earlier start is local to it too
-    await refresh_at(
-        [(branch, rows[0]["starts_at"])] + ([(branch, also_at)] if also_at else []),
-        resources=sorted({uuid_value(r["resource"]) for r in rows if r["resource"] is not None}),
-        customers=[uuid_value(rows[0]["customer"])], zones={branch: ZoneInfo(rows[0]["timezone"])},
-    )
-
-
-async def refresh_customers(customer_ids: Sequence[UUID]) -> None:
-    """Every customer day of these customers, after bookings moved between them (a merge or its undo)."""
-    if not customer_ids:
-        return
-    marks = ", ".join(["{}"] * len(customer_ids))
-    await _serialise([f"customer:{c}" for c in customer_ids])
-    for table in ("report_customer_day", "report_customer_first"):
-        await Booking.raw(f"DELETE FROM {table} WHERE customer IN ({marks})", *customer_ids)
-    rows = await Booking.raw(
-        "SELECT b.branch, MIN(b.starts_at) AS first, MAX(b.starts_at) AS last FROM booking b"
-        f" WHERE b.customer IN ({marks}) GROUP BY b.branch", *customer_ids,
-    )
-    dialect = current_dialect()
-    count, args = _scope_args(dialect, _spanned(rows, await _zones(uuid_value(r["branch"]) for r in rows)))
-    if count:
-        for statement in (sql.customer_days(dialect, customer_ids), sql.customer_firsts(customer_ids)):
-            await Booking.raw(sql.scope_cte(dialect, count) + statement, *args)
-
-
-async def _zone_changed(branch_id: UUID, zone: str) -> bool:
-    rows = await Booking.raw(
-        "SELECT 1 AS found FROM report_booking_day WHERE branch = {} AND zone <> {} LIMIT 1", branch_id, zone
-    )
-    return bool(rows)
-
-
-async def on_change(envelope: Envelope) -> None:
-    """In the change's transaction: a booking's days again (any event about it: created, moved, reassigned,
-    a status, a payment, a survey answer); a merge's customers; a branch whose time zone changed, wholly."""
-    subject, data = envelope.subject, envelope.data
-    if subject.type == "booking" and envelope.type.startswith(CHANGES_A_BOOKING):
-        previous = data.get("previous_starts_at")
-        await refresh_booking(UUID(subject.id), also_at=datetime.fromisoformat(str(previous)) if previous else None)
-    elif subject.type == "customer" and envelope.type in MOVES_BOOKINGS and data.get("duplicate_id"):
-        await refresh_customers([UUID(subject.id), UUID(str(data["duplicate_id"]))])
-    elif envelope.type == "branch.updated" and await _zone_changed(UUID(subject.id), str(data.get("timezone"))):
-        await rebuild([UUID(subject.id)])
-
-
-listen("reports.rollup", on_change)
-

@@ -1,10 +1,11 @@
 """The reports' rollups: what every report sums, per branch and local day in the branch's zone. Derived
-from bookings, allocations and survey answers and kept current by appliance.reports.rollup; never edited
-by hand. A report over a million bookings then reads thousands of rows, not millions."""
+from bookings, allocations and survey answers by appliance.reports.rollup, for the days that changes mark
+stale (appliance.reports.stale); never edited by hand. A report over a million bookings then reads
+thousands of rows, not millions."""
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, Date, DoublePrecision, Integer, Varchar
+from piccolo.columns import UUID, BigSerial, Date, DoublePrecision, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -63,3 +64,14 @@ class ReportCustomerFirst(Table):
     branch = UUID()
     customer = UUID()
     first_day = Date()
+
+
+class ReportStale(Table):
+    """A change the rollups have not taken in yet: a booking start it touched (the branch-day to derive again)
+    and the customer whose days and first visit to derive. Written in the change's transaction; deleted, by
+    id, by the refresh that took it in."""
+
+    id = BigSerial(primary_key=True)  # in the order written: the sweeper takes the oldest first
+    branch = UUID()
+    starts_at = Timestamptz()
+    customer = UUID()

@@ -1,128 +1,87 @@
-"""The report rollups stay what a rebuild from the bookings gives, after each kind of change made through the
-actions (create, reschedule across days, reassign, payment, survey answer, complete, cancel, merge, a branch's
-time-zone change, an import of past bookings, the demo and its reset), on both engines."""
+"""The report rollups a report reads are what a rebuild from the bookings gives, after each kind of change made
+through the actions (create, reschedule across days, reassign, payment, survey answer, complete, cancel, merge, a
+branch's time-zone change, an import of past bookings, the demo and its reset), on both engines: the changes
+mark their days stale and the report derives them again before it reads."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import msgspec
-
-from appliance.auth.actor import cli_actor
 from appliance.bookings import actions as bookings
 from appliance.bookings.queries import get_booking
 from appliance.bookings.states import PaymentStatus
 from appliance.bookings.tables import Booking
 from appliance.catalog.actions import update_branch
-from appliance.catalog.schemas import WEEKDAYS, BranchUpdate, Money, Schedule
+from appliance.catalog.schemas import BranchUpdate
 from appliance.customers.merge import merge_customers
 from appliance.demo.actions import seed_demo
 from appliance.reports.logic import parse_query
 from appliance.reports.queries import run_report
-from appliance.reports.rollup import rebuild
 from appliance.reports.rollup_sql import TABLES
 from appliance.surveys.actions import answer_survey, invite
 from appliance.surveys.schemas import SurveyAnswerCreate
 from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
 from tests.appliance.imports.support import csv_bytes, imported
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-ACTOR = cli_actor()
-
-
-async def _rollups() -> dict[str, list[tuple[str, ...]]]:
-    found = {}
-    for table in TABLES:
-        rows = await Booking.raw(f"SELECT * FROM {table}")
-        found[table] = sorted(tuple(f"{k}={v}" for k, v in sorted(r.items()) if k != "id") for r in rows)
-    return found
-
-
-async def _kept() -> dict[str, list[tuple[str, ...]]]:
-    """The rollups as the changes left them, checked against a rebuild from the bookings."""
-    kept = await _rollups()
-    await rebuild()
-    assert kept == await _rollups()
-    return kept
-
-
-async def _day(table: str, day: date, **where: Any) -> list[dict[str, Any]]:
-    clauses = "".join(f" AND {k} = {{}}" for k in where)
-    return list(await Booking.raw(f"SELECT * FROM {table} WHERE day = {{}}{clauses}", day, *where.values()))
-
-
-def _local(day: date, hour: int, tz: ZoneInfo = SHANGHAI) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=tz)
-
-
-async def _salon() -> tuple[Any, Any, Any, Any]:
-    branch = await make_branch()
-    early = msgspec.convert({"weekly": {day: [("06:00", "18:00")] for day in WEEKDAYS}}, Schedule)
-    first = await make_resource(branch.id, name="王芳", schedule=early)
-    second = await make_resource(branch.id, name="李静", schedule=early)
-    service = await make_service(branch.id, price=Money(amount=19800, currency="CNY"))
-    return branch, first, second, service
+from tests.appliance.reports.rollups import ACTOR, SHANGHAI, day_rows, kept, local, salon
 
 
 async def test_a_booking_s_life_keeps_its_days_rows_right(database: str) -> None:
-    branch, first, second, service = await _salon()
+    branch, first, second, service = await salon()
     day1 = datetime.now(SHANGHAI).date() + timedelta(days=10)
     day2 = day1 + timedelta(days=1)
-    booking_id = await make_booking(service.id, _local(day1, 10))
+    booking_id = await make_booking(service.id, local(day1, 10))
     staff = (await get_booking(booking_id, actor=ACTOR)).resource_ids[0]
     other = second.id if staff == first.id else first.id
 
-    await _kept()
-    [row] = await _day("report_booking_day", day1)
+    await kept(day1, day1)
+    [row] = await day_rows("report_booking_day", day1)
     assert (row["bookings"], row["earning"]) == (1, 0)
-    [held] = await _day("report_resource_day", day1, resource=staff)
+    [held] = await day_rows("report_resource_day", day1, resource=staff)
     assert (held["bookings"], held["booked_seconds"]) == (1, 3600)
 
-    await bookings.reschedule_booking(booking_id, _local(day2, 7), actor=ACTOR)  # 07:00 local: 23:00 UTC on day1
-    await _kept()
-    assert await _day("report_booking_day", day1) == []
-    assert await _day("report_customer_day", day1) == []
-    assert [r["bookings"] for r in await _day("report_booking_day", day2)] == [1]
+    await bookings.reschedule_booking(booking_id, local(day2, 7), actor=ACTOR)  # 07:00 local: 23:00 UTC on day1
+    await kept(day1, day2)
+    assert await day_rows("report_booking_day", day1) == []
+    assert await day_rows("report_customer_day", day1) == []
+    assert [r["bookings"] for r in await day_rows("report_booking_day", day2)] == [1]
 
     await bookings.reassign_resource(booking_id, other, actor=ACTOR)
     await bookings.set_payment_status(booking_id, PaymentStatus.paid, actor=ACTOR)
-    await _kept()
-    assert [(r["resource"], r["earning"], r["revenue"]) for r in await _day("report_resource_day", day2)] == [(other, 1, 19800)]
+    await kept(day2, day2)
+    assert [(r["resource"], r["earning"], r["revenue"]) for r in await day_rows("report_resource_day", day2)] == [(other, 1, 19800)]
 
     await bookings.transition_booking(booking_id, "complete", actor=ACTOR)
     await answer_survey(await invite(booking_id), SurveyAnswerCreate(rating=4), ip=None, request_id=None)
-    second_id = await make_booking(service.id, _local(day2, 10), phone="+8613900000002")
+    second_id = await make_booking(service.id, local(day2, 10), phone="+8613900000002")
     await bookings.transition_booking(second_id, "cancel", actor=ACTOR)
-    await _kept()
-    [row] = await _day("report_booking_day", day2)
+    await kept(day2, day2)
+    [row] = await day_rows("report_booking_day", day2)
     assert (row["bookings"], row["completed"], row["cancelled"], row["earning"]) == (2, 1, 1, 1)
-    [credit] = [r for r in await _day("report_resource_day", day2) if r["ratings"]]
+    [credit] = [r for r in await day_rows("report_resource_day", day2) if r["ratings"]]
     assert (credit["resource"], credit["rating_sum"]) == (other, 4)
-    visits = {(r["customer"], r["visits"]) for r in await _day("report_customer_day", day2)}
+    visits = {(r["customer"], r["visits"]) for r in await day_rows("report_customer_day", day2)}
     assert len(visits) == 2 and sorted(v for _, v in visits) == [0, 1]
 
 
 async def test_a_merge_moves_the_customer_days_and_a_zone_change_moves_the_days(database: str) -> None:
-    branch, _, _, service = await _salon()
+    branch, _, _, service = await salon()
     day = datetime.now(SHANGHAI).date() + timedelta(days=10)
-    kept_id = await make_booking(service.id, _local(day, 10), phone="+8613900000001")
-    gone_id = await make_booking(service.id, _local(day, 12), phone="+8613900000002")
+    kept_id = await make_booking(service.id, local(day, 10), phone="+8613900000001")
+    gone_id = await make_booking(service.id, local(day, 12), phone="+8613900000002")
     survivor = (await get_booking(kept_id, actor=ACTOR)).customer_id
     duplicate = (await get_booking(gone_id, actor=ACTOR)).customer_id
 
     await merge_customers(survivor, duplicate, actor=ACTOR)
 
-    await _kept()
-    assert {r["customer"] for r in await _day("report_customer_day", day)} == {survivor}
+    await kept()
+    assert {r["customer"] for r in await day_rows("report_customer_day", day)} == {survivor}
 
     await update_branch(branch.id, BranchUpdate(timezone="America/New_York"), actor=ACTOR)  # 10:00 Shanghai: 21:00 or 22:00 the day before
 
-    await _kept()
-    assert await _day("report_booking_day", day) == []
-    assert [(r["bookings"], r["zone"]) for r in await _day("report_booking_day", day - timedelta(days=1))] == [(2, "America/New_York")]
+    await kept()
+    assert await day_rows("report_booking_day", day) == []
+    assert [(r["bookings"], r["zone"]) for r in await day_rows("report_booking_day", day - timedelta(days=1))] == [(2, "America/New_York")]
 
 
 async def test_imported_past_bookings_are_counted(database: str) -> None:
@@ -138,7 +97,7 @@ async def test_imported_past_bookings_are_counted(database: str) -> None:
     job = await imported(csv_bytes(rows), "bookings")
 
     assert job.counts.created == 2
-    await _kept()
+    await kept()
     query = parse_query("volume", from_="2025-03-01", to="2025-03-31", bucket="day", branch_id=None, format_=None)
     table = await run_report(query, actor=ACTOR)
     assert {r["period"]: (r["completed"], r["cancelled"]) for r in table.rows if r["bookings"]} == {
@@ -153,24 +112,24 @@ async def test_imported_past_bookings_are_counted(database: str) -> None:
 async def test_the_demo_and_its_reset_leave_rollups_a_rebuild_agrees_with(database: str) -> None:
     today = date(2026, 6, 15)
     await seed_demo(actor=ACTOR, today=today)
-    seeded = await _kept()
+    seeded = await kept()
     assert all(seeded[table] for table in TABLES)
     before = await Booking.count()
 
     await seed_demo(actor=ACTOR, today=today + timedelta(days=40), reset=True)
 
-    assert await _kept() != seeded
+    assert await kept() != seeded
     assert await Booking.count() > 0 and before > 0
 
 
 async def test_concurrent_bookings_of_one_day_are_each_counted_once(database: str) -> None:
-    """Each derives the day again in its own transaction: the later one must see the earlier one's rows."""
-    _, _, _, service = await _salon()
+    """Each marks the day in its own transaction; the report derives it with all four."""
+    _, _, _, service = await salon()
     day = datetime.now(SHANGHAI).date() + timedelta(days=10)
 
     await asyncio.gather(*(
-        make_booking(service.id, _local(day, hour), phone=f"+86139000000{hour:02d}") for hour in (8, 10, 12, 14)
+        make_booking(service.id, local(day, hour), phone=f"+86139000000{hour:02d}") for hour in (8, 10, 12, 14)
     ))
 
-    await _kept()
-    assert [r["bookings"] for r in await _day("report_booking_day", day)] == [4]
+    await kept()
+    assert [r["bookings"] for r in await day_rows("report_booking_day", day)] == [4]
