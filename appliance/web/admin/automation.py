@@ -20,15 +20,17 @@ from appliance.auth.roles import Permission
 from appliance.automation import actions, conditions, logic, queries, schemas
 from appliance.bookings import queries as booking_queries
 from appliance.core.clock import utc_now
-from appliance.core.errors import AppError, Invalid
+from appliance.core.errors import AppError
 from appliance.web.admin import rule_form
-from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices, invalid_input
-from appliance.web.admin.shell import admin_page, field_messages, go_to, problem_text
+from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices
+from appliance.web.admin.formdata import convert, field_errors
+from appliance.web.admin.shell import admin_page, go_to, problem_text
 from appliance.web.i18n import N_
 from appliance.web.templating import AnyRequest, texts_for
 
 MAX_ROWS = 60  # condition or action rows a posted form may claim (the actions cap both far lower)
 DRY_RUN_BOOKINGS = 50
+# What the builder says when msgspec refuses these inputs, in place of its own wording.
 SHAPE_MESSAGES = {
     "name": N_("Give the rule a name (at most 200 characters)."),
     "priority": N_("A whole number from 0 to 10000; lower runs first."),
@@ -134,24 +136,22 @@ class AutomationPages(Controller):
         status = 422
         try:
             if rule is None:
-                saved = await actions.create_rule(msgspec.convert(draft.body, schemas.RuleCreate), actor=actor)
+                saved = await actions.create_rule(convert(draft.body, schemas.RuleCreate, hints=SHAPE_MESSAGES), actor=actor)
             else:
                 changes = {k: v for k, v in draft.body.items() if k != "branch_id"}
-                saved = await actions.update_rule(rule.id, msgspec.convert(changes, schemas.RuleUpdate), actor=actor)
+                saved = await actions.update_rule(rule.id, convert(changes, schemas.RuleUpdate, hints=SHAPE_MESSAGES),
+                                                  actor=actor)
             return go_to(request, f"/admin/automation/rules/{saved.id}")
-        except msgspec.ValidationError as error:
-            name = invalid_input(error, "name")
-            built.errors[name] = texts.gettext(SHAPE_MESSAGES.get(name, N_("Check this value.")))
-        except Invalid as error:
-            for path, message in field_messages(error).items():
+        except AppError as error:
+            status = error.status
+            inline, loose = field_errors(texts, error)
+            built.problems.extend([loose] if loose else [])
+            for path, message in inline.items():
                 target = rule_form.input_of(path, draft)
                 if target is None:
                     built.problems.append(f"{path}: {message}")
                 else:
                     built.errors[target] = f"{built.errors[target]}; {message}" if target in built.errors else message
-        except AppError as error:
-            status = error.status
-            built.problems.append(problem_text(texts, error))
         return await self._builder(request, built, rule=rule, status=status, fragment=True)
 
     @post("/rules/{rule_id:uuid}/dry-run", opt=requires(Permission.automation_read))

@@ -69,13 +69,14 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def message_text(texts: Texts, message: str) -> str:
-    """A domain or validation message in the staff member's language, where we know it; else as it is."""
+    """A domain or validation message in the staff member's language, where we know it (a page's own hint
+    passed to `convert` is translated too); else as it is."""
     if message in KNOWN:
         return texts.gettext(KNOWN[message])
     for pattern, text in PATTERNS:
         if found := pattern.search(message):
             return texts.gettext(text) % found.groupdict()
-    return message
+    return texts.gettext(message)
 
 
 def split_path(message: str) -> tuple[str, str]:
@@ -86,14 +87,15 @@ def split_path(message: str) -> tuple[str, str]:
     return where.rstrip("`").lstrip("."), text
 
 
-def convert(data: Mapping[str, Any], into: type[T]) -> T:
+def convert(data: Mapping[str, Any], into: type[T], *, hints: Mapping[str, str] | None = None) -> T:
     """The form's values as the domain's input struct (text turned into numbers, dates, lists), or Invalid
-    naming the field msgspec refused."""
+    naming the field msgspec refused. `hints` (field → message marked with N_) replaces msgspec's wording
+    for fields where it would mean nothing to staff (a regex)."""
     try:
         return msgspec.convert(data, into, strict=False)
     except msgspec.ValidationError as exc:
         field, text = split_path(str(exc))
-        raise Invalid({field or "form": text}) from None
+        raise Invalid({field or "form": (hints or {}).get(field, text)}) from None
 
 
 def field_errors(
