@@ -3,6 +3,7 @@ actions) saved through the rule actions with their problems shown inline, and a 
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Any
@@ -17,18 +18,21 @@ from appliance.auth.actor import Actor
 from appliance.auth.api import actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
-from appliance.automation import actions, conditions, logic, queries, schemas
+from appliance.auth import queries as auth_queries
+from appliance.automation import actions, logic, queries, schemas
 from appliance.bookings import queries as booking_queries
 from appliance.core.clock import utc_now
-from appliance.core.errors import AppError
+from appliance.core.errors import AppError, Invalid
 from appliance.web.admin import rule_form
 from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices
 from appliance.web.admin.formdata import convert, field_errors
 from appliance.web.admin.shell import admin_page, go_to, problem_text
+from appliance.web.admin.users import ROLE_LABELS
 from appliance.web.i18n import N_
 from appliance.web.templating import AnyRequest, texts_for
 
 MAX_ROWS = 60  # condition or action rows a posted form may claim (the actions cap both far lower)
+MOST_APPROVERS = 200  # accounts an approval level offers by name
 DRY_RUN_BOOKINGS = 50
 # What the builder says when msgspec refuses these inputs, in place of its own wording.
 SHAPE_MESSAGES = {
@@ -47,6 +51,14 @@ async def _dry_run_bookings(actor: Actor) -> list[Any]:
     filters = booking_queries.BookingFilter(starts_from=utc_now() - timedelta(days=30))
     bookings, _ = await booking_queries.list_bookings(filters, actor=actor, after=None, limit=DRY_RUN_BOOKINGS)
     return bookings
+
+
+async def _approver_choices(actor: Actor) -> dict[str, Any]:
+    """What an approval level may name: a role, or staff accounts by name (those the actor may see)."""
+    users = (await auth_queries.list_users(actor=actor, after=None, limit=MOST_APPROVERS))[0] \
+        if actor.can(Permission.users_read) else []
+    return {"approver_roles": ROLE_LABELS, "approver_users": users, "level_rows": rule_form.level_rows,
+            "level_name": rule_form.level_name}
 
 
 def _trigger_text(trigger: dict[str, Any]) -> str:
@@ -86,7 +98,8 @@ class AutomationPages(Controller):
         branch_id = rule.branch_id if rule else None
         fields = await queries.condition_fields(branch_id)
         context = {
-            "rule": rule, "form": form, "fields": fields, "ops": conditions.ALL_OPS, "events": sorted(logic.EVENTS),
+            "rule": rule, "form": form, "fields": fields, "ops_for": functools.partial(rule_form.ops_for, fields),
+            "events": sorted(logic.EVENTS), **await _approver_choices(actor),
             "anchors": logic.ANCHORS, "action_types": rule_form.ACTION_TYPES, "action_params": rule_form.action_params,
             "branches": await branch_choices(actor), "bookings": await _dry_run_bookings(actor) if rule else [],
             "may_write": actor.can(Permission.automation_write), "zone": BUSINESS_ZONE,
@@ -110,6 +123,22 @@ class AutomationPages(Controller):
         kind = request.query_params.get(f"action-{row}-type", "")
         return admin_page(request, "admin/automation/_action_params.html", {
             "row": row, "params": rule_form.action_params(kind), "form": rule_form.RuleForm({}, 0, 0),
+            **await _approver_choices(actor_of(request)),
+        }, section="automation")
+
+    @get("/condition-ops/{row:int}", opt=requires(Permission.automation_read))
+    async def condition_ops(self, request: AnyRequest, row: FromPath[int]) -> Template:
+        """The comparisons of the field a condition row (`cond-<row>-field`) now names, swapped in when it changes:
+        only those its kind takes. A rule's branch adds its custom fields (`branch_id`)."""
+        row = max(0, min(row, MAX_ROWS))
+        try:
+            branch_id = UUID(request.query_params.get("branch_id", ""))
+        except ValueError:
+            branch_id = None
+        fields = await queries.condition_fields(branch_id)
+        values = {f"cond-{row}-field": request.query_params.get(f"cond-{row}-field", "")}
+        return admin_page(request, "admin/automation/_condition_op.html", {
+            "row": row, "form": rule_form.RuleForm(values, 0, 0), "ops_for": functools.partial(rule_form.ops_for, fields),
         }, section="automation")
 
     @post("/rules", opt=requires(Permission.automation_write))
@@ -123,7 +152,9 @@ class AutomationPages(Controller):
     async def _save(self, request: AnyRequest, rule: schemas.Rule | None) -> Response[Any]:
         """Nothing is saved unless the whole rule is right; otherwise every problem is shown at its input."""
         actor = actor_of(request)
-        values = {k: str(v) for k, v in (await request.form()).items()}
+        posted = await request.form()
+        # An approval level's named users come from a multiple select: kept as one comma-separated value.
+        values = {k: ",".join(str(v) for v in posted.getall(k)) for k in posted}
         built = rule_form.RuleForm(
             values=values, condition_rows=_rows(values.get("condition_rows", ""), rule_form.MIN_CONDITION_ROWS),
             action_rows=_rows(values.get("action_rows", ""), rule_form.MIN_ACTION_ROWS),
@@ -144,7 +175,7 @@ class AutomationPages(Controller):
             return go_to(request, f"/admin/automation/rules/{saved.id}")
         except AppError as error:
             status = error.status
-            inline, loose = field_errors(texts, error)
+            inline, loose = field_errors(texts, Invalid(rule_form.level_paths(error.fields)) if isinstance(error, Invalid) else error)
             built.problems.extend([loose] if loose else [])
             for path, message in inline.items():
                 target = rule_form.input_of(path, draft)

@@ -43,6 +43,8 @@ KNOWN: dict[str, str] = {
     "a date and time": N_("Enter a date and time."),
     "must not be 0": N_("Enter a number other than 0."),
     "say why": N_("Say why."),
+    "name an approver_role or approvers": N_("Choose a role or named staff for this level."),
+    "a non-empty list of user ids": N_("Choose at least one staff member."),
 }
 
 # Messages with values in them: a pattern, and the text shown (which may name the pattern's groups).
@@ -56,6 +58,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"already has an exception"), N_("This date already has other hours.")),
     (re.compile(r"already listed"), N_("This is listed twice.")),
     (re.compile(r"^must be at most (?P<n>\d+)$"), N_("At most %(n)s.")),
+    (re.compile(r"^a whole number from (?P<low>-?\d+) to (?P<high>-?\d+)$"), N_("A whole number from %(low)s to %(high)s.")),
     (re.compile(r"`int` >= (?P<n>-?\d+)"), N_("At least %(n)s.")),
     (re.compile(r"`int` <= (?P<n>-?\d+)"), N_("At most %(n)s.")),
     (re.compile(r"^Expected `int`"), N_("Enter a whole number.")),
