@@ -23,6 +23,7 @@ from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
 from appliance.catalog import actions, queries, schemas
 from appliance.core.errors import AppError
+from appliance.forms import schemas as schemas_forms
 from appliance.forms.queries import attachment, current_form, get_form
 from appliance.web.admin import catalog_forms as forms
 from appliance.web.admin.formdata import convert, field_errors, rows, yuan
@@ -279,13 +280,13 @@ class CatalogPages(Controller):
         return go_to(request, f"{BASE}/resources/{resource_id}")
 
 
-async def _booking_form(service_id: UUID, actor: Actor) -> str | None:
-    """The name of the booking form attached to the service (the forms section attaches them)."""
+async def _booking_form(service_id: UUID, actor: Actor) -> schemas_forms.Form | None:
+    """The booking form attached to the service (edited in the forms pages)."""
     found = await current_form(attachment("service", service_id))
     if found is None:
         return None
     try:
-        return (await get_form(found.id, actor=actor)).name
+        return await get_form(found.id, actor=actor)
     except AppError:
         return None
 

@@ -45,6 +45,9 @@ KNOWN: dict[str, str] = {
     "say why": N_("Say why."),
     "name an approver_role or approvers": N_("Choose a role or named staff for this level."),
     "a non-empty list of user ids": N_("Choose at least one staff member."),
+    "give at least one option": N_("Give at least one option, one a line."),
+    "option values must differ": N_("Each option needs a value of its own."),
+    "give a label in zh-CN or en": N_("Give a label in Chinese or English."),
 }
 
 # Messages with values in them: a pattern, and the text shown (which may name the pattern's groups).
@@ -57,6 +60,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^overlaps "), N_("This overlaps another interval.")),
     (re.compile(r"already has an exception"), N_("This date already has other hours.")),
     (re.compile(r"already listed"), N_("This is listed twice.")),
+    (re.compile(r" is used by an earlier field$"), N_("An earlier question uses this key.")),
     (re.compile(r"^must be at most (?P<n>\d+)$"), N_("At most %(n)s.")),
     (re.compile(r"^a whole number from (?P<low>-?\d+) to (?P<high>-?\d+)$"), N_("A whole number from %(low)s to %(high)s.")),
     (re.compile(r"`int` >= (?P<n>-?\d+)"), N_("At least %(n)s.")),

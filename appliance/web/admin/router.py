@@ -12,6 +12,7 @@ from appliance.web.admin.calendar import CalendarPages
 from appliance.web.admin.catalog import CatalogPages
 from appliance.web.admin.customers import CustomerPages
 from appliance.web.admin.dashboard import DashboardPage
+from appliance.web.admin.form_editor import FormEditorPages
 from appliance.web.admin.data_export import DataExportPage
 from appliance.web.admin.deliveries import DeliveryPages
 from appliance.web.admin.imports import ImportPages
@@ -23,8 +24,8 @@ from appliance.web.admin.users import UserPages
 
 # Each section's controller joins this list.
 ADMIN_PAGES: list[type] = [
-    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, CatalogPages, AutomationPages,
-    DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages, AuditPages, DataExportPage, AccountPages,
+    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, CatalogPages, FormEditorPages,
+    AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages, AuditPages, DataExportPage, AccountPages,
 ]
 
 
