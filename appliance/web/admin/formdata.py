@@ -61,6 +61,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"already has an exception"), N_("This date already has other hours.")),
     (re.compile(r"already listed"), N_("This is listed twice.")),
     (re.compile(r" is used by an earlier field$"), N_("An earlier question uses this key.")),
+    (re.compile(r"^must not be below \w+_(min|after)$"), N_("This must not be below the lower bound.")),
     (re.compile(r"^must be at most (?P<n>\d+)$"), N_("At most %(n)s.")),
     (re.compile(r"^a whole number from (?P<low>-?\d+) to (?P<high>-?\d+)$"), N_("A whole number from %(low)s to %(high)s.")),
     (re.compile(r"`int` >= (?P<n>-?\d+)"), N_("At least %(n)s.")),

@@ -19,13 +19,15 @@ from appliance.web.admin.imports import ImportPages
 from appliance.web.admin.login import AdminLoginPages
 from appliance.web.admin.message_templates import TemplatePages
 from appliance.web.admin.reports import ReportPages
+from appliance.web.admin.segments import SegmentPages
 from appliance.web.admin.shell import admin_exception_handlers
 from appliance.web.admin.users import UserPages
 
 # Each section's controller joins this list.
 ADMIN_PAGES: list[type] = [
-    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, CatalogPages, FormEditorPages,
-    AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages, AuditPages, DataExportPage, AccountPages,
+    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, SegmentPages, CatalogPages,
+    FormEditorPages, AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages, AuditPages,
+    DataExportPage, AccountPages,
 ]
 
 
