@@ -48,6 +48,7 @@ KNOWN: dict[str, str] = {
     "give at least one option": N_("Give at least one option, one a line."),
     "option values must differ": N_("Each option needs a value of its own."),
     "give a label in zh-CN or en": N_("Give a label in Chinese or English."),
+    "set min_spend, min_points or both": N_("Give a lifetime spend, a number of points or both."),
 }
 
 # Messages with values in them: a pattern, and the text shown (which may name the pattern's groups).

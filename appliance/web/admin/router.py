@@ -17,6 +17,7 @@ from appliance.web.admin.data_export import DataExportPage
 from appliance.web.admin.deliveries import DeliveryPages
 from appliance.web.admin.imports import ImportPages
 from appliance.web.admin.login import AdminLoginPages
+from appliance.web.admin.loyalty import LoyaltyPage
 from appliance.web.admin.message_templates import TemplatePages
 from appliance.web.admin.reports import ReportPages
 from appliance.web.admin.segments import SegmentPages
@@ -25,9 +26,9 @@ from appliance.web.admin.users import UserPages
 
 # Each section's controller joins this list.
 ADMIN_PAGES: list[type] = [
-    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, SegmentPages, CatalogPages,
-    FormEditorPages, AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages, AuditPages,
-    DataExportPage, AccountPages,
+    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, SegmentPages, LoyaltyPage,
+    CatalogPages, FormEditorPages, AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages,
+    AuditPages, DataExportPage, AccountPages,
 ]
 
 
