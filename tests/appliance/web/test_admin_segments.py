@@ -40,6 +40,9 @@ async def test_a_segment_is_saved_from_the_filter_form_and_listed_with_its_count
     assert "高消费客户" in listing.text and "big-spenders" in listing.text
     page = await client.get(f"/admin/customers/segments/{segment.id}")
     assert 'value="5000.50"' in page.text and 'value="2026-01-01"' in page.text
+    assert f'href="/api/v1/segments/{segment.id}/export"' not in page.text  # a manager may not export customers
+    csv = await client.get(f"/api/v1/segments/{segment.id}/export")
+    assert csv.status_code == 403
 
 
 async def test_a_wrong_range_is_named_at_its_input_and_nothing_is_saved(client: httpx.AsyncClient) -> None:
@@ -64,3 +67,15 @@ async def test_staff_without_customer_rights_are_refused(client: httpx.AsyncClie
     refused = await client.post("/admin/customers/segments", headers=headers, data=segment_form())
     assert refused.status_code == 403
     assert await Segment.count() == 0
+
+
+async def test_an_owner_downloads_a_segments_customers_from_its_page(client: httpx.AsyncClient) -> None:
+    headers = await staff(client, "owner", Role.owner)
+    await client.post("/admin/customers/segments", headers=headers, data=segment_form())
+    [segment] = await queries.list_segments()
+
+    page = await client.get(f"/admin/customers/segments/{segment.id}")
+    csv = await client.get(f"/api/v1/segments/{segment.id}/export")
+
+    assert f'href="/api/v1/segments/{segment.id}/export" download' in page.text
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
