@@ -16,6 +16,7 @@ from appliance.web.admin.form_editor import FormEditorPages
 from appliance.web.admin.data_export import DataExportPage
 from appliance.web.admin.deliveries import DeliveryPages
 from appliance.web.admin.imports import ImportPages
+from appliance.web.admin.inbox import InboxPages
 from appliance.web.admin.login import AdminLoginPages
 from appliance.web.admin.loyalty import LoyaltyPage
 from appliance.web.admin.message_templates import TemplatePages
@@ -28,7 +29,7 @@ from appliance.web.admin.users import UserPages
 ADMIN_PAGES: list[type] = [
     AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, SegmentPages, LoyaltyPage,
     CatalogPages, FormEditorPages, AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages,
-    AuditPages, DataExportPage, AccountPages,
+    AuditPages, DataExportPage, InboxPages, AccountPages,
 ]
 
 
