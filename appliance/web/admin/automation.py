@@ -20,6 +20,7 @@ from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
 from appliance.auth import queries as auth_queries
 from appliance.automation import actions, logic, queries, schemas
+from appliance.automation.defaults import DEFAULT_RULES, install_default_rules
 from appliance.bookings import queries as booking_queries
 from appliance.core.clock import utc_now
 from appliance.core.errors import AppError, Invalid
@@ -77,9 +78,16 @@ class AutomationPages(Controller):
         actor = actor_of(request)
         rules, _ = await queries.list_rules(actor=actor, after=None, limit=200)
         branches = {b.id: b.name for b in await branch_choices(actor)}
+        missing = [r.name for r in DEFAULT_RULES if r.name not in {rule.name for rule in rules}]
         return admin_page(request, "admin/automation/rules.html", {
-            "rules": rules, "branch_names": branches, "trigger_text": _trigger_text,
+            "rules": rules, "branch_names": branches, "trigger_text": _trigger_text, "missing_defaults": missing,
         }, section="automation")
+
+    @post("/rules/defaults", opt=requires(Permission.automation_write))
+    async def install_defaults(self, request: AnyRequest) -> Response[Any]:
+        """The recommended rules not present yet (by name), as `appliance rules install-defaults` adds them."""
+        await install_default_rules(actor=actor_of(request))
+        return go_to(request, "/admin/automation")
 
     @post("/rules/{rule_id:uuid}/enabled", opt=requires(Permission.automation_write))
     async def switch(self, request: AnyRequest, rule_id: FromPath[UUID]) -> Template:

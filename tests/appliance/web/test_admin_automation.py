@@ -13,6 +13,7 @@ import httpx
 from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
 from appliance.automation import actions
+from appliance.automation.defaults import DEFAULT_RULES
 from appliance.automation.schemas import RuleCreate
 from appliance.automation.tables import Rule
 from appliance.events.tables import Delivery
@@ -247,3 +248,16 @@ async def test_a_made_up_template_is_not_found(client: httpx.AsyncClient) -> Non
     await staff(client, "boss", Role.owner)
 
     assert (await client.get("/admin/automation/templates/nothing/email/zh-CN")).status_code == 404
+
+
+async def test_the_recommended_rules_are_offered_until_they_are_added(client: httpx.AsyncClient) -> None:
+    headers = await staff(client, "mgr", Role.owner)
+    offered = await client.get("/admin/automation")
+
+    added = await client.post("/admin/automation/rules/defaults", headers=headers)
+    again = await client.get("/admin/automation")
+
+    assert 'hx-post="/admin/automation/rules/defaults"' in offered.text
+    assert added.status_code == 200 and added.headers["hx-location"] == "/admin/automation"
+    assert await Rule.count() == len(DEFAULT_RULES)
+    assert 'hx-post="/admin/automation/rules/defaults"' not in again.text
