@@ -69,14 +69,16 @@ class FormEditorPages(Controller):
                 errors.setdefault(form_rows.input_of(key, rows_at or {}), message)
         shown = min(len(questions) + form_rows.EXTRA_ROWS, form_rows.MOST_ROWS)
         blank = dict.fromkeys(form_rows.INPUTS, "")
-        service_name = None
-        if service_id is not None:
-            service_name = (await catalog_queries.get_service(service_id, actor=actor)).name
+        service = await catalog_queries.get_service(service_id, actor=actor) if service_id else None
+        # A service's questions are its branch's catalog; the customer fields span every branch.
+        may_write = actor.can(Permission.catalog_write, service.branch_id) if service \
+            else actor.branch_scope(Permission.catalog_write) is None
         context = {
-            "form": form, "target": target, "service_id": service_id, "service_name": service_name, "values": values,
+            "form": form, "target": target, "service_id": service_id, "service_name": service.name if service else None,
+            "values": values,
             "questions": [*questions, *[blank] * (shown - len(questions))], "types": form_rows.TYPES,
             "kept": form_rows.kept_of(form.fields) if form else {}, "errors": errors, "problem": problem,
-            "may_write": actor.can(Permission.catalog_write, form.branch_id if form else None),
+            "may_write": may_write,
         }
         name = "admin/catalog/_form_editor.html" if error else "admin/catalog/form.html"
         return admin_page(request, name, context, section="catalog", status=error.status if error else 200)

@@ -12,7 +12,7 @@ from appliance.forms import actions as form_actions
 from appliance.forms import queries as form_queries
 from appliance.forms.schemas import FieldDef, FormCreate, LabelText
 from appliance.forms.tables import Form
-from appliance.testing.builders import make_branch, make_resource, make_service
+from appliance.testing.builders import make_branch, make_resource, make_service, sign_in_as
 from tests.appliance.web.ops_support import staff
 
 
@@ -109,3 +109,15 @@ async def test_front_desk_may_read_forms_but_not_write_them(client: httpx.AsyncC
     assert page.status_code == 200 and "<fieldset disabled>" in page.text.replace(" >", ">")
     assert refused.status_code == 403
     assert (await form_queries.get_form(form.id, actor=cli_actor())).name == "客户资料"
+
+
+async def test_a_branch_manager_may_not_change_the_customer_fields_of_every_branch(client: httpx.AsyncClient) -> None:
+    branch = await make_branch()
+    form = await form_actions.create_form(FormCreate(target="customers", name="客户资料", fields=[
+        FieldDef(key="note", type="text", label=LabelText(zh_cn="备注")),
+    ]), actor=cli_actor())
+    await sign_in_as(client, "branch-mgr", Role.manager, branch_id=branch.id)
+
+    page = await client.get(f"/admin/catalog/forms/{form.id}")
+
+    assert page.status_code == 200 and "<fieldset disabled>" in page.text.replace(" >", ">")
