@@ -15,6 +15,7 @@ from appliance.auth.actor import Actor
 from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
 from appliance.auth.roles import ROLE_PERMISSIONS, Permission
 from appliance.auth.sessions import SessionManager, SsoTokens
+from appliance.core.errors import Unauthenticated
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
 AnyRequest = Request[Any, Any, Any]
@@ -23,6 +24,14 @@ AnyRequest = Request[Any, Any, Any]
 def actor_of(request: AnyRequest) -> Actor:
     actor: Actor = request.scope["user"]
     return actor
+
+
+def user_id_of(request: AnyRequest) -> UUID:
+    """The signed-in user behind the request, for what belongs to a person (an inbox), not to a token."""
+    user_id = actor_of(request).user_id
+    if user_id is None:
+        raise Unauthenticated("this belongs to a signed-in user")
+    return user_id
 
 
 def _sessions(request: AnyRequest) -> SessionManager:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -72,21 +73,29 @@ class OidcController(Controller):
         error_description: str | None = None,
     ) -> Response[Any]:
         """Where the identity provider sends the browser back. On success a new session and a 303 to the
-        appliance; otherwise a problem saying why, and no session."""
+        appliance; otherwise a problem saying why (a browser asking for HTML: the sign-in page saying it), and
+        no session."""
         oidc = _oidc(request)
         manager: SessionManager = request.app.state.sessions
         settings: Settings = request.app.state.settings
         flow_id = request.cookies.get(SECURE_FLOW_COOKIE if manager.secure_cookie else PLAIN_FLOW_COOKIE)
         params = {"code": code, "state": oauth_state, "iss": iss, "error": error, "error_description": error_description}
         try:
-            login = await oidc.finish(flow_id, params)
-        except Exception as exc:
-            await actions.record_sso_failure(getattr(exc, "code", "sso_error"), actor=actor_of(request))
-            raise
-        rules = [parse_rule(entry) for entry in settings.oidc.role_map]
-        user_id = await sign_in_sso_user(
-            settings.oidc.issuer, login.claims, role_claim=settings.oidc.role_claim, rules=rules, actor=actor_of(request)
-        )
+            try:
+                login = await oidc.finish(flow_id, params)
+            except Exception as exc:
+                await actions.record_sso_failure(getattr(exc, "code", "sso_error"), actor=actor_of(request))
+                raise
+            rules = [parse_rule(entry) for entry in settings.oidc.role_map]
+            user_id = await sign_in_sso_user(
+                settings.oidc.issuer, login.claims, role_claim=settings.oidc.role_claim, rules=rules, actor=actor_of(request)
+            )
+        except AppError as error:
+            if "text/html" not in request.headers.get("accept", ""):
+                raise
+            # A person's browser gets the sign-in page saying why; API clients keep the problem+json.
+            failed = f"/admin/login?{urlencode({'sso_failed': error.code})}"
+            return Redirect(failed, status_code=HTTP_303_SEE_OTHER, cookies=[_flow_cookie(manager, "", clear=True)])
         started = await start_session(request, user_id, "sso", sso=login.tokens)
         cookies = [*started.cookies, _flow_cookie(manager, "", clear=True)]
         return Redirect(settings.public.url.rstrip("/") + "/admin/", status_code=HTTP_303_SEE_OTHER, cookies=cookies)

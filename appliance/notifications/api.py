@@ -9,10 +9,9 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from appliance.auth.api import AnyRequest, actor_of
+from appliance.auth.api import AnyRequest, actor_of, user_id_of
 from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
 from appliance.auth.roles import Permission
-from appliance.core.errors import Unauthenticated
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_instant_cursor, encode_instant_cursor
 from appliance.notifications import consent, editing, inbox, queries, schemas
 
@@ -63,20 +62,13 @@ class InboxController(Controller):
     ) -> Page[schemas.InboxItem]:
         """Newest first; `unread=true` leaves out what was read."""
         items, last = await inbox.list_inbox(
-            _user_id(request), unread_only=unread, after=decode_instant_cursor(cursor), limit=check_limit(limit)
+            user_id_of(request), unread_only=unread, after=decode_instant_cursor(cursor), limit=check_limit(limit)
         )
         return Page(items=items, next_cursor=encode_instant_cursor(last) if last else None)
 
     @post("/{item_id:uuid}/read", status_code=HTTP_200_OK)
     async def mark_read(self, request: AnyRequest, item_id: FromPath[UUID]) -> schemas.InboxItem:
-        return await inbox.mark_read(item_id, user_id=_user_id(request))
-
-
-def _user_id(request: AnyRequest) -> UUID:
-    user_id = actor_of(request).user_id
-    if user_id is None:
-        raise Unauthenticated("an inbox belongs to a signed-in user")
-    return user_id
+        return await inbox.mark_read(item_id, user_id=user_id_of(request))
 
 
 class OptOutController(Controller):

@@ -9,6 +9,7 @@ admin pages' tests. Never run `playwright install`: the harness uses /usr/bin/ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -79,7 +80,7 @@ def in_own_loop(coroutine: Any) -> Any:
         return thread.submit(asyncio.run, coroutine).result()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -104,15 +105,15 @@ async def _seed() -> Seed:
     return Seed(branch_id=branch.id, massage_id=massage.id, foot_id=foot.id, staff={"王芳": wang.id, "李娜": li.id})
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
+@contextlib.contextmanager
+def serving(data_dir: Path, port: int, **extra_env: str) -> Iterator[Server]:
+    """`python -m appliance serve` on 127.0.0.1:`port` over a seeded SQLite file in `data_dir`; `extra_env`
+    adds or overrides settings (the SSO tests point it at the test identity provider)."""
     base_url = f"http://127.0.0.1:{port}"
     env = {
         "APPLIANCE_DATABASE_URL": f"sqlite:///{data_dir / 'appliance.db'}", "APPLIANCE_DATA_DIR": str(data_dir / "var"),
         "APPLIANCE_PUBLIC_URL": base_url, "APPLIANCE_HTTP_SECURE_COOKIES": "false", "APPLIANCE_LOG_LEVEL": "warning",
-        "APPLIANCE_PORTAL_REQUESTS_PER_MINUTE": "1000",
+        "APPLIANCE_PORTAL_REQUESTS_PER_MINUTE": "1000", **extra_env,
     }
     settings = load_settings(env)
     open_database(settings)
@@ -130,6 +131,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("e2e"), free_port()) as running:
+        yield running
 
 
 def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -177,14 +184,15 @@ class OffHost:
             route.abort()
 
 
-@pytest.fixture
-def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
-    """`new_page(viewport=PHONE, locale="zh-CN")`: a fresh context (own cookies) on the server."""
+@contextlib.contextmanager
+def pages_on(browser: Browser, base_url: str) -> Iterator[Callable[..., Page]]:
+    """`make(viewport=PHONE, locale="zh-CN")`: a fresh context (own cookies) on `base_url` per call,
+    closed at the end; a request that leaves 127.0.0.1 fails the test."""
     contexts: list[BrowserContext] = []
     off_host = OffHost()
 
     def make(viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN") -> Page:
-        context = browser.new_context(viewport=viewport, locale=locale, base_url=server.base_url)  # type: ignore[arg-type]
+        context = browser.new_context(viewport=viewport, locale=locale, base_url=base_url)  # type: ignore[arg-type]
         context.route("**/*", off_host)
         contexts.append(context)
         return context.new_page()
@@ -193,6 +201,13 @@ def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
     for context in contexts:
         context.close()
     assert off_host.attempts == [], "the browser tried to leave 127.0.0.1"
+
+
+@pytest.fixture
+def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
+    """`new_page(viewport=PHONE, locale="zh-CN")`: a fresh context (own cookies) on the server."""
+    with pages_on(browser, server.base_url) as make:
+        yield make
 
 
 @dataclass

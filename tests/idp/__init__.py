@@ -22,7 +22,7 @@ IDP_DIR = Path(__file__).resolve().parent
 CLIENT_ID = "booking-appliance"
 CLIENT_SECRET = "test-client-secret-0123456789abcdef"
 APP_URL = "https://testserver"
-CALLBACK = f"{APP_URL}/api/v1/auth/oidc/callback"
+CALLBACK_PATH = "/api/v1/auth/oidc/callback"
 PASSWORD = "idp password 123"
 
 
@@ -62,15 +62,16 @@ def _free_port() -> int:
         return port
 
 
-def run_idp() -> Iterator[Idp]:
-    """Start the provider on a free loopback port, wait for its discovery document, stop it after."""
+def run_idp(app_url: str = APP_URL) -> Iterator[Idp]:
+    """Start the provider on a free loopback port, wait for its discovery document, stop it after. Its one
+    client is the appliance at `app_url` (an in-process app by default; a served one for the browser tests)."""
     if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("the test identity provider is not installed: run `npm ci --prefix tests/idp`")
     port, backchannel_port = _free_port(), _free_port()
     issuer = f"http://127.0.0.1:{port}"
     client = {
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [CALLBACK],
-        "post_logout_redirect_uris": [f"{APP_URL}/"],
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [f"{app_url}{CALLBACK_PATH}"],
+        "post_logout_redirect_uris": [f"{app_url}/"],
         "backchannel_logout_uri": f"http://127.0.0.1:{backchannel_port}{BACKCHANNEL_PATH}",
         "backchannel_logout_session_required": True,
     }

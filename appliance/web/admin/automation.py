@@ -3,6 +3,7 @@ actions) saved through the rule actions with their problems shown inline, and a 
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Any
@@ -17,18 +18,24 @@ from appliance.auth.actor import Actor
 from appliance.auth.api import actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
-from appliance.automation import actions, conditions, logic, queries, schemas
+from appliance.auth import queries as auth_queries
+from appliance.automation import actions, logic, queries, schemas
+from appliance.automation.defaults import DEFAULT_RULES, install_default_rules
 from appliance.bookings import queries as booking_queries
 from appliance.core.clock import utc_now
 from appliance.core.errors import AppError, Invalid
 from appliance.web.admin import rule_form
-from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices, invalid_input
-from appliance.web.admin.shell import admin_page, field_messages, go_to, problem_text
+from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices
+from appliance.web.admin.formdata import convert, field_errors
+from appliance.web.admin.shell import admin_page, go_to, problem_text
+from appliance.web.admin.users import ROLE_LABELS
 from appliance.web.i18n import N_
 from appliance.web.templating import AnyRequest, texts_for
 
 MAX_ROWS = 60  # condition or action rows a posted form may claim (the actions cap both far lower)
+MOST_APPROVERS = 200  # accounts an approval level offers by name
 DRY_RUN_BOOKINGS = 50
+# What the builder says when msgspec refuses these inputs, in place of its own wording.
 SHAPE_MESSAGES = {
     "name": N_("Give the rule a name (at most 200 characters)."),
     "priority": N_("A whole number from 0 to 10000; lower runs first."),
@@ -47,6 +54,14 @@ async def _dry_run_bookings(actor: Actor) -> list[Any]:
     return bookings
 
 
+async def _approver_choices(actor: Actor) -> dict[str, Any]:
+    """What an approval level may name: a role, or staff accounts by name (those the actor may see)."""
+    users = (await auth_queries.list_users(actor=actor, after=None, limit=MOST_APPROVERS))[0] \
+        if actor.can(Permission.users_read) else []
+    return {"approver_roles": ROLE_LABELS, "approver_users": users, "level_rows": rule_form.level_rows,
+            "level_name": rule_form.level_name}
+
+
 def _trigger_text(trigger: dict[str, Any]) -> str:
     if "timer" in trigger:
         timer = trigger["timer"]
@@ -63,9 +78,16 @@ class AutomationPages(Controller):
         actor = actor_of(request)
         rules, _ = await queries.list_rules(actor=actor, after=None, limit=200)
         branches = {b.id: b.name for b in await branch_choices(actor)}
+        missing = [r.name for r in DEFAULT_RULES if r.name not in {rule.name for rule in rules}]
         return admin_page(request, "admin/automation/rules.html", {
-            "rules": rules, "branch_names": branches, "trigger_text": _trigger_text,
+            "rules": rules, "branch_names": branches, "trigger_text": _trigger_text, "missing_defaults": missing,
         }, section="automation")
+
+    @post("/rules/defaults", opt=requires(Permission.automation_write))
+    async def install_defaults(self, request: AnyRequest) -> Response[Any]:
+        """The recommended rules not present yet (by name), as `appliance rules install-defaults` adds them."""
+        await install_default_rules(actor=actor_of(request))
+        return go_to(request, "/admin/automation")
 
     @post("/rules/{rule_id:uuid}/enabled", opt=requires(Permission.automation_write))
     async def switch(self, request: AnyRequest, rule_id: FromPath[UUID]) -> Template:
@@ -84,7 +106,8 @@ class AutomationPages(Controller):
         branch_id = rule.branch_id if rule else None
         fields = await queries.condition_fields(branch_id)
         context = {
-            "rule": rule, "form": form, "fields": fields, "ops": conditions.ALL_OPS, "events": sorted(logic.EVENTS),
+            "rule": rule, "form": form, "fields": fields, "ops_for": functools.partial(rule_form.ops_for, fields),
+            "events": sorted(logic.EVENTS), **await _approver_choices(actor),
             "anchors": logic.ANCHORS, "action_types": rule_form.ACTION_TYPES, "action_params": rule_form.action_params,
             "branches": await branch_choices(actor), "bookings": await _dry_run_bookings(actor) if rule else [],
             "may_write": actor.can(Permission.automation_write), "zone": BUSINESS_ZONE,
@@ -108,6 +131,22 @@ class AutomationPages(Controller):
         kind = request.query_params.get(f"action-{row}-type", "")
         return admin_page(request, "admin/automation/_action_params.html", {
             "row": row, "params": rule_form.action_params(kind), "form": rule_form.RuleForm({}, 0, 0),
+            **await _approver_choices(actor_of(request)),
+        }, section="automation")
+
+    @get("/condition-ops/{row:int}", opt=requires(Permission.automation_read))
+    async def condition_ops(self, request: AnyRequest, row: FromPath[int]) -> Template:
+        """The comparisons of the field a condition row (`cond-<row>-field`) now names, swapped in when it changes:
+        only those its kind takes. A rule's branch adds its custom fields (`branch_id`)."""
+        row = max(0, min(row, MAX_ROWS))
+        try:
+            branch_id = UUID(request.query_params.get("branch_id", ""))
+        except ValueError:
+            branch_id = None
+        fields = await queries.condition_fields(branch_id)
+        values = {f"cond-{row}-field": request.query_params.get(f"cond-{row}-field", "")}
+        return admin_page(request, "admin/automation/_condition_op.html", {
+            "row": row, "form": rule_form.RuleForm(values, 0, 0), "ops_for": functools.partial(rule_form.ops_for, fields),
         }, section="automation")
 
     @post("/rules", opt=requires(Permission.automation_write))
@@ -121,7 +160,9 @@ class AutomationPages(Controller):
     async def _save(self, request: AnyRequest, rule: schemas.Rule | None) -> Response[Any]:
         """Nothing is saved unless the whole rule is right; otherwise every problem is shown at its input."""
         actor = actor_of(request)
-        values = {k: str(v) for k, v in (await request.form()).items()}
+        posted = await request.form()
+        # An approval level's named users come from a multiple select: kept as one comma-separated value.
+        values = {k: ",".join(str(v) for v in posted.getall(k)) for k in posted}
         built = rule_form.RuleForm(
             values=values, condition_rows=_rows(values.get("condition_rows", ""), rule_form.MIN_CONDITION_ROWS),
             action_rows=_rows(values.get("action_rows", ""), rule_form.MIN_ACTION_ROWS),
@@ -134,24 +175,22 @@ class AutomationPages(Controller):
         status = 422
         try:
             if rule is None:
-                saved = await actions.create_rule(msgspec.convert(draft.body, schemas.RuleCreate), actor=actor)
+                saved = await actions.create_rule(convert(draft.body, schemas.RuleCreate, hints=SHAPE_MESSAGES), actor=actor)
             else:
                 changes = {k: v for k, v in draft.body.items() if k != "branch_id"}
-                saved = await actions.update_rule(rule.id, msgspec.convert(changes, schemas.RuleUpdate), actor=actor)
+                saved = await actions.update_rule(rule.id, convert(changes, schemas.RuleUpdate, hints=SHAPE_MESSAGES),
+                                                  actor=actor)
             return go_to(request, f"/admin/automation/rules/{saved.id}")
-        except msgspec.ValidationError as error:
-            name = invalid_input(error, "name")
-            built.errors[name] = texts.gettext(SHAPE_MESSAGES.get(name, N_("Check this value.")))
-        except Invalid as error:
-            for path, message in field_messages(error).items():
+        except AppError as error:
+            status = error.status
+            inline, loose = field_errors(texts, Invalid(rule_form.level_paths(error.fields)) if isinstance(error, Invalid) else error)
+            built.problems.extend([loose] if loose else [])
+            for path, message in inline.items():
                 target = rule_form.input_of(path, draft)
                 if target is None:
                     built.problems.append(f"{path}: {message}")
                 else:
                     built.errors[target] = f"{built.errors[target]}; {message}" if target in built.errors else message
-        except AppError as error:
-            status = error.status
-            built.problems.append(problem_text(texts, error))
         return await self._builder(request, built, rule=rule, status=status, fragment=True)
 
     @post("/rules/{rule_id:uuid}/dry-run", opt=requires(Permission.automation_read))

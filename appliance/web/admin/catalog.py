@@ -7,7 +7,7 @@ rights and every rule; the pages only turn forms into its input structs and its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 from zoneinfo import available_timezones
@@ -23,6 +23,7 @@ from appliance.auth.guards import requires
 from appliance.auth.roles import Permission
 from appliance.catalog import actions, queries, schemas
 from appliance.core.errors import AppError
+from appliance.forms import schemas as schemas_forms
 from appliance.forms.queries import attachment, current_form, get_form
 from appliance.web.admin import catalog_forms as forms
 from appliance.web.admin.formdata import convert, field_errors, rows, yuan
@@ -225,43 +226,53 @@ class CatalogPages(Controller):
         template = f"admin/catalog/_{part}_form.html" if part else "admin/catalog/resource.html"
         return admin_page(request, template, context, section=SECTION, status=error.status if error else 200)
 
+    async def _post_resource_form(
+        self, request: AnyRequest, resource_id: UUID, part: str, save: Callable[[Actor, FormMultiDict], Awaitable[object]],
+        *, again: Callable[[FormMultiDict], dict[str, Any]], rename: Callable[[str], str] | None = None, done: str = "",
+    ) -> Response[Any]:
+        """One of the resource page's forms (`part`) saved through `save`; when refused, that form again with
+        what was typed (`again`: the page's values or schedule) and the messages inline."""
+        form = await request.form()
+        try:
+            await save(actor_of(request), form)
+        except AppError as error:
+            return await self._resource_page(request, resource_id, part=part, error=error, rename=rename or (lambda key: key),
+                                             **again(form))
+        return go_to(request, f"{BASE}/resources/{resource_id}{done}")
+
     @post("/resources/{resource_id:uuid}", opt=requires(Permission.catalog_write))
     async def update_resource(self, request: AnyRequest, resource_id: FromPath[UUID]) -> Response[Any]:
-        form = await request.form()
-        data = {**forms.resource_fields(form), "active": form.get("active") == "on"}
-        try:
-            await actions.update_resource(resource_id, convert(data, schemas.ResourceUpdate), actor=actor_of(request))
-        except AppError as error:
-            return await self._resource_page(request, resource_id, part="resource", values=data, error=error)
-        return go_to(request, f"{BASE}/resources/{resource_id}")
+        def typed(form: FormMultiDict) -> dict[str, Any]:
+            return {**forms.resource_fields(form), "active": form.get("active") == "on"}
+
+        async def save(actor: Actor, form: FormMultiDict) -> object:
+            return await actions.update_resource(resource_id, convert(typed(form), schemas.ResourceUpdate), actor=actor)
+
+        return await self._post_resource_form(request, resource_id, "resource", save, again=lambda form: {"values": typed(form)})
 
     @post("/resources/{resource_id:uuid}/schedule", opt=requires(Permission.catalog_write))
     async def set_schedule(self, request: AnyRequest, resource_id: FromPath[UUID]) -> Response[Any]:
         """Replace the weekly hours and dated exceptions (the recurring blocks stay as they are)."""
-        actor = actor_of(request)
-        form = await request.form()
-        current = await queries.get_schedule(resource_id, actor=actor)
-        rename = forms.schedule_names(form)
-        try:
-            await actions.set_resource_schedule(resource_id, forms.schedule(form, current.blocks), actor=actor)
-        except AppError as error:
-            return await self._resource_page(
-                request, resource_id, part="schedule", schedule=_posted_schedule(form), error=error, rename=rename,
-            )
-        return go_to(request, f"{BASE}/resources/{resource_id}?saved=schedule")
+        async def save(actor: Actor, form: FormMultiDict) -> object:
+            current = await queries.get_schedule(resource_id, actor=actor)
+            return await actions.set_resource_schedule(resource_id, forms.schedule(form, current.blocks), actor=actor)
+
+        return await self._post_resource_form(
+            request, resource_id, "schedule", save, again=lambda form: {"schedule": _posted_schedule(form)},
+            rename=forms.schedule_names(await request.form()), done="?saved=schedule",
+        )
 
     @post("/resources/{resource_id:uuid}/time-off", opt=requires(Permission.catalog_write))
     async def add_time_off(self, request: AnyRequest, resource_id: FromPath[UUID]) -> Response[Any]:
-        actor = actor_of(request)
-        form = await request.form()
-        resource = await queries.get_resource(resource_id, actor=actor)
-        branch = await queries.get_branch(resource.branch_id, actor=actor)
-        try:
-            await actions.add_time_off(resource_id, forms.time_off(form, branch.timezone), actor=actor)
-        except AppError as error:
-            values = {k: str(form.get(k, "")) for k in ("starts_at", "ends_at", "reason")}
-            return await self._resource_page(request, resource_id, part="time_off", values=values, error=error)
-        return go_to(request, f"{BASE}/resources/{resource_id}")
+        async def save(actor: Actor, form: FormMultiDict) -> object:
+            resource = await queries.get_resource(resource_id, actor=actor)
+            branch = await queries.get_branch(resource.branch_id, actor=actor)
+            return await actions.add_time_off(resource_id, forms.time_off(form, branch.timezone), actor=actor)
+
+        return await self._post_resource_form(
+            request, resource_id, "time_off", save,
+            again=lambda form: {"values": {k: str(form.get(k, "")) for k in ("starts_at", "ends_at", "reason")}},
+        )
 
     @post("/resources/{resource_id:uuid}/time-off/{time_off_id:uuid}/remove", opt=requires(Permission.catalog_write))
     async def remove_time_off(self, request: AnyRequest, resource_id: FromPath[UUID], time_off_id: FromPath[UUID]) -> Response[Any]:
@@ -269,13 +280,13 @@ class CatalogPages(Controller):
         return go_to(request, f"{BASE}/resources/{resource_id}")
 
 
-async def _booking_form(service_id: UUID, actor: Actor) -> str | None:
-    """The name of the booking form attached to the service (the forms section attaches them)."""
+async def _booking_form(service_id: UUID, actor: Actor) -> schemas_forms.Form | None:
+    """The booking form attached to the service (edited in the forms pages)."""
     found = await current_form(attachment("service", service_id))
     if found is None:
         return None
     try:
-        return (await get_form(found.id, actor=actor)).name
+        return await get_form(found.id, actor=actor)
     except AppError:
         return None
 

@@ -1,11 +1,7 @@
-"""What the automation, import and administration pages share: the branches a form offers, the input a
-msgspec validation error is about, and the one time zone of pages that span every branch."""
+"""What the automation, import and administration pages share: the branches a form offers and the one
+time zone of pages that span every branch."""
 
 from __future__ import annotations
-
-import re
-
-import msgspec
 
 from appliance.auth.actor import Actor
 from appliance.catalog import queries as catalog_queries
@@ -21,9 +17,3 @@ async def branch_choices(actor: Actor) -> list[Branch]:
     """The branches the actor may see, for a form's branch select."""
     branches, _ = await catalog_queries.list_branches(actor=actor, after=None, limit=MOST_BRANCHES)
     return branches
-
-
-def invalid_input(error: msgspec.ValidationError, default: str) -> str:
-    """The top-level input a msgspec validation error names (`... - at `$.username``), else `default`."""
-    match = re.search(r"at `\$\.(\w+)", str(error))
-    return match.group(1) if match else default

@@ -43,6 +43,12 @@ KNOWN: dict[str, str] = {
     "a date and time": N_("Enter a date and time."),
     "must not be 0": N_("Enter a number other than 0."),
     "say why": N_("Say why."),
+    "name an approver_role or approvers": N_("Choose a role or named staff for this level."),
+    "a non-empty list of user ids": N_("Choose at least one staff member."),
+    "give at least one option": N_("Give at least one option, one a line."),
+    "option values must differ": N_("Each option needs a value of its own."),
+    "give a label in zh-CN or en": N_("Give a label in Chinese or English."),
+    "set min_spend, min_points or both": N_("Give a lifetime spend, a number of points or both."),
 }
 
 # Messages with values in them: a pattern, and the text shown (which may name the pattern's groups).
@@ -55,7 +61,10 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^overlaps "), N_("This overlaps another interval.")),
     (re.compile(r"already has an exception"), N_("This date already has other hours.")),
     (re.compile(r"already listed"), N_("This is listed twice.")),
+    (re.compile(r" is used by an earlier field$"), N_("An earlier question uses this key.")),
+    (re.compile(r"^must not be below \w+_(min|after)$"), N_("This must not be below the lower bound.")),
     (re.compile(r"^must be at most (?P<n>\d+)$"), N_("At most %(n)s.")),
+    (re.compile(r"^a whole number from (?P<low>-?\d+) to (?P<high>-?\d+)$"), N_("A whole number from %(low)s to %(high)s.")),
     (re.compile(r"`int` >= (?P<n>-?\d+)"), N_("At least %(n)s.")),
     (re.compile(r"`int` <= (?P<n>-?\d+)"), N_("At most %(n)s.")),
     (re.compile(r"^Expected `int`"), N_("Enter a whole number.")),
@@ -69,13 +78,14 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def message_text(texts: Texts, message: str) -> str:
-    """A domain or validation message in the staff member's language, where we know it; else as it is."""
+    """A domain or validation message in the staff member's language, where we know it (a page's own hint
+    passed to `convert` is translated too); else as it is."""
     if message in KNOWN:
         return texts.gettext(KNOWN[message])
     for pattern, text in PATTERNS:
         if found := pattern.search(message):
             return texts.gettext(text) % found.groupdict()
-    return message
+    return texts.gettext(message)
 
 
 def split_path(message: str) -> tuple[str, str]:
@@ -86,14 +96,15 @@ def split_path(message: str) -> tuple[str, str]:
     return where.rstrip("`").lstrip("."), text
 
 
-def convert(data: Mapping[str, Any], into: type[T]) -> T:
+def convert(data: Mapping[str, Any], into: type[T], *, hints: Mapping[str, str] | None = None) -> T:
     """The form's values as the domain's input struct (text turned into numbers, dates, lists), or Invalid
-    naming the field msgspec refused."""
+    naming the field msgspec refused. `hints` (field → message marked with N_) replaces msgspec's wording
+    for fields where it would mean nothing to staff (a regex)."""
     try:
         return msgspec.convert(data, into, strict=False)
     except msgspec.ValidationError as exc:
         field, text = split_path(str(exc))
-        raise Invalid({field or "form": text}) from None
+        raise Invalid({field or "form": (hints or {}).get(field, text)}) from None
 
 
 def field_errors(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,21 @@ LOGIN_MESSAGES = {
     "mfa_failed": N_("That code is wrong or was used already."),
     "rate_limited": N_("Too many attempts from this address. Wait a minute and try again."),
 }
+# Why single sign-on sent the browser back here (`?sso_failed=<code>`, set by the OIDC callback).
+SSO_MESSAGES = {
+    "sso_no_role": N_(
+        "Your company account signed in, but it gives you no role here. Ask an administrator to add you to a group "
+        "that has access."
+    ),
+    "sso_account_disabled": N_("This account is disabled in the booking system. Ask an administrator."),
+    "sso_refused_by_provider": N_("Your company's sign-in did not let you in (a wrong password or a disabled account)."),
+    "sso_provider_unreachable": N_(
+        "Your company's sign-in cannot be reached right now. Try again later, or sign in with your username and password."
+    ),
+    "sso_flow_unknown": N_("The sign-in took too long or was started in another window. Please try again."),
+    "sso_state_mismatch": N_("The sign-in took too long or was started in another window. Please try again."),
+}
+SSO_FAILED = N_("Signing in with your company account did not work (%(code)s). Try again, or ask an administrator.")
 
 
 def safe_next(target: str | None) -> str:
@@ -48,15 +64,27 @@ def _form_page(request: AnyRequest, *, next_path: str, username: str = "", probl
     }, status=status)
 
 
+def _sso_problem(request: AnyRequest, code: str | None) -> str | None:
+    """Why single sign-on failed, in the page language; a code from the address is only echoed when it is one."""
+    if code is None:
+        return None
+    texts = texts_for(request)
+    if code in SSO_MESSAGES:
+        return texts.gettext(SSO_MESSAGES[code])
+    return texts.gettext(SSO_FAILED) % {"code": code if re.fullmatch(r"[a-z_]{1,40}", code) else "?"}
+
+
 class AdminLoginPages(Controller):
     path = "/admin"
     include_in_schema = False
 
     @get("/login", opt=PUBLIC)
-    async def login_form(self, request: AnyRequest, next: FromQuery[str | None] = None) -> Response[Any]:  # noqa: A002
+    async def login_form(
+        self, request: AnyRequest, next: FromQuery[str | None] = None, sso_failed: FromQuery[str | None] = None,  # noqa: A002
+    ) -> Response[Any]:
         if actor_of(request).kind == "user":
             return Redirect(safe_next(next), status_code=HTTP_303_SEE_OTHER)
-        return _form_page(request, next_path=safe_next(next))
+        return _form_page(request, next_path=safe_next(next), problem=_sso_problem(request, sso_failed))
 
     @post("/login", opt={**PUBLIC, "rate_limited": "login", "csrf_exempt": True})
     async def login(self, request: AnyRequest) -> Response[Any]:

@@ -12,19 +12,24 @@ from appliance.web.admin.calendar import CalendarPages
 from appliance.web.admin.catalog import CatalogPages
 from appliance.web.admin.customers import CustomerPages
 from appliance.web.admin.dashboard import DashboardPage
+from appliance.web.admin.form_editor import FormEditorPages
 from appliance.web.admin.data_export import DataExportPage
 from appliance.web.admin.deliveries import DeliveryPages
 from appliance.web.admin.imports import ImportPages
+from appliance.web.admin.inbox import InboxPages
 from appliance.web.admin.login import AdminLoginPages
+from appliance.web.admin.loyalty import LoyaltyPage
 from appliance.web.admin.message_templates import TemplatePages
 from appliance.web.admin.reports import ReportPages
+from appliance.web.admin.segments import SegmentPages
 from appliance.web.admin.shell import admin_exception_handlers
 from appliance.web.admin.users import UserPages
 
 # Each section's controller joins this list.
 ADMIN_PAGES: list[type] = [
-    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, CatalogPages, AutomationPages,
-    DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages, AuditPages, DataExportPage, AccountPages,
+    AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, SegmentPages, LoyaltyPage,
+    CatalogPages, FormEditorPages, AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages,
+    AuditPages, DataExportPage, InboxPages, AccountPages,
 ]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from appliance.automation import logic
-from appliance.automation.conditions import Field, Kind
+from appliance.automation.conditions import ALL_OPS, OPS, Field, Kind, Op
 from appliance.bookings.states import PaymentStatus, Status
 from appliance.notifications.catalogue import KEYS
 
@@ -21,14 +21,21 @@ EXTRA_ROWS: Final = 2  # empty rows under the conditions and actions a rule has,
 MIN_CONDITION_ROWS: Final = 3
 MIN_ACTION_ROWS: Final = 2
 LIST_OPS: Final = ("in", "not_in", "between")
+LEVEL_PARTS: Final = ("approver_role", "approvers", "time_limit_minutes")  # inputs of one approval level
+MIN_LEVEL_ROWS: Final = 2
+
+
+def ops_for(fields: Mapping[str, Field], name: str) -> tuple[Op, ...]:
+    """The comparisons the field's kind takes (conditions.OPS); every one while no known field is chosen."""
+    return OPS[fields[name].kind] if name in fields else ALL_OPS
 
 
 @dataclass(frozen=True)
 class Param:
-    """How one action parameter is typed in: a choice, a whole number, JSON, or text."""
+    """How one action parameter is typed in: a choice, a whole number, approval levels as rows, or text."""
 
     name: str
-    input: str  # select | integer | json | text
+    input: str  # select | integer | levels | text
     choices: tuple[str, ...] = ()
     optional: bool = False
 
@@ -53,10 +60,21 @@ def action_params(kind: str) -> list[Param]:
         elif name in _INTEGERS:
             params.append(Param(name, "integer", optional=optional))
         elif name == "levels":
-            params.append(Param(name, "json", optional=optional))
+            params.append(Param(name, "levels", optional=optional))
         else:
             params.append(Param(name, "text", optional=optional))
     return params
+
+
+def level_name(row: int, level: int, part: str) -> str:
+    """The input of one part of an approval level: `action-<row>-level-<level>-<part>`."""
+    return f"action-{row}-level-{level}-{part}"
+
+
+def level_rows(values: Mapping[str, str], row: int) -> int:
+    """How many approval levels the action row shows: the filled ones and one more, within the allowed count."""
+    filled = [i for i in range(logic.MAX_APPROVAL_LEVELS) if any(values.get(level_name(row, i, p)) for p in LEVEL_PARTS)]
+    return min(max((filled[-1] + 2) if filled else 0, MIN_LEVEL_ROWS), logic.MAX_APPROVAL_LEVELS)
 
 
 ACTION_TYPES: Final = tuple(sorted(logic.EXECUTABLE))
@@ -123,8 +141,11 @@ def form_of(rule: Mapping[str, Any]) -> RuleForm:
     for row, action in enumerate(actions):
         values[f"action-{row}-type"] = _text(action.get("type"))
         for name, value in action.items():
-            if name != "type":
-                values[f"action-{row}-{name}"] = json.dumps(value) if name == "levels" else _text(value)
+            if name == "levels" and isinstance(value, list):
+                for level, given in enumerate(value):
+                    values |= {level_name(row, level, part): _text(given.get(part)) for part in LEVEL_PARTS}
+            elif name != "type":
+                values[f"action-{row}-{name}"] = _text(value)
     return RuleForm(
         values=values, condition_rows=max(len(leaves) + EXTRA_ROWS, MIN_CONDITION_ROWS),
         action_rows=max(len(actions) + EXTRA_ROWS, MIN_ACTION_ROWS), nested_conditions=nested,
@@ -161,13 +182,24 @@ def _param_value(param: Param, text: str) -> Any:
         return None
     if param.input == "integer" and re.fullmatch(r"-?\d+", text):
         return int(text)
-    if param.input == "json":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
     return text
 
+
+def _levels(form: Mapping[str, str], row: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """The approval levels typed into an action row (blank rows left out), and the row of each."""
+    levels, used = [], []
+    for number in range(logic.MAX_APPROVAL_LEVELS):
+        role, approvers, minutes = (form.get(level_name(row, number, part), "").strip() for part in LEVEL_PARTS)
+        if not (role or approvers or minutes):
+            continue
+        level: dict[str, Any] = {"time_limit_minutes": int(minutes) if re.fullmatch(r"\d+", minutes) else minutes or None}
+        if role:
+            level["approver_role"] = role
+        if approvers:
+            level["approvers"] = [a.strip() for a in approvers.split(",") if a.strip()]
+        levels.append(level)
+        used.append(number)
+    return levels, used
 
 @dataclass(frozen=True)
 class Draft:
@@ -176,6 +208,7 @@ class Draft:
     body: dict[str, Any]
     condition_rows: list[int]
     action_rows: list[int]
+    level_rows: dict[int, list[int]] = field(default_factory=dict)  # action form row -> its levels' rows
 
 
 def rule_of(form: Mapping[str, str], fields: Mapping[str, Field], *, condition_rows: int, action_rows: int,
@@ -210,12 +243,16 @@ def rule_of(form: Mapping[str, str], fields: Mapping[str, Field], *, condition_r
         conditions = json.loads(nested_conditions)
 
     actions, used_actions = [], []
+    used_levels: dict[int, list[int]] = {}
     for row in range(action_rows):
         action_type = given(f"action-{row}-type")
         if not action_type:
             continue
         action: dict[str, Any] = {"type": action_type}
         for param in action_params(action_type):
+            if param.input == "levels":
+                action[param.name], used_levels[row] = _levels(form, row)
+                continue
             value = _param_value(param, form.get(f"action-{row}-{param.name}", ""))
             if value is not None or not param.optional:
                 action[param.name] = value
@@ -230,10 +267,26 @@ def rule_of(form: Mapping[str, str], fields: Mapping[str, Field], *, condition_r
         "trigger": trigger, "conditions": conditions, "actions": actions,
         "branch_id": given("branch_id") or None,
     }
-    return Draft(body=body, condition_rows=used_conditions, action_rows=used_actions)
+    return Draft(body=body, condition_rows=used_conditions, action_rows=used_actions, level_rows=used_levels)
 
 
-_ROW_PATH = re.compile(r"^(conditions\.(?:all|any)|actions)\[(\d+)\](?:\.(\w+))?")
+_ROW_PATH = re.compile(r"^(conditions\.(?:all|any)|actions)\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\]\.(\w+))?")
+_LEVEL_MESSAGE = re.compile(r"^level (\d+)(?:\.(\w+))?: (.+)$")
+
+
+def level_paths(fields: Mapping[str, str]) -> dict[str, str]:
+    """The automation package says which approval level is wrong inside the message (`actions[0].levels`:
+    "level 2.time_limit_minutes: ..."): that as a path of its own (`actions[0].levels[1].time_limit_minutes`),
+    so it is shown at its input. A level naming no approver is about its role input."""
+    paths: dict[str, str] = {}
+    for path, message in fields.items():
+        found = _LEVEL_MESSAGE.match(message) if path.endswith(".levels") else None
+        if found is None:
+            paths[path] = message
+            continue
+        part = found.group(2) if found.group(2) in LEVEL_PARTS else "approver_role"
+        paths[f"{path}[{int(found.group(1)) - 1}].{part}"] = found.group(3)
+    return paths
 _TRIGGER_INPUTS: Final = {
     "trigger": "trigger-event", "trigger.event": "trigger-event", "trigger.timer": "trigger-anchor",
     "trigger.timer.anchor": "trigger-anchor", "trigger.timer.offset_minutes": "trigger-offset",
@@ -254,7 +307,11 @@ def input_of(path: str, draft: Draft) -> str | None:
     if where == "actions":
         if index >= len(draft.action_rows):
             return None
-        return f"action-{draft.action_rows[index]}-{part or 'type'}"
+        row = draft.action_rows[index]
+        typed_levels = draft.level_rows.get(row, [])
+        if part == "levels" and match.group(4) is not None and int(match.group(4)) < len(typed_levels):
+            return level_name(row, typed_levels[int(match.group(4))], match.group(5))
+        return f"action-{row}-{part or 'type'}"
     if index >= len(draft.condition_rows):
         return None
     return f"cond-{draft.condition_rows[index]}-{part if part in ('field', 'op', 'value') else 'field'}"

@@ -18,7 +18,8 @@ from appliance.auth.api import actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import GLOBAL_ROLES, GRANTABLE_BY, Permission, Role
 from appliance.core.errors import AppError, Invalid
-from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices, invalid_input
+from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices
+from appliance.web.admin.formdata import convert, field_errors
 from appliance.web.admin.shell import admin_page, field_messages, go_to, problem_text
 from appliance.web.i18n import N_
 from appliance.web.templating import AnyRequest, texts_for
@@ -59,6 +60,7 @@ def read_grants(form: Mapping[str, str]) -> tuple[list[schemas.GrantBody], dict[
     return grants, errors
 
 
+# What the form says when msgspec refuses these inputs (its own wording names a regex).
 FIELD_HINTS = {
     "username": N_("Letters, digits and . _ @ - only, at most 150."),
     "display_name": N_("At most 200 characters."),
@@ -98,7 +100,9 @@ class UserPages(Controller):
     @post("/", opt=requires(Permission.users_manage))
     async def create_user(self, request: AnyRequest) -> Response[Any]:
         form = {k: str(v) for k, v in (await request.form()).items()}
-        grants, errors = read_grants(form)
+        texts = texts_for(request)
+        grants, grant_errors = read_grants(form)
+        errors = self._translated(request, grant_errors)
         sso_only = form.get("sign_in") == "sso"
         body = {
             "username": form.get("username", "").strip(), "display_name": form.get("display_name", "").strip(),
@@ -109,25 +113,18 @@ class UserPages(Controller):
         status = 422
         if not errors:
             try:
-                data = msgspec.convert(body, schemas.UserCreate)
+                data = convert(body, schemas.UserCreate, hints=FIELD_HINTS)
                 await actions.create_user(data, actor=actor_of(request))
                 return go_to(request, "/admin/users")
-            except msgspec.ValidationError as error:
-                name = invalid_input(error, "username")
-                errors[name] = FIELD_HINTS.get(name, str(error))
             except AppError as error:
                 status = error.status
-                errors.update({("username" if k == "username" else k): v for k, v in field_messages(error).items()})
+                errors, problem = field_errors(texts, error)
                 if error.code == "username_taken":
-                    errors["username"] = N_("That username is taken.")
-                elif "grants" in errors:
+                    errors["username"], problem = texts.gettext(N_("That username is taken.")), None
+                if "grants" in errors:
                     errors["grant-0-role"] = errors.pop("grants")
-                elif not field_messages(error):
-                    problem = problem_text(texts_for(request), error)
         form.pop("password", None)  # never echoed back
-        context = await self._form_context(
-            request, form=form, grants=grants, errors=self._translated(request, errors), problem=problem,
-        )
+        context = await self._form_context(request, form=form, grants=grants, errors=errors, problem=problem)
         return admin_page(request, "admin/users/_new_form.html", context, section="users", status=status)
 
     @get("/{user_id:uuid}", opt=requires(Permission.users_read))

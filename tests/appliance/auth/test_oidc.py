@@ -137,6 +137,25 @@ async def test_claims_that_map_to_no_role_are_refused_and_create_no_account(
     assert await session_rows() == 0
 
 
+async def test_a_browser_refused_for_want_of_a_role_is_sent_to_the_sign_in_page_saying_why(
+    settings: Settings, database: str, idp: Idp
+) -> None:
+    idp.set_account("erin-1", groups=["marketing"])
+    async with sso_client(settings, idp, APPLIANCE_OIDC_ROLE_MAP="staff=staff") as client:
+        callback = relative(await sign_in_at_idp(client, idp, "erin-1"))
+        response = await client.get(callback, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        page = await client.get(response.headers["location"], headers={"Accept-Language": "en"})
+
+    assert response.status_code == 303 and response.headers["location"] == "/admin/login?sso_failed=sso_no_role"
+    assert SECURE_COOKIE not in response.headers.get("set-cookie", "")
+    assert "it gives you no role here" in page.text
+    assert await User.count() == 0
+    assert await session_rows() == 0
+    assert await AuditEntry.count().where(
+        (AuditEntry.action == "auth.login_failed") & (AuditEntry.reason == "no_role_from_claims")
+    ) == 1
+
+
 async def test_a_wrong_state_is_refused(settings: Settings, database: str, idp: Idp) -> None:
     idp.set_account("erin-1", groups=["staff"])
     async with sso_client(settings, idp, APPLIANCE_OIDC_ROLE_MAP="staff=staff") as client:

@@ -13,11 +13,12 @@ import httpx
 from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
 from appliance.automation import actions
+from appliance.automation.defaults import DEFAULT_RULES
 from appliance.automation.schemas import RuleCreate
 from appliance.automation.tables import Rule
 from appliance.events.tables import Delivery
 from appliance.notifications.tables import MessageTemplate as NotificationTemplateRow
-from appliance.testing.builders import make_booking, make_branch, make_resource, make_service, sign_in_as
+from appliance.testing.builders import make_booking, make_branch, make_resource, make_service, make_user, sign_in_as
 from tests.appliance.events.test_api import Refusing, dead_delivery, refusing  # noqa: F401  (the fixture)
 from tests.appliance.web.ops_support import staff
 
@@ -129,6 +130,55 @@ async def test_the_parameters_of_an_action_type_are_offered_when_it_is_chosen(cl
     assert {"action-1-channel", "action-1-template", "action-1-recipient"} <= set(re.findall(r'name="([^"]+)"', notify.text))
 
 
+async def test_a_conditions_comparisons_are_those_its_fields_kind_takes(client: httpx.AsyncClient) -> None:
+    await staff(client, "mgr", Role.owner)
+
+    number = await client.get("/admin/automation/condition-ops/2", params={"cond-2-field": "booking.seats"})
+    yes_no = await client.get("/admin/automation/condition-ops/2", params={"cond-2-field": "customer.is_new"})
+    builder = await client.get("/admin/automation/rules/new")
+
+    def offered(html: str, select: str) -> list[str]:
+        options = html.split(f'id="{select}"', 1)[1].split("</select>", 1)[0]
+        return re.findall(r'<option value="([^"]*)"', options)
+
+    assert number.status_code == 200
+    assert offered(number.text, "cond-2-op") == ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "is_set"]
+    assert offered(yes_no.text, "cond-2-op") == ["eq", "ne", "is_set"]
+    assert 'hx-get="/admin/automation/condition-ops/0"' in builder.text
+
+
+async def test_approval_levels_are_typed_as_rows_and_a_level_without_approver_is_shown_at_its_input(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = await staff(client, "mgr", Role.owner)
+    li, wang = (await make_user("approver.li", Role.front_desk)).id, (await make_user("approver.wang", Role.front_desk)).id
+    levels = {
+        "action-0-type": "require_approval",
+        "action-0-level-0-approver_role": "manager", "action-0-level-0-time_limit_minutes": "60",
+        "action-0-level-2-time_limit_minutes": "30",  # the form's third row, the rule's second level
+    }
+
+    refused = await client.post("/admin/automation/rules?lang=en", headers=headers, data=builder_form(**levels))
+
+    assert refused.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="action-0-level-2-approver_role-error"' in refused.text
+    assert 'value="60"' in refused.text and 'value="30"' in refused.text  # what was typed stays
+    assert await Rule.count() == 0
+
+    # a multiple select: one value per chosen account
+    chosen: dict[str, str | list[str]] = {**builder_form(**levels), "action-0-level-2-approvers": [str(li), str(wang)]}
+    saved = await client.post("/admin/automation/rules", headers=headers, data=chosen)
+    assert saved.status_code == 200, saved.text
+    [rule] = await Rule.select().output(load_json=True)
+    assert rule["actions"] == [{"type": "require_approval", "levels": [
+        {"approver_role": "manager", "time_limit_minutes": 60},
+        {"approvers": [str(li), str(wang)], "time_limit_minutes": 30},
+    ]}]
+    shown = await client.get(f"/admin/automation/rules/{rule['id']}")
+    assert f'<option value="{li}" selected>approver.li</option>' in shown.text
+    assert f'<option value="{wang}" selected>approver.wang</option>' in shown.text
+
+
 async def test_front_desk_may_not_see_or_write_rules(client: httpx.AsyncClient) -> None:
     headers = await staff(client, "front", Role.front_desk)
 
@@ -198,3 +248,16 @@ async def test_a_made_up_template_is_not_found(client: httpx.AsyncClient) -> Non
     await staff(client, "boss", Role.owner)
 
     assert (await client.get("/admin/automation/templates/nothing/email/zh-CN")).status_code == 404
+
+
+async def test_the_recommended_rules_are_offered_until_they_are_added(client: httpx.AsyncClient) -> None:
+    headers = await staff(client, "mgr", Role.owner)
+    offered = await client.get("/admin/automation")
+
+    added = await client.post("/admin/automation/rules/defaults", headers=headers)
+    again = await client.get("/admin/automation")
+
+    assert 'hx-post="/admin/automation/rules/defaults"' in offered.text
+    assert added.status_code == 200 and added.headers["hx-location"] == "/admin/automation"
+    assert await Rule.count() == len(DEFAULT_RULES)
+    assert 'hx-post="/admin/automation/rules/defaults"' not in again.text

@@ -3,6 +3,7 @@ that hides what a role may not see, CSRF on htmx posts, signing out, errors as p
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -109,3 +110,13 @@ async def test_the_site_root_leads_staff_to_the_admin_ui(client: httpx.AsyncClie
     root = await client.get("/")
     assert root.status_code == 303 and root.headers["location"] == "/admin/"
 
+
+
+async def test_every_admin_page_tells_htmx_to_settle_no_style_attribute(client: httpx.AsyncClient) -> None:
+    """htmx would copy a swapped element's old style attribute onto the new one, which the CSP refuses
+    (style-src-attr): the config in the admin shell, not a page's script, leaves style out."""
+    page = await client.get("/admin/login")
+
+    config = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', page.text)
+    assert config is not None
+    assert json.loads(config.group(1))["attributesToSettle"] == ["class", "width", "height"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.automation.conditions import FIELDS
-from appliance.web.admin.rule_form import condition_value, form_of, input_of, rule_of
+from appliance.automation.conditions import ALL_OPS, FIELDS
+from appliance.web.admin.rule_form import condition_value, form_of, input_of, level_paths, level_rows, ops_for, rule_of
 
 RULE: dict[str, Any] = {
     "name": "提醒", "description": "", "priority": 5, "branch_id": None, "enabled": True, "stop_further": False,
@@ -51,3 +51,29 @@ def test_problem_paths_name_the_rows_the_conditions_and_actions_came_from() -> N
     assert input_of("actions[0].tag", draft) == "action-1-tag"
     assert input_of("trigger.timer.offset_minutes", draft) == "trigger-offset"
     assert input_of("conditions", draft) is None and input_of("actions[3].type", draft) is None
+
+
+def test_approval_levels_read_back_and_their_problems_name_the_level_row() -> None:
+    rule = {**RULE, "actions": [{"type": "require_approval", "levels": [
+        {"approver_role": "manager", "time_limit_minutes": 60},
+        {"approvers": ["7f0c4c1e-2f7a-4f43-9c43-1c3a1b9d2e10"], "time_limit_minutes": 30},
+    ]}]}
+    form = form_of(rule)
+
+    draft = rule_of(form.values, FIELDS, condition_rows=form.condition_rows, action_rows=form.action_rows)
+
+    assert draft.body == rule
+    assert level_rows(form.values, 0) == 3  # the two levels and one more
+    paths = level_paths({"actions[0].levels": "level 2.time_limit_minutes: a whole number from 5 to 43200",
+                         "actions[0].type": "unknown action"})
+    assert paths == {"actions[0].levels[1].time_limit_minutes": "a whole number from 5 to 43200", "actions[0].type": "unknown action"}
+    assert input_of("actions[0].levels[1].time_limit_minutes", draft) == "action-0-level-1-time_limit_minutes"
+    assert input_of(next(iter(level_paths({"actions[0].levels": "level 1: name an approver_role or approvers"}))), draft) \
+        == "action-0-level-0-approver_role"
+    assert input_of("actions[0].levels", draft) == "action-0-levels"
+
+
+def test_a_field_offers_only_the_comparisons_its_kind_takes() -> None:
+    assert ops_for(FIELDS, "customer.is_new") == ("eq", "ne", "is_set")
+    assert "contains" not in ops_for(FIELDS, "booking.seats") and "gt" not in ops_for(FIELDS, "customer.tags")
+    assert ops_for(FIELDS, "") == ALL_OPS

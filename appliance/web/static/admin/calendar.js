@@ -10,12 +10,6 @@
   var live = document.getElementById('calendar-status');
   var dialog = document.getElementById('create-booking');
 
-  // htmx copies a swapped element's old style attribute onto its new copy when "settling", which our CSP
-  // refuses (style-src-attr): settle classes and sizes only.
-  document.addEventListener('DOMContentLoaded', function () {
-    if (window.htmx) { window.htmx.config.attributesToSettle = ['class', 'width', 'height']; }
-  });
-
   function csrfToken() {
     return JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRF-Token'] || '';
   }

@@ -1,0 +1,45 @@
+"""A manager adds booking questions to a service from its page with the keyboard-usable form editor: a
+choice without options is named at its input, then the saved questions are what the portal asks. The
+editor passes axe-core and is kept as a screenshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import expect
+
+from appliance.auth.roles import Role
+from tests.e2e.conftest import Server, SignedIn, screenshot, serious_accessibility_problems
+
+
+def test_a_manager_adds_booking_questions_to_a_service(signed_in: Callable[..., SignedIn], server: Server) -> None:
+    page = signed_in(Role.manager).page
+
+    page.goto(f"/admin/catalog/services/{server.seed.foot_id}?lang=en")
+    page.get_by_role("link", name="Add booking questions").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Booking questions for 足疗")
+    page.get_by_label("Form name (staff see it)").fill("足疗问卷")
+    first = page.get_by_role("group", name="Question 1")
+    first.get_by_label("Key (a-z, 0-9, _)").fill("water")
+    first.get_by_label("Answer type").select_option("single_select")
+    first.get_by_label("Question in Chinese").fill("水温")
+    first.get_by_label("Question in English").fill("Water temperature")
+    first.get_by_label("An answer is required").check()
+    page.get_by_role("button", name="Save form").click()
+
+    options = page.get_by_role("group", name="Question 1").get_by_label("Options")
+    expect(options).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#fields\\[0\\]-options-error")).to_have_text("Give at least one option, one a line.")
+    options.fill("warm = 温 / Warm\nhot = 热 / Hot")
+    assert serious_accessibility_problems(page) == []
+    screenshot(page, "admin-form-editor")
+    page.get_by_role("button", name="Save form").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("足疗问卷")
+    expect(page.get_by_text("Version 1.")).to_be_visible()
+    asked = page.request.get(f"/api/v1/portal/services/{server.seed.foot_id}/form").json()
+    assert [(f["key"], f["required"], [o["value"] for o in f["options"]]) for f in asked["fields"]] == [
+        ("water", True, ["warm", "hot"])]
+    page.goto("/admin/catalog/forms?lang=en")
+    expect(page.locator("tr.form-row", has_text="足疗问卷")).to_contain_text("足疗")
+    assert serious_accessibility_problems(page) == []
