@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -17,6 +18,7 @@ from appliance.auth.passwords import verify_password
 from appliance.auth.roles import Role
 from appliance.auth.tables import RecoveryCode, User
 from appliance.core.clock import utc_now
+from appliance.core.crypto.registry import open_value, seal_value
 from appliance.core.db import write_transaction
 from appliance.auth.lockout import LoginLockout
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
@@ -25,6 +27,7 @@ from appliance.events.envelope import Subject
 # Local accounts holding these roles must sign in with a second factor.
 MFA_ROLES = frozenset({Role.owner, Role.compliance_officer})
 RECOVERY_CODES = 10
+_USER_TABLE = User._meta.tablename
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 
 
@@ -47,6 +50,16 @@ def _new_recovery_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
+def _sealed_secret(user_id: UUID, secret: str) -> str:
+    """The TOTP secret as stored: sealed like personal data (it is a password the app knows), bound to
+    its row, so a database copy without the key ring cannot mint codes."""
+    return str(seal_value(_USER_TABLE, "totp_secret", user_id, secret))
+
+
+def _secret_of(user_id: UUID, row: dict[str, Any]) -> str:
+    return str(open_value(_USER_TABLE, "totp_secret", user_id, row["totp_secret"]))
+
+
 def _normal_code(code: str) -> str:
     return code.strip().upper().replace("-", "").replace(" ", "")
 
@@ -65,7 +78,9 @@ async def start_totp_enrolment(user_id: UUID, password: str | None, *, actor: Ac
         raise Conflict("a second factor is already set up for this account", code="mfa_already_enrolled")
     secret = totp.new_secret()
     async with write_transaction():
-        await User.update({User.totp_secret: secret, User.updated_at: utc_now()}).where(User.id == user_id)
+        await User.update({User.totp_secret: _sealed_secret(user_id, secret), User.updated_at: utc_now()}).where(
+            User.id == user_id
+        )
         await record_change(
             "user.mfa_enrolment_started", Subject("user", str(user_id)), {"user_id": str(user_id)}, actor=actor,
             changed_fields=["totp_secret"],
@@ -84,7 +99,7 @@ async def confirm_totp_enrolment(user_id: UUID, code: str, *, actor: Actor) -> T
         raise Conflict("a second factor is already set up for this account", code="mfa_already_enrolled")
     if row["totp_secret"] is None:
         raise Conflict("start the enrolment first", code="mfa_enrolment_not_started")
-    step = totp.matching_step(row["totp_secret"], code, time.time(), after_step=row["totp_last_step"])
+    step = totp.matching_step(_secret_of(user_id, row), code, time.time(), after_step=row["totp_last_step"])
     if step is None:
         raise Invalid({"code": "is not the current code of your authenticator app"})
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
@@ -117,7 +132,7 @@ async def check_second_factor(user_id: UUID, code: str | None, recovery_code: st
         row = await User.select(User.totp_secret, User.totp_last_step).where(User.id == user_id).first()
         if row is None or row["totp_secret"] is None:
             return None
-        step = totp.matching_step(row["totp_secret"], code, time.time(), after_step=row["totp_last_step"])
+        step = totp.matching_step(_secret_of(user_id, row), code, time.time(), after_step=row["totp_last_step"])
         if step is None:
             return None
         claimed = await User.update({User.totp_last_step: step}).where(

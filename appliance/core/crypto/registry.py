@@ -56,6 +56,10 @@ SEALED: Final[Mapping[str, Mapping[str, Kind]]] = {
     "booking": {"answers": "json", "notes": "text"},
     "inbox_item": {"body": "text"},  # staff notices name the customer
     "survey_answer": {"comment": "text"},
+    # Secrets, sealed like personal data: a database copy without the key ring must not mint TOTP codes
+    # or sign unsubscribe links.
+    "app_user": {"totp_secret": "text"},
+    "link_key": {"secret": "text"},
 }
 
 BLIND_INDEXES: Final[Mapping[str, tuple[BlindIndex, ...]]] = {

@@ -7,7 +7,7 @@ is (its update names the value it read)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from uuid import UUID
@@ -36,6 +36,14 @@ def legacy_value(kind: Kind, stored: Any) -> Any:
     if kind == "json":
         return json.loads(stored) if isinstance(stored, str) else stored
     return stored if kind == "text" else str(stored)
+
+
+def _row_id(text: str) -> UUID | str:
+    """A row id as its column holds it: a UUID, or text for the few tables keyed by a name."""
+    try:
+        return UUID(text)
+    except ValueError:
+        return text
 
 
 def _needs(stored: Any) -> str | None:
@@ -87,7 +95,7 @@ async def reseal_batch(table: str, *, after: str | None, batch: int = BATCH) -> 
     done = Pass()
     async with write_transaction():
         rows = await run_sql(
-            f'SELECT {select} FROM "{table}" {where}ORDER BY id LIMIT {int(batch)}', *([UUID(after)] if after else [])
+            f'SELECT {select} FROM "{table}" {where}ORDER BY id LIMIT {int(batch)}', *([_row_id(after)] if after else [])
         )
         for row in rows:
             changed, legacy = _changes(table, row)
@@ -110,10 +118,10 @@ async def reseal_batch(table: str, *, after: str | None, batch: int = BATCH) -> 
     return done
 
 
-async def reseal_all(*, batch: int = BATCH) -> Pass:
-    """Every table of the registry, whole: what the migration's data step runs."""
+async def reseal_all(*, batch: int = BATCH, tables: Iterable[str] = SEALED) -> Pass:
+    """Every table of the registry (or those given), whole: what the migrations' data steps run."""
     total = Pass()
-    for table in SEALED:
+    for table in tables:
         after: str | None = None
         while True:
             step = await reseal_batch(table, after=after, batch=batch)

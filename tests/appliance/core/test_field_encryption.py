@@ -1,11 +1,13 @@
 """Field encryption in the database, on both engines: personal data written through every path the
-appliance has is nowhere in the raw SQLite file or a pg_dump; lookups go through blind indexes; a database
+appliance has, and the secrets it keeps (TOTP secrets, the link-signing key), are nowhere in the raw SQLite
+file or a pg_dump; lookups go through blind indexes; a database
 with plaintext rows from before field encryption is sealed by the migration; a rotation interrupted after
 one batch finishes when run again."""
 
 from __future__ import annotations
 
 import shutil
+import time
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,10 @@ from uuid import UUID, uuid4
 import httpx
 
 from appliance.audit.tables import AuditEntry
+from appliance.auth import totp
 from appliance.auth.actor import cli_actor
+from appliance.auth.mfa import check_second_factor
+from appliance.auth.roles import Role
 from appliance.automation.defaults import install_default_rules
 from appliance.bookings.sealing import opened_answers, opened_notes
 from appliance.bookings.tables import Booking
@@ -33,7 +38,8 @@ from appliance.db.migrate import apply_migrations
 from appliance.db.piccolo_app import APP_CONFIG
 from appliance.keys.rotation import progress_path, read_progress, rotate
 from appliance.settings import Settings
-from appliance.testing.builders import sign_in_as
+from appliance.notifications.consent import link_signing_key
+from appliance.testing.builders import TOTP_SECRETS, make_user, sign_in, sign_in_as
 from appliance.testing.deliveries import settle
 from tests.appliance.bookings.test_api import next_weekday
 from tests.appliance.forms.test_api import ALLERGY_FORM, create_form, massage_service
@@ -80,6 +86,7 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
     client: httpx.AsyncClient, settings: Settings, database: str
 ) -> None:
     customer_id = await seed_personal_data(client)
+    kept_secrets = [TOTP_SECRETS["owner"], (await link_signing_key()).hex()]  # the owner signed in with a second factor
 
     view = (await client.get(f"/api/v1/customers/{customer_id}")).json()
     assert (view["name"], view["phone"], view["email"], view["birthday"]) == (NAME, f"+86{PHONE_LOCAL}", EMAIL, BIRTHDAY)
@@ -104,6 +111,8 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
     await db.start_pool()
 
     assert len(dump) > 10_000 and found_in(dump) == []
+    assert [s for s in kept_secrets if s.encode() in dump] == []
+    assert await sign_in(client, "owner")  # the sealed TOTP secret still checks codes
     assert found_in(NAME.encode() + EMAIL.encode()) == [NAME, EMAIL]  # the scan itself finds what is there
 
 
@@ -185,6 +194,36 @@ async def test_the_migration_seals_plaintext_rows_written_before_field_encryptio
     assert opened_note(note)["body"] == NOTE and opened_interaction(call)["note"] == CALL
     assert opened_answers(booking_id, booking["answers"]) == {"allergy": ALLERGEN}
     assert opened_notes(booking_id, booking["notes"]) == BOOKING_NOTE
+    assert sum((await count_stale()).values()) == 0
+
+
+SEALED_SECRETS_MIGRATIONS = ("appliance_2026_11_27t02_40_00_000000.py", "appliance_2026_11_27t02_40_01_000000.py")
+
+
+async def test_the_migration_seals_totp_secrets_and_the_link_key_kept_in_plaintext_before(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    open_database(make_settings(fresh_database_url, tmp_path / "var"))
+    before = tmp_path / "before"
+    shutil.copytree(
+        APP_CONFIG.resolved_migrations_folder_path, before,
+        ignore=shutil.ignore_patterns("__pycache__", *SEALED_SECRETS_MIGRATIONS),
+    )
+    await apply_migrations(before)
+    user = await make_user("boss", Role.staff)
+    secret, link_secret = totp.new_secret(), "ab" * 32
+    now = datetime.now(UTC)
+    await run_sql("UPDATE app_user SET totp_secret = {}, totp_confirmed_at = {} WHERE id = {}", secret, now, user.id)
+    await run_sql("INSERT INTO link_key (id, secret, created_at) VALUES ('links', {}, {})", link_secret, now)
+
+    applied = await apply_migrations()
+
+    assert [m[:19] for m in applied] == ["2026-11-27T02:40:00", "2026-11-27T02:40:01"]
+    stored = (await run_sql("SELECT totp_secret FROM app_user WHERE id = {}", user.id))[0]["totp_secret"]
+    link = (await run_sql("SELECT secret FROM link_key"))[0]["secret"]
+    assert is_sealed(stored) and is_sealed(link) and secret not in stored and link_secret not in link
+    assert await check_second_factor(user.id, totp.code_at(secret, time.time()), None) == "totp"
+    assert await link_signing_key() == bytes.fromhex(link_secret)  # links sent before still work
     assert sum((await count_stale()).values()) == 0
 
 
