@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from appliance.core.crypto.fields import blind_index, field_crypto
+from appliance.core.crypto.fields import blind_index, blind_indexes, field_crypto
 
 Kind = Literal["text", "json", "date"]
 
@@ -73,7 +73,14 @@ BLIND_INDEXES: Final[Mapping[str, tuple[BlindIndex, ...]]] = {
 
 
 def index_value(table: str, spec: BlindIndex, plaintext: Any) -> str | None:
+    """The index to store: under the current blind-index key."""
     return blind_index(table, spec.source, spec.purpose, spec.transform(plaintext))
+
+
+def lookup_values(table: str, spec: BlindIndex, plaintext: Any) -> list[str]:
+    """The indexes a lookup compares with: under every blind-index key rows may still hold (one, but
+    for the length of a blind-index rotation)."""
+    return blind_indexes(table, spec.source, spec.purpose, spec.transform(plaintext))
 
 
 def to_bytes(kind: Kind, value: Any) -> bytes:

@@ -1,11 +1,12 @@
 """Field encryption in the database, on both engines: personal data written through every path the
 appliance has, and the secrets it keeps (TOTP secrets, the link-signing key), are nowhere in the raw SQLite
-file or a pg_dump; lookups go through blind indexes; a database
-with plaintext rows from before field encryption is sealed by the migration; a rotation interrupted after
-one batch finishes when run again."""
+file or a pg_dump; lookups go through blind indexes; a database with plaintext rows from before field
+encryption is sealed by the migration; a rotation (of the data keys or of the blind-index key) interrupted
+after one batch finishes when run again, every lookup working meanwhile."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import subprocess
@@ -26,7 +27,7 @@ from appliance.bookings.tables import Booking
 from appliance.core import db
 from appliance.core.crypto import field_crypto, is_sealed, parse_header
 from appliance.core.crypto.registry import SEALED
-from appliance.core.crypto.reseal import count_stale
+from appliance.core.crypto.reseal import count_stale, count_unindexed
 from appliance.core.db import run_sql
 from appliance.customers.actions import match_or_create_customer
 from appliance.customers.queries import find_customer_ids
@@ -36,7 +37,7 @@ from appliance.customers.tables import Customer, CustomerInteraction, CustomerNo
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.db.piccolo_app import APP_CONFIG
-from appliance.keys.rotation import progress_path, read_progress, rotate
+from appliance.keys.rotation import BLIND_INDEX_KEY, progress_path, read_progress, rotate
 from appliance.settings import Settings
 from appliance.notifications.consent import link_signing_key
 from appliance.testing.builders import TOTP_SECRETS, make_user, sign_in, sign_in_as
@@ -275,3 +276,58 @@ async def test_a_rotation_interrupted_after_a_batch_finishes_when_run_again(data
     assert progress_path(field_crypto().keyring_path).exists()
     again = await rotate(actor=cli_actor(), batch=50, settle_seconds=0)  # a finished rotation: the next one starts
     assert again.key_id not in (first_key, stopped.key_id) and not again.resumed
+
+
+async def lookups_of(n: int) -> list[list[UUID]]:
+    """What the front desk finds for customer n of `seed_customers` by each kind of lookup."""
+    return [
+        await find_customer_ids(phone=f"1390000{n:04d}"), await find_customer_ids(email=f"C{n}@example.com"),
+        await find_customer_ids(phone_last4=f"{n:04d}"), await find_customer_ids(name=f"客户{n}"),
+    ]
+
+
+async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_and_retires_the_old_key(
+    database: str,
+) -> None:
+    ids = await seed_customers(5)
+    old_key = field_crypto().keyring().blind_index_key
+    indexes_before = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
+
+    stopped = await rotate(actor=cli_actor(), batch=2, stop_after_batches=1, settle_seconds=0, kind=BLIND_INDEX_KEY)
+    midway = field_crypto().keyring(fresh=True)
+    rebuilt = {r["id"] for r in await Customer.select(Customer.id, Customer.phone_bidx) if r["phone_bidx"] != indexes_before[r["id"]]}
+    late = await match_or_create_customer(  # written during the rotation: indexed under the new key
+        CustomerContact(name="客户5", phone="13900000005", email="c5@example.com"), channel="staff", actor=cli_actor()
+    )
+    again = await match_or_create_customer(  # the same phone under an index of the old key: found, not duplicated
+        CustomerContact(name="别名", phone="13900000004"), channel="staff", actor=cli_actor()
+    )
+
+    assert not stopped.finished and old_key is not None and stopped.key_id != old_key.id
+    assert midway.blind_index_key and midway.blind_index_key.id == stopped.key_id
+    assert [k.id for k in midway.previous_blind_index_keys] == [old_key.id]
+    assert rebuilt == set(sorted(ids)[:2])  # one batch of two (in id order) rebuilt, three still under the old key
+    assert again == ids[4]
+    for n, customer_id in enumerate([*ids, late]):
+        assert await lookups_of(n) == [[customer_id]] * 4, n
+
+    finished = await rotate(actor=cli_actor(), batch=2, settle_seconds=0, kind=BLIND_INDEX_KEY)
+
+    keyring = field_crypto().keyring(fresh=True)
+    assert finished.resumed and finished.finished and finished.key_id == stopped.key_id
+    assert finished.remaining == {"customer": 0} and await count_unindexed() == {"customer": 0}
+    assert keyring.blind_index_key and keyring.blind_index_key.id == stopped.key_id
+    assert keyring.previous_blind_index_keys == ()  # the old key is retired
+    assert "previous_blind_index_keys" not in json.loads(keyring.path.read_text())["field_encryption"]
+    for n, customer_id in enumerate([*ids, late]):
+        assert await lookups_of(n) == [[customer_id]] * 4, n
+    after = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
+    assert all(after[i] != indexes_before[i] for i in ids)
+    entries = await AuditEntry.select(AuditEntry.action, AuditEntry.details).where(
+        AuditEntry.action.like("keys.%")
+    ).output(load_json=True)
+    assert sorted(e["action"] for e in entries) == ["keys.blind_index_rotated", "keys.blind_index_rotation_started"]
+    done = next(e for e in entries if e["action"] == "keys.blind_index_rotated")
+    assert done["details"]["retired_key_ids"] == [old_key.id] and done["details"]["resumed"] is True
+    assert read_progress(keyring.path, BLIND_INDEX_KEY) is not None
+    assert read_progress(keyring.path) is None  # the data keys' rotation is another matter
