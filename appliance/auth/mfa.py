@@ -27,6 +27,8 @@ from appliance.events.envelope import Subject
 # Local accounts holding these roles must sign in with a second factor.
 MFA_ROLES = frozenset({Role.owner, Role.compliance_officer})
 RECOVERY_CODES = 10
+# How long a re-authentication at the identity provider counts as the step-up of an SSO owner.
+STEP_UP_SECONDS = 300
 _USER_TABLE = User._meta.tablename
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 
@@ -158,12 +160,17 @@ async def _refuse_reset(reason: str, target: Subject, actor: Actor, error: Excep
     return error
 
 
-async def reset_totp(user_id: UUID, reason: str, step_up_code: str, *, actor: Actor, lockout: LoginLockout) -> None:
+async def reset_totp(
+    user_id: UUID, reason: str, step_up_code: str, *, actor: Actor, lockout: LoginLockout,
+    reauthenticated_at: float | None = None,
+) -> None:
     """An owner takes away another account's authenticator (a lost phone): its TOTP and recovery codes
-    go, its sessions end, and it must enrol again at its next sign-in. The owner proves a second
-    factor again with a current code of their own app (step-up); failed codes count towards their
-    own lockout. Never on oneself (that would trade the second factor for a password). Audited with
-    the reason, refusals too. The host's CLI (superuser) needs no step-up."""
+    go, its sessions end, and it must enrol again at its next sign-in. The owner proves who they are
+    again (step-up): a local owner with a current code of their own app (failed codes count towards
+    their own lockout), an owner signed in through SSO by signing in again at the identity provider
+    within STEP_UP_SECONDS (`reauthenticated_at`, from their session). Never on oneself (that would
+    trade the second factor for a password). Audited with the reason, refusals too. The host's CLI
+    (superuser) needs no step-up."""
     target = Subject("user", str(user_id))
     reason = reason.strip()
     if len(reason) < 3:
@@ -179,11 +186,17 @@ async def reset_totp(user_id: UUID, reason: str, step_up_code: str, *, actor: Ac
             raise await _refuse_reset("own_account", target, actor, Forbidden(
                 "you may not reset your own second factor: ask another owner, or use a recovery code", code="mfa_reset_self"
             ))
-        if await lockout.is_locked(actor.label):
+        if actor.auth_method == "sso":
+            if reauthenticated_at is None or not 0 <= time.time() - reauthenticated_at <= STEP_UP_SECONDS:
+                raise await _refuse_reset("step_up_failed", target, actor, Forbidden(
+                    "confirm by signing in again at the identity provider (GET /api/v1/auth/oidc/step-up), then "
+                    f"repeat this within {STEP_UP_SECONDS // 60} minutes", code="step_up_required",
+                ))
+        elif await lockout.is_locked(actor.label):
             raise await _refuse_reset("locked_out", target, actor, RateLimited(
                 "too many wrong codes; try again later", code="account_locked"
             ))
-        if not step_up_code or await check_second_factor(actor.user_id, step_up_code, None) != "totp":
+        elif not step_up_code or await check_second_factor(actor.user_id, step_up_code, None) != "totp":
             await lockout.failed(actor.label)
             raise await _refuse_reset("step_up_failed", target, actor, Forbidden(
                 "confirm with the current code of your own authenticator app (totp)", code="step_up_required"

@@ -37,6 +37,8 @@ class SessionData(msgspec.Struct, frozen=True):
     # A second factor is required but not set up yet: the session acts with no role until it is.
     mfa_pending: bool = False
     sso: SsoTokens | None = None
+    # When the person last signed in again at the identity provider on request (step-up), if they did.
+    reauthenticated_at: float | None = None
 
 
 class SessionManager:
