@@ -1,5 +1,5 @@
 """Field encryption in the database, on both engines: personal data written through every path the
-appliance has, and the secrets it keeps (TOTP secrets, the link-signing key), are nowhere in the raw SQLite
+appliance has, and the secrets it keeps (TOTP secrets, the link-signing key, sessions), are nowhere in the raw SQLite
 file or a pg_dump; lookups go through blind indexes; a database with plaintext rows from before field
 encryption is sealed by the migration; a rotation (of the data keys or of the blind-index key) interrupted
 after one batch finishes when run again, every lookup working meanwhile."""
@@ -21,6 +21,7 @@ from appliance.auth import totp
 from appliance.auth.actor import cli_actor
 from appliance.auth.mfa import check_second_factor
 from appliance.auth.roles import Role
+from appliance.auth.tables import SessionRecord
 from appliance.automation.defaults import install_default_rules
 from appliance.bookings.sealing import opened_answers, opened_notes
 from appliance.bookings.tables import Booking
@@ -87,7 +88,9 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
     client: httpx.AsyncClient, settings: Settings, database: str
 ) -> None:
     customer_id = await seed_personal_data(client)
-    kept_secrets = [TOTP_SECRETS["owner"], (await link_signing_key()).hex()]  # the owner signed in with a second factor
+    # the owner signed in with a second factor; their session (in the database here) holds its CSRF token
+    kept_secrets = [TOTP_SECRETS["owner"], (await link_signing_key()).hex(), client.headers["X-CSRF-Token"]]
+    assert await SessionRecord.count() >= 1
 
     view = (await client.get(f"/api/v1/customers/{customer_id}")).json()
     assert (view["name"], view["phone"], view["email"], view["birthday"]) == (NAME, f"+86{PHONE_LOCAL}", EMAIL, BIRTHDAY)
