@@ -18,11 +18,12 @@ DETAIL_FIELDS: Final = (
 )
 
 
-async def record_listed(customer_ids: Sequence[UUID], *, actor: Actor) -> None:
-    """customers.listed: which customers a list showed (nothing when it showed none)."""
+async def record_listed(customer_ids: Sequence[UUID], *, actor: Actor, fields: Sequence[str] = SUMMARY_FIELDS) -> None:
+    """customers.listed: which customers a list showed, and which of their fields (nothing when it showed
+    none)."""
     if customer_ids:
         await record_reveal(
-            "customers.listed", actor=actor, fields=SUMMARY_FIELDS,
+            "customers.listed", actor=actor, fields=fields,
             details={"count": len(customer_ids), "customer_ids": [str(c) for c in customer_ids]},
         )
 
