@@ -15,6 +15,7 @@ from appliance.auth.actor import Actor
 from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
 from appliance.auth.roles import ROLE_PERMISSIONS, Permission
 from appliance.auth.sessions import SessionManager, SsoTokens
+from appliance.auth.step_up import forget_reauthentication, reauthenticated_at
 from appliance.core.errors import Unauthenticated
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 
@@ -156,9 +157,15 @@ class UserController(Controller):
     async def reset_mfa(self, request: AnyRequest, user_id: FromPath[UUID], data: JSONBody[schemas.MfaReset]) -> schemas.User:
         """Owners only: take away another account's authenticator app (a lost phone). Its recovery codes
         go too, its sessions end, and it sets up a new one at its next sign-in. Send a reason and the
-        current code of your own authenticator app (`totp`). Not for your own account."""
+        current code of your own authenticator app (`totp`); signed in through SSO, sign in again at the
+        identity provider first (`GET /api/v1/auth/oidc/step-up`), and send no code. Not for your own
+        account."""
         actor = actor_of(request)
-        await mfa.reset_totp(user_id, data.reason, data.totp, actor=actor, lockout=request.app.state.lockout)
+        await mfa.reset_totp(
+            user_id, data.reason, data.totp, actor=actor, lockout=request.app.state.lockout,
+            reauthenticated_at=reauthenticated_at(request),
+        )
+        await forget_reauthentication(request)
         return await queries.get_user(user_id, actor=actor)
 
     @post("/{user_id:uuid}/disable", opt=requires(Permission.users_manage), status_code=HTTP_200_OK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -17,6 +18,7 @@ from appliance.auth.passwords import verify_password
 from appliance.auth.roles import Role
 from appliance.auth.tables import RecoveryCode, User
 from appliance.core.clock import utc_now
+from appliance.core.crypto.registry import open_value, seal_value
 from appliance.core.db import write_transaction
 from appliance.auth.lockout import LoginLockout
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
@@ -25,6 +27,9 @@ from appliance.events.envelope import Subject
 # Local accounts holding these roles must sign in with a second factor.
 MFA_ROLES = frozenset({Role.owner, Role.compliance_officer})
 RECOVERY_CODES = 10
+# How long a re-authentication at the identity provider counts as the step-up of an SSO owner.
+STEP_UP_SECONDS = 300
+_USER_TABLE = User._meta.tablename
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 
 
@@ -47,6 +52,16 @@ def _new_recovery_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
+def _sealed_secret(user_id: UUID, secret: str) -> str:
+    """The TOTP secret as stored: sealed like personal data (it is a password the app knows), bound to
+    its row, so a database copy without the key ring cannot mint codes."""
+    return str(seal_value(_USER_TABLE, "totp_secret", user_id, secret))
+
+
+def _secret_of(user_id: UUID, row: dict[str, Any]) -> str:
+    return str(open_value(_USER_TABLE, "totp_secret", user_id, row["totp_secret"]))
+
+
 def _normal_code(code: str) -> str:
     return code.strip().upper().replace("-", "").replace(" ", "")
 
@@ -65,7 +80,9 @@ async def start_totp_enrolment(user_id: UUID, password: str | None, *, actor: Ac
         raise Conflict("a second factor is already set up for this account", code="mfa_already_enrolled")
     secret = totp.new_secret()
     async with write_transaction():
-        await User.update({User.totp_secret: secret, User.updated_at: utc_now()}).where(User.id == user_id)
+        await User.update({User.totp_secret: _sealed_secret(user_id, secret), User.updated_at: utc_now()}).where(
+            User.id == user_id
+        )
         await record_change(
             "user.mfa_enrolment_started", Subject("user", str(user_id)), {"user_id": str(user_id)}, actor=actor,
             changed_fields=["totp_secret"],
@@ -84,7 +101,7 @@ async def confirm_totp_enrolment(user_id: UUID, code: str, *, actor: Actor) -> T
         raise Conflict("a second factor is already set up for this account", code="mfa_already_enrolled")
     if row["totp_secret"] is None:
         raise Conflict("start the enrolment first", code="mfa_enrolment_not_started")
-    step = totp.matching_step(row["totp_secret"], code, time.time(), after_step=row["totp_last_step"])
+    step = totp.matching_step(_secret_of(user_id, row), code, time.time(), after_step=row["totp_last_step"])
     if step is None:
         raise Invalid({"code": "is not the current code of your authenticator app"})
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
@@ -117,7 +134,7 @@ async def check_second_factor(user_id: UUID, code: str | None, recovery_code: st
         row = await User.select(User.totp_secret, User.totp_last_step).where(User.id == user_id).first()
         if row is None or row["totp_secret"] is None:
             return None
-        step = totp.matching_step(row["totp_secret"], code, time.time(), after_step=row["totp_last_step"])
+        step = totp.matching_step(_secret_of(user_id, row), code, time.time(), after_step=row["totp_last_step"])
         if step is None:
             return None
         claimed = await User.update({User.totp_last_step: step}).where(
@@ -143,12 +160,17 @@ async def _refuse_reset(reason: str, target: Subject, actor: Actor, error: Excep
     return error
 
 
-async def reset_totp(user_id: UUID, reason: str, step_up_code: str, *, actor: Actor, lockout: LoginLockout) -> None:
+async def reset_totp(
+    user_id: UUID, reason: str, step_up_code: str, *, actor: Actor, lockout: LoginLockout,
+    reauthenticated_at: float | None = None,
+) -> None:
     """An owner takes away another account's authenticator (a lost phone): its TOTP and recovery codes
-    go, its sessions end, and it must enrol again at its next sign-in. The owner proves a second
-    factor again with a current code of their own app (step-up); failed codes count towards their
-    own lockout. Never on oneself (that would trade the second factor for a password). Audited with
-    the reason, refusals too. The host's CLI (superuser) needs no step-up."""
+    go, its sessions end, and it must enrol again at its next sign-in. The owner proves who they are
+    again (step-up): a local owner with a current code of their own app (failed codes count towards
+    their own lockout), an owner signed in through SSO by signing in again at the identity provider
+    within STEP_UP_SECONDS (`reauthenticated_at`, from their session). Never on oneself (that would
+    trade the second factor for a password). Audited with the reason, refusals too. The host's CLI
+    (superuser) needs no step-up."""
     target = Subject("user", str(user_id))
     reason = reason.strip()
     if len(reason) < 3:
@@ -164,11 +186,17 @@ async def reset_totp(user_id: UUID, reason: str, step_up_code: str, *, actor: Ac
             raise await _refuse_reset("own_account", target, actor, Forbidden(
                 "you may not reset your own second factor: ask another owner, or use a recovery code", code="mfa_reset_self"
             ))
-        if await lockout.is_locked(actor.label):
+        if actor.auth_method == "sso":
+            if reauthenticated_at is None or not 0 <= time.time() - reauthenticated_at <= STEP_UP_SECONDS:
+                raise await _refuse_reset("step_up_failed", target, actor, Forbidden(
+                    "confirm by signing in again at the identity provider (GET /api/v1/auth/oidc/step-up), then "
+                    f"repeat this within {STEP_UP_SECONDS // 60} minutes", code="step_up_required",
+                ))
+        elif await lockout.is_locked(actor.label):
             raise await _refuse_reset("locked_out", target, actor, RateLimited(
                 "too many wrong codes; try again later", code="account_locked"
             ))
-        if not step_up_code or await check_second_factor(actor.user_id, step_up_code, None) != "totp":
+        elif not step_up_code or await check_second_factor(actor.user_id, step_up_code, None) != "totp":
             await lockout.failed(actor.label)
             raise await _refuse_reset("step_up_failed", target, actor, Forbidden(
                 "confirm with the current code of your own authenticator app (totp)", code="step_up_required"

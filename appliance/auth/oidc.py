@@ -69,18 +69,31 @@ class ProviderMetadata:
     algorithms: tuple[str, ...]
 
 
+class StepUp(msgspec.Struct, frozen=True):
+    """A re-authentication asked of a person already signed in (`prompt=login`, `max_age=0`): only
+    their own provider account may answer it, with a sign-in made after it was asked, and it returns
+    to the session that asked."""
+
+    subject: str
+    session_key: str  # digest of the session id that asked
+    return_to: str
+    asked_at: float
+
+
 class PendingFlow(msgspec.Struct, frozen=True):
     """One sign-in started by this browser: kept server-side under the flow cookie, used once."""
 
     state: str
     nonce: str
     code_verifier: str
+    step_up: StepUp | None = None
 
 
 @dataclass(frozen=True)
 class SsoLogin:
     claims: dict[str, Any]  # the ID token's claims, with the userinfo claims added
     tokens: SsoTokens
+    step_up: StepUp | None = None  # answered a re-authentication, not a sign-in
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,20 @@ def logout_refused(reason: str, detail: str) -> AppError:
     """Back-Channel Logout 1.0 section 2.8: an invalid logout token gets a 400. `reason` is a short key
     for the audit log."""
     return AppError(f"the logout token is not valid: {detail}", code="logout_token_invalid", extra={"reason": reason})
+
+
+def _check_step_up(step_up: StepUp, claims: Mapping[str, Any]) -> None:
+    """The ID token answers the re-authentication only if it is the same provider account and the
+    provider says (`auth_time`) the person signed in after it was asked; LEEWAY_SECONDS allows for the
+    provider's clock. A provider that kept its old session instead states an older time or none."""
+    if claims["sub"] != step_up.subject:
+        raise refused("another account signed in at the identity provider", "sso_step_up_other_account")
+    auth_time = claims.get("auth_time")
+    if not isinstance(auth_time, (int, float)) or isinstance(auth_time, bool) or auth_time < step_up.asked_at - LEEWAY_SECONDS:
+        raise refused(
+            "the identity provider did not confirm a new sign-in (auth_time missing or older than the request)",
+            "sso_step_up_not_fresh",
+        )
 
 
 @dataclass(frozen=True)
@@ -169,17 +196,22 @@ class OidcClient:
                 raise Unavailable("the identity provider's keys cannot be fetched", code="sso_provider_unreachable") from exc
         return self._keys
 
-    async def start(self) -> tuple[str, str]:
-        """(flow id for the browser's cookie, the provider's authorization URL to send the browser to)."""
+    async def start(self, step_up: StepUp | None = None) -> tuple[str, str]:
+        """(flow id for the browser's cookie, the provider's authorization URL to send the browser to).
+        A step-up asks the provider to sign the person in again whatever session it holds (OIDC Core
+        3.1.2.1: `prompt=login`, and `max_age=0`, which also makes it state `auth_time`)."""
         metadata = await self.metadata()
         flow = PendingFlow(
-            state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32), code_verifier=secrets.token_urlsafe(64)
+            state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32), code_verifier=secrets.token_urlsafe(64),
+            step_up=step_up,
         )
         flow_id = secrets.token_urlsafe(32)
         await self.flows.set(digest(flow_id), msgspec.json.encode(flow), expires_in=FLOW_SECONDS)
+        extra = {"prompt": "login", "max_age": "0"} if step_up is not None else {}
         async with self._oauth() as oauth:
             url, _ = oauth.create_authorization_url(
-                metadata.authorization_endpoint, state=flow.state, code_verifier=flow.code_verifier, nonce=flow.nonce
+                metadata.authorization_endpoint, state=flow.state, code_verifier=flow.code_verifier, nonce=flow.nonce,
+                **extra,
             )
         return flow_id, url
 
@@ -222,13 +254,15 @@ class OidcClient:
         claims = await self._validated_claims(metadata, id_token, nonce=flow.nonce, access_token=token.get("access_token"))
         if metadata.userinfo_endpoint and token.get("access_token"):
             claims = {**await self._userinfo(metadata, token["access_token"], claims["sub"]), **claims}
+        if flow.step_up is not None:
+            _check_step_up(flow.step_up, claims)
         sid = claims.get("sid")
         tokens = SsoTokens(
             subject=claims["sub"], id_token=id_token, refresh_token=token.get("refresh_token"),
             access_token=token.get("access_token"), checked_at=time.time(),
             sid=sid if isinstance(sid, str) and sid else None,
         )
-        return SsoLogin(claims, tokens)
+        return SsoLogin(claims, tokens, flow.step_up)
 
     async def _verified(self, metadata: ProviderMetadata, token: str) -> Any:
         """The decoded JWT if its signature verifies with the provider's keys (fetched again once, in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,12 +16,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from appliance.auth.api import actor_of, session_cookie, start_session
 from appliance.auth.claim_map import parse_rule
-from appliance.auth.guards import PUBLIC
-from appliance.auth.oidc import FLOW_SECONDS, OidcClient
+from appliance.auth.credentials import digest
+from appliance.auth.guards import AUTHENTICATED, PUBLIC
+from appliance.auth.oidc import FLOW_SECONDS, OidcClient, SsoLogin, StepUp, refused
 from appliance.auth.sessions import SessionData, SessionManager
 from appliance.auth.sso_accounts import sign_in_sso_user
+from appliance.auth.step_up import remember_reauthentication, sso_session
 from appliance.auth import actions
-from appliance.core.errors import AppError
+from appliance.core.errors import AppError, Invalid
 from appliance.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
@@ -51,6 +54,23 @@ def _flow_cookie(manager: SessionManager, value: str, *, clear: bool = False) ->
     )
 
 
+async def _finish_step_up(request: AnyRequest, login: SsoLogin) -> Response[Any]:
+    """The re-authentication came back: it counts for the session that asked, in this browser, only."""
+    assert login.step_up is not None
+    manager: SessionManager = request.app.state.sessions
+    session: SessionData | None = request.scope["state"].get("session")
+    session_id: str | None = request.scope["state"].get("session_id")
+    if session is None or not session_id or digest(session_id) != login.step_up.session_key:
+        await actions.record_sso_failure("sso_step_up_other_session", actor=actor_of(request), action="auth.reauthentication_failed")
+        raise refused("the confirmation does not belong to this browser's session: sign in again", "sso_step_up_other_session")
+    await remember_reauthentication(request, session_id, session, actor=actor_of(request))
+    settings: Settings = request.app.state.settings
+    return Redirect(
+        settings.public.url.rstrip("/") + login.step_up.return_to, status_code=HTTP_303_SEE_OTHER,
+        cookies=[_flow_cookie(manager, "", clear=True)],
+    )
+
+
 class OidcController(Controller):
     path = "/api/v1/auth/oidc"
     tags = ["auth"]
@@ -59,6 +79,21 @@ class OidcController(Controller):
     async def login(self, request: AnyRequest) -> Redirect:
         """Start single sign-on: a 303 to the identity provider, with a cookie binding the flow to this browser."""
         flow_id, url = await _oidc(request).start()
+        manager: SessionManager = request.app.state.sessions
+        return Redirect(url, status_code=HTTP_303_SEE_OTHER, cookies=[_flow_cookie(manager, flow_id)])
+
+    @get("/step-up", opt={**AUTHENTICATED, "rate_limited": "login"}, status_code=HTTP_303_SEE_OTHER)
+    async def step_up(self, request: AnyRequest, return_to: str = "/admin/") -> Redirect:
+        """Confirm who you are by signing in again at the identity provider (for an action that asks
+        for it, such as resetting another account's second factor): a 303 there with `prompt=login` and
+        `max_age=0`; back here, the session remembers the new sign-in for 5 minutes, then the browser
+        goes to `return_to` (a path of the appliance). Sessions signed in through SSO only."""
+        if not return_to.startswith("/") or return_to.startswith("//") or "\\" in return_to:
+            raise Invalid({"return_to": "a path of the appliance, starting with one /"})
+        session_id, session = sso_session(request)
+        assert session.sso is not None
+        ask = StepUp(subject=session.sso.subject, session_key=digest(session_id), return_to=return_to, asked_at=time.time())
+        flow_id, url = await _oidc(request).start(step_up=ask)
         manager: SessionManager = request.app.state.sessions
         return Redirect(url, status_code=HTTP_303_SEE_OTHER, cookies=[_flow_cookie(manager, flow_id)])
 
@@ -84,8 +119,12 @@ class OidcController(Controller):
             try:
                 login = await oidc.finish(flow_id, params)
             except Exception as exc:
-                await actions.record_sso_failure(getattr(exc, "code", "sso_error"), actor=actor_of(request))
+                reason = getattr(exc, "code", "sso_error")
+                action = "auth.reauthentication_failed" if reason.startswith("sso_step_up") else "auth.login_failed"
+                await actions.record_sso_failure(reason, actor=actor_of(request), action=action)
                 raise
+            if login.step_up is not None:
+                return await _finish_step_up(request, login)
             rules = [parse_rule(entry) for entry in settings.oidc.role_map]
             user_id = await sign_in_sso_user(
                 settings.oidc.issuer, login.claims, role_claim=settings.oidc.role_claim, rules=rules, actor=actor_of(request)

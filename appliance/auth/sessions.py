@@ -1,4 +1,8 @@
-"""Server-side staff sessions: a fresh id at every login, idle and absolute timeouts, a CSRF token each."""
+"""Server-side staff sessions: a fresh id at every login, idle and absolute timeouts, a CSRF token each.
+
+A session is stored sealed (field encryption, bound to its store key): it holds the CSRF token and, for
+SSO, the provider's refresh and access tokens, and the store is the database (embedded) or Redis, whose
+dumps and backups must not hand them out. A stored session that does not open is no session."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import msgspec
 from litestar.stores.base import Store
 
 from appliance.auth.credentials import digest, new_csrf_token, new_session_id
+from appliance.core.crypto.cipher import SealError
+from appliance.core.crypto.fields import field_crypto
 
 SECURE_COOKIE = "__Host-appliance-session"
 PLAIN_COOKIE = "appliance-session"
@@ -37,6 +43,25 @@ class SessionData(msgspec.Struct, frozen=True):
     # A second factor is required but not set up yet: the session acts with no role until it is.
     mfa_pending: bool = False
     sso: SsoTokens | None = None
+    # When the person last signed in again at the identity provider on request (step-up), if they did.
+    reauthenticated_at: float | None = None
+
+
+# Field encryption's (table, column) for a stored session; the row id is its store key.
+_SEALED_AS = ("session", "value")
+
+
+def _sealed(key: str, data: SessionData) -> bytes:
+    return field_crypto().seal_bytes(*_SEALED_AS, key, msgspec.json.encode(data)).encode()
+
+
+def _opened(key: str, raw: bytes) -> SessionData | None:
+    """The stored session, or None when it does not open (stored before sessions were sealed, damaged,
+    or moved to another key)."""
+    try:
+        return msgspec.json.decode(field_crypto().open_bytes(*_SEALED_AS, key, raw.decode()), type=SessionData)
+    except (SealError, msgspec.DecodeError, UnicodeDecodeError):
+        return None
 
 
 class SessionManager:
@@ -60,7 +85,8 @@ class SessionManager:
         session_id = new_session_id()
         now = time.time()
         data = SessionData(user_id, epoch, new_csrf_token(), auth_method, now, now, mfa_pending, sso)
-        await self.store.set(digest(session_id), msgspec.json.encode(data), expires_in=self.idle_seconds)
+        key = digest(session_id)
+        await self.store.set(key, _sealed(key, data), expires_in=self.idle_seconds)
         if sso is not None and sso.sid and self.sso_index is not None:
             index_key = digest(sso.sid)
             known = await self.sso_index.get(index_key)
@@ -74,15 +100,16 @@ class SessionManager:
         """Store a changed session under its id, within what is left of its lifetime."""
         remaining = self.absolute_seconds - (time.time() - data.created_at)
         ttl = int(min(self.idle_seconds, remaining))
-        await self.store.set(digest(session_id), msgspec.json.encode(data), expires_in=max(ttl, 1))
+        key = digest(session_id)
+        await self.store.set(key, _sealed(key, data), expires_in=max(ttl, 1))
 
     async def load(self, session_id: str) -> SessionData | None:
-        raw = await self.store.get(digest(session_id))
+        key = digest(session_id)
+        raw = await self.store.get(key)
         if raw is None:
             return None
-        try:
-            data = msgspec.json.decode(raw, type=SessionData)
-        except msgspec.DecodeError:
+        data = _opened(key, raw)
+        if data is None:
             await self.destroy(session_id)
             return None
         now = time.time()
@@ -106,10 +133,7 @@ class SessionManager:
         await self.sso_index.delete(digest(sid))
         users = []
         for key in msgspec.json.decode(known, type=list[str]) if known else []:
-            if raw := await self.store.get(key):
-                try:
-                    users.append(msgspec.json.decode(raw, type=SessionData).user_id)
-                except msgspec.DecodeError:
-                    pass
+            if (raw := await self.store.get(key)) and (data := _opened(key, raw)) is not None:
+                users.append(data.user_id)
             await self.store.delete(key)
         return users

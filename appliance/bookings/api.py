@@ -17,6 +17,7 @@ from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
 from appliance.bookings.availability import free_days, free_slots
 from appliance.bookings.idempotency import caller_scope, idempotency_key
+from appliance.bookings.reveals import record_booking_viewed, record_bookings_listed
 from appliance.bookings.states import PaymentStatus, Status
 from appliance.core.pagination import (
     DEFAULT_LIMIT, Page, aware_instant, check_limit, decode_instant_cursor, encode_instant_cursor,
@@ -90,11 +91,15 @@ class BookingController(Controller):
         )
         after = decode_instant_cursor(cursor)
         items, last = await queries.list_bookings(filters, actor=actor_of(request), after=after, limit=check_limit(limit))
+        await record_bookings_listed(items, actor=actor_of(request))
         return Page(items=items, next_cursor=encode_instant_cursor(last) if last else None)
 
     @get("/{booking_id:uuid}", opt=requires(Permission.bookings_read))
     async def get(self, request: AnyRequest, booking_id: FromPath[UUID]) -> schemas.Booking:
-        return await queries.get_booking(booking_id, actor=actor_of(request))
+        """One booking. Audited when it holds form answers or notes (booking.viewed)."""
+        booking = await queries.get_booking(booking_id, actor=actor_of(request))
+        await record_booking_viewed(booking, actor=actor_of(request))
+        return booking
 
     @post("/{booking_id:uuid}/reschedule", opt=requires(Permission.bookings_write), status_code=HTTP_200_OK)
     async def reschedule(

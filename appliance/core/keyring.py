@@ -8,12 +8,14 @@ kept as they are whenever the file is rewritten.
      "signing_keys": [{"id": "…", "algorithm": "ed25519", "created_at": "…Z", "private_key": "<base64>"}],
      "field_encryption": {
         "data_keys": [{"id": "<8 hex digits>", "created_at": "…Z", "key": "<base64 of 32 bytes>"}],
-        "blind_index_key": {"id": "<8 hex digits>", "created_at": "…Z", "key": "<base64 of 32 bytes>"}}}
+        "blind_index_key": {"id": "<8 hex digits>", "created_at": "…Z", "key": "<base64 of 32 bytes>"},
+        "previous_blind_index_keys": [<as blind_index_key>, …]}}   (only while a blind-index rotation runs)
 
 The newest signing key signs; older ones stay so that what they signed can still be checked. Likewise
 the newest data key seals; older ones stay so that what they sealed can still be opened (until
 `appliance keys rotate` has re-sealed everything under the newest). The blind-index key is separate and
-does not rotate with the data keys (its indexes would all have to be rebuilt).
+rotates on its own (`appliance keys rotate --blind-index`): while the indexes are rebuilt under the new
+one, the previous ones are kept so that lookups find rows not rebuilt yet, and they are removed at the end.
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ class KeyRing:
     # Every section as read, known or not, so a rewrite loses nothing.
     sections: dict[str, Any] = field(repr=False)
     data_keys: tuple[SecretKey, ...] = ()
-    blind_index_key: SecretKey | None = None
+    blind_index_key: SecretKey | None = None  # computes the indexes written now
+    # Keys some stored indexes may still be computed with: a blind-index rotation is under way.
+    previous_blind_index_keys: tuple[SecretKey, ...] = ()
 
     def signing_key(self) -> SigningKey:
         """The key that signs now: the newest."""
@@ -149,16 +153,22 @@ def _secret(path: Path, what: str, record: Any) -> SecretKey:
         raise KeyRingError(f"the key ring {path}: {what} is damaged ({exc})") from None
 
 
-def _field_keys(path: Path, section: Any) -> tuple[tuple[SecretKey, ...], SecretKey | None]:
+def _field_keys(
+    path: Path, section: Any
+) -> tuple[tuple[SecretKey, ...], SecretKey | None, tuple[SecretKey, ...]]:
     if section is None:
-        return (), None
+        return (), None, ()
     if not isinstance(section, dict):
         raise KeyRingError(f"the key ring {path}: its {FIELD_SECTION} section is damaged")
     keys = tuple(_secret(path, f"data key {n}", r) for n, r in enumerate(section.get("data_keys", []), start=1))
     if len({k.id for k in keys}) != len(keys):
         raise KeyRingError(f"the key ring {path}: two data keys have the same id")
     blind = section.get("blind_index_key")
-    return keys, _secret(path, "the blind-index key", blind) if blind is not None else None
+    previous = tuple(
+        _secret(path, f"previous blind-index key {n}", r)
+        for n, r in enumerate(section.get("previous_blind_index_keys", []), start=1)
+    )
+    return keys, _secret(path, "the blind-index key", blind) if blind is not None else None, previous
 
 
 def _parse(path: Path, text: str) -> KeyRing:
@@ -181,9 +191,10 @@ def _parse(path: Path, text: str) -> KeyRing:
         if key.id != public_key_id(key.public_raw):
             raise KeyRingError(f"the key ring {path}: signing key {number} does not match its id {key.id!r}")
         keys.append(key)
-    data_keys, blind_index_key = _field_keys(path, sections.get(FIELD_SECTION))
+    data_keys, blind_index_key, previous_blind = _field_keys(path, sections.get(FIELD_SECTION))
     return KeyRing(
-        path=path, signing_keys=tuple(keys), sections=sections, data_keys=data_keys, blind_index_key=blind_index_key
+        path=path, signing_keys=tuple(keys), sections=sections, data_keys=data_keys, blind_index_key=blind_index_key,
+        previous_blind_index_keys=previous_blind,
     )
 
 
@@ -342,3 +353,43 @@ def add_data_key(path: Path, now: datetime | None = None) -> KeyRing:
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     ensure_field_keys(path, now)
     return _rewrite(path, lambda sections: _with_field_keys(sections, now, add_data_key=True))
+
+
+def _taken_ids(field_section: dict[str, Any]) -> set[str]:
+    records = [*field_section.get("data_keys", []), *field_section.get("previous_blind_index_keys", [])]
+    if field_section.get("blind_index_key"):
+        records.append(field_section["blind_index_key"])
+    return {str(r.get("id")) for r in records}
+
+
+def add_blind_index_key(path: Path, now: datetime | None = None) -> KeyRing:
+    """Add a new blind-index key, which computes the indexes written from now on; the one it replaces is
+    kept among the previous ones, for lookups, until `retire_blind_index_keys`."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    ensure_field_keys(path, now)
+
+    def change(sections: dict[str, Any]) -> dict[str, Any]:
+        field_section = dict(sections[FIELD_SECTION])
+        field_section["previous_blind_index_keys"] = [
+            *field_section.get("previous_blind_index_keys", []), field_section["blind_index_key"]
+        ]
+        field_section["blind_index_key"] = _new_secret(now, _taken_ids(field_section))
+        sections[FIELD_SECTION] = field_section
+        return sections
+
+    return _rewrite(path, change)
+
+
+def retire_blind_index_keys(path: Path, current_id: str) -> KeyRing:
+    """Remove the previous blind-index keys once every index is computed with the current one
+    (`current_id`, checked under the lock: a rotation started meanwhile keeps them)."""
+
+    def change(sections: dict[str, Any]) -> dict[str, Any] | None:
+        field_section = dict(sections.get(FIELD_SECTION) or {})
+        if (field_section.get("blind_index_key") or {}).get("id") != current_id:
+            return None
+        field_section.pop("previous_blind_index_keys", None)
+        sections[FIELD_SECTION] = field_section
+        return sections
+
+    return _rewrite(path, change)

@@ -27,13 +27,11 @@ from appliance.core.errors import Invalid
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_instant_cursor, encode_instant_cursor
 from appliance.customers import actions, loyalty, merge, points, queries, schemas, segments
 from appliance.customers.actions import subject
+from appliance.customers.reveals import record_listed, record_viewed
 from appliance.reports.files import CSV_TYPE, safe_cell
 
 IdempotencyHeader = Annotated[str | None, HeaderParameter(name="Idempotency-Key")]
 CUSTOMER = "/{customer_id:uuid}"
-# The personal fields a list or the 360 view shows, opened from their sealed columns: audited as revealed.
-SUMMARY_FIELDS = ("name", "phone", "email")
-DETAIL_FIELDS = ("name", "phone", "email", "gender", "birthday", "preferences", "custom_fields", "notes", "interactions")
 
 
 def _scope(actor: Actor) -> str:
@@ -57,11 +55,7 @@ class CustomerController(Controller):
             raise Invalid({"phone_last4": "four digits"})
         filters = queries.CustomerFilter(phone=phone, phone_last4=phone_last4, email=email, q=q, tag=tag, tier=tier)
         items, last = await queries.list_customers(filters, after=decode_instant_cursor(cursor), limit=check_limit(limit))
-        if items:
-            await record_reveal(
-                "customers.listed", actor=actor_of(request), fields=SUMMARY_FIELDS,
-                details={"count": len(items), "customer_ids": [str(c.id) for c in items]},
-            )
+        await record_listed([c.id for c in items], actor=actor_of(request))
         return Page(items=items, next_cursor=encode_instant_cursor(last) if last else None)
 
     @get(CUSTOMER, opt=requires(Permission.customers_read))
@@ -70,7 +64,7 @@ class CustomerController(Controller):
         Audited (customer.viewed)."""
         actor = actor_of(request)
         found = await queries.get_customer(customer_id, actor=actor)
-        await record_reveal("customer.viewed", actor=actor, target=subject(customer_id), fields=DETAIL_FIELDS)
+        await record_viewed(customer_id, actor=actor)
         return found
 
     @patch(CUSTOMER, opt=requires(Permission.customers_write))

@@ -30,7 +30,7 @@ from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 from appliance.customers import schemas
 from appliance.customers.logic import CONSENT_PURPOSES, SegmentFilter, Tier, segment_where, normalise_email, normalise_phone, normalise_tag
-from appliance.customers.sealing import lookup_index, opened_customer, opened_interaction, opened_merge_profile, opened_note
+from appliance.customers.sealing import lookup_indexes, opened_customer, opened_interaction, opened_merge_profile, opened_note
 from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, LoyaltyProgramme, PointsEntry,
     Segment,
@@ -54,14 +54,14 @@ async def find_customer_ids(
     folded). Each is compared through its blind index. Invalid values match nobody."""
     query = Customer.select(Customer.id).order_by(Customer.id).limit(limit)
     if phone is not None:
-        query = query.where(Customer.phone_bidx == (lookup_index("phone", normalise_phone(phone)) or "-"))
+        query = query.where(Customer.phone_bidx.is_in(lookup_indexes("phone", normalise_phone(phone)) or ["-"]))
     if phone_last4 is not None:
         wanted = phone_last4 if len(phone_last4) == 4 and phone_last4.isdigit() else None
-        query = query.where(Customer.phone_last4_bidx == (lookup_index("last4", wanted) or "-"))
+        query = query.where(Customer.phone_last4_bidx.is_in(lookup_indexes("last4", wanted) or ["-"]))
     if email is not None:
-        query = query.where(Customer.email_bidx == (lookup_index("email", normalise_email(email)) or "-"))
+        query = query.where(Customer.email_bidx.is_in(lookup_indexes("email", normalise_email(email)) or ["-"]))
     if name is not None:
-        query = query.where(Customer.name_bidx == (lookup_index("name", name) or "-"))
+        query = query.where(Customer.name_bidx.is_in(lookup_indexes("name", name) or ["-"]))
     return [row["id"] for row in await query]
 
 
@@ -76,11 +76,11 @@ async def find_customers_by_contacts(
     by_phone: dict[str, UUID] = {}
     by_email: dict[str, UUID] = {}
     if phones:
-        phone_of = {lookup_index("phone", p): p for p in phones}
+        phone_of = {index: p for p in phones for index in lookup_indexes("phone", p)}
         for row in await Customer.select(Customer.id, Customer.phone_bidx).where(Customer.phone_bidx.is_in(list(phone_of))):
             by_phone[phone_of[row["phone_bidx"]]] = row["id"]
     if emails:
-        email_of = {lookup_index("email", e): e for e in emails}
+        email_of = {index: e for e in emails for index in lookup_indexes("email", e)}
         rows = await Customer.select(Customer.id, Customer.email_bidx, Customer.merged_into).where(
             Customer.email_bidx.is_in(list(email_of))
         )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from appliance.core.crypto.registry import BLIND_INDEXES, index_value, open_value, seal_present, sealed_row
+from appliance.core.crypto.registry import BLIND_INDEXES, lookup_values, open_value, seal_present, sealed_row
 
 CUSTOMER = "customer"
 # The sealed columns of a customer, and what an empty one reads as.
@@ -51,10 +51,11 @@ def opened_customer(row: Mapping[str, Any]) -> dict[str, Any]:
     return opened
 
 
-def lookup_index(kind: str, normalised: str | None) -> str | None:
-    """The blind index of a normalised value: kind is name, phone (E.164), last4 or email."""
+def lookup_indexes(kind: str, normalised: str | None) -> list[str]:
+    """The blind indexes a normalised value may be stored under (kind is name, phone (E.164), last4 or
+    email): one, or during a blind-index rotation one per key; none for None."""
     spec = _INDEX[_LOOKUP[kind]]
-    return index_value(CUSTOMER, spec, normalised)
+    return lookup_values(CUSTOMER, spec, normalised)
 
 
 def note_body(note_id: UUID, body: str) -> str:

@@ -1,4 +1,4 @@
-"""`appliance keys init|status|rotate|seal`."""
+"""`appliance keys init|status|rotate [--blind-index]|seal`."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def keys_status() -> None:
     """The key ring's keys, which one seals, the suite, and how many rows still hold values under an older
     key (or plaintext); an unfinished rotation."""
     from appliance.core.crypto.reseal import count_stale
-    from appliance.keys.rotation import read_progress
+    from appliance.keys.rotation import BLIND_INDEX_KEY, DATA_KEYS, read_progress
 
     settings = settings_or_fail()
     path = settings.keyring_path
@@ -57,7 +57,9 @@ def keys_status() -> None:
         current = "  (seals now)" if data_key is keyring.data_keys[-1] else ""
         click.echo(f"  data key         {data_key.id}  created {data_key.created_at:%Y-%m-%d %H:%M}Z{current}")
     if keyring.blind_index_key is not None:
-        click.echo(f"  blind-index key  {keyring.blind_index_key.id}")
+        click.echo(f"  blind-index key  {keyring.blind_index_key.id}  created {keyring.blind_index_key.created_at:%Y-%m-%d %H:%M}Z")
+    for previous in keyring.previous_blind_index_keys:
+        click.echo(f"  blind-index key  {previous.id}  (previous: lookups use it until the indexes are rebuilt)")
     if not keyring.data_keys:
         click.echo("no field-encryption keys yet: they are added on first start (or run `appliance keys rotate`)")
         return
@@ -67,35 +69,50 @@ def keys_status() -> None:
         "every sealed value is under the current key" if not waiting else
         f"rows to re-seal: {', '.join(f'{t} {n}' for t, n in stale.items() if n)} (`appliance keys rotate` or `seal`)"
     )
-    progress = read_progress(path)
-    if progress is not None and progress.finished_at is None:
-        click.echo(f"rotation to {progress.key_id} unfinished (started {progress.started_at}): run `appliance keys rotate`")
+    for kind, command in ((DATA_KEYS, "appliance keys rotate"), (BLIND_INDEX_KEY, "appliance keys rotate --blind-index")):
+        progress = read_progress(path, kind)
+        if progress is not None and progress.finished_at is None:
+            click.echo(f"rotation to {progress.key_id} unfinished (started {progress.started_at}): run `{command}`")
 
 
 @keys_group.command("rotate")
 @click.option("--batch", type=int, default=500, show_default=True, help="Rows per transaction.")
-def keys_rotate(batch: int) -> None:
-    """Add a data key and re-seal every sealed value under it, in batches, while the appliance runs.
-    Continues an unfinished rotation instead of starting another. Audited."""
+@click.option(
+    "--blind-index", "blind_index", is_flag=True,
+    help="Rotate the blind-index key instead: rebuild every lookup index under a new one, then retire the old.",
+)
+def keys_rotate(batch: int, blind_index: bool) -> None:
+    """Add a data key and re-seal every sealed value under it (or, with --blind-index, add a blind-index
+    key and compute every lookup index again under it), in batches, while the appliance runs. Continues
+    an unfinished rotation instead of starting another. Audited."""
     from appliance.auth.actor import cli_actor
-    from appliance.keys.rotation import TableProgress, read_progress, rotate
+    from appliance.keys.rotation import BLIND_INDEX_KEY, DATA_KEYS, TableProgress, read_progress, rotate
 
     settings = settings_or_fail()
     if batch < 1:
         fail("--batch must be at least 1")
-    pending = read_progress(settings.keyring_path)
+    kind = BLIND_INDEX_KEY if blind_index else DATA_KEYS
+    what = "blind-index key" if blind_index else "data key"
+    pending = read_progress(settings.keyring_path, kind)
     if pending is not None and pending.finished_at is None:
-        click.echo(f"continuing the rotation to key {pending.key_id} started {pending.started_at}")
+        click.echo(f"continuing the rotation to {what} {pending.key_id} started {pending.started_at}")
 
     def report(table: str, state: TableProgress, total: int) -> None:
-        click.echo(f"  {table}: {state.scanned}/{total} rows, {state.resealed} re-sealed")
+        done = "re-indexed" if blind_index else "re-sealed"
+        click.echo(f"  {table}: {state.scanned}/{total} rows, {state.resealed} {done}")
 
     async def work() -> Any:
-        return await rotate(actor=cli_actor(), batch=batch, report=report)
+        return await rotate(actor=cli_actor(), batch=batch, report=report, kind=kind)
 
     result = run(settings, work)
-    click.echo(f"data key {result.key_id} seals now; {sum(result.resealed.values())} row(s) re-sealed")
     left = sum(result.remaining.values())
+    if blind_index:
+        click.echo(f"blind-index key {result.key_id} indexes now; {sum(result.resealed.values())} row(s) re-indexed")
+        if not result.finished:
+            fail(f"{left} row(s) still indexed under an older key: run `appliance keys rotate --blind-index` again")
+        click.echo("every index is under the new key; the previous blind-index key is removed from the key ring")
+        return
+    click.echo(f"data key {result.key_id} seals now; {sum(result.resealed.values())} row(s) re-sealed")
     if left:
         fail(f"{left} row(s) still under an older key: run `appliance keys rotate` again")
     click.echo("every sealed value is under the new key; the older keys stay in the key ring for older backups")

@@ -3,7 +3,8 @@ An opt-out is the customer's refusal of the channel in their consent (`customers
 the one record; `customers.queries.refused` reads it).
 
 The link carries a signed token, `<customer id>.<channel>.<signature>` (HMAC-SHA256 over both, with
-the key in `LinkKey`): no row per link, and it works for as long as the key is unchanged."""
+the key in `LinkKey`, sealed like personal data): no row per link, and it works for as long as the key is
+unchanged."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from uuid import UUID
 
 from appliance.auth.actor import Actor
 from appliance.core.clock import utc_now
+from appliance.core.crypto.registry import open_value, seal_present
 from appliance.core.db import is_unique_violation, write_transaction
 from appliance.core.errors import Invalid, NotFound
 from appliance.customers.actions import set_consent
@@ -27,22 +29,26 @@ from appliance.notifications.tables import LinkKey
 UNSUBSCRIBE_PATH = "/portal/unsubscribe/{token}"  # the portal page the link in a message opens
 ONE_CLICK_PATH = "/api/v1/portal/unsubscribe/{token}"  # RFC 8058 one-click POST from mail clients
 _KEY_ID = "links"
+_TABLE = LinkKey._meta.tablename
 
 
-async def _link_key() -> bytes:
-    """The signing key, made on first use by whichever node needs it first (the others read it). Read
-    each time, not cached: deleting the row takes effect on every node at once."""
+async def link_signing_key() -> bytes:
+    """The signing key, made on first use by whichever node needs it first (the others read it). Kept in
+    the database, sealed, rather than in the key ring: every node shares it at once, with no copying of
+    the key ring after first use. Read each time, not cached: deleting the row takes effect on every node
+    at once."""
     row = await LinkKey.select(LinkKey.secret).where(LinkKey.id == _KEY_ID).first()
     if row is None:
         try:
             async with write_transaction():
-                await LinkKey.insert(LinkKey(id=_KEY_ID, secret=secrets.token_hex(32), created_at=utc_now()))
+                secret = seal_present(_TABLE, "secret", _KEY_ID, secrets.token_hex(32))
+                await LinkKey.insert(LinkKey(id=_KEY_ID, secret=secret, created_at=utc_now()))
         except Exception as exc:  # another node made it first
             if not is_unique_violation(exc):
                 raise
         row = await LinkKey.select(LinkKey.secret).where(LinkKey.id == _KEY_ID).first()
     assert row is not None
-    return bytes.fromhex(row["secret"])
+    return bytes.fromhex(open_value(_TABLE, "secret", _KEY_ID, row["secret"]))
 
 
 def _b64(raw: bytes) -> str:
@@ -54,7 +60,7 @@ def _signature(key: bytes, customer_id: UUID, channel: str) -> str:
 
 
 async def unsubscribe_token(customer_id: UUID, channel: str) -> str:
-    key = await _link_key()
+    key = await link_signing_key()
     return f"{_b64(customer_id.bytes)}.{channel}.{_signature(key, customer_id, channel)}"
 
 
@@ -65,7 +71,7 @@ async def _read_token(token: str) -> tuple[UUID, str]:
         customer_id = UUID(bytes=base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     except (ValueError, binascii.Error):
         raise NotFound("no such link") from None
-    if channel not in CHANNELS or not hmac.compare_digest(signature, _signature(await _link_key(), customer_id, channel)):
+    if channel not in CHANNELS or not hmac.compare_digest(signature, _signature(await link_signing_key(), customer_id, channel)):
         raise NotFound("no such link")
     return customer_id, channel
 

@@ -59,8 +59,8 @@ class InboxItem(Table):
 
 class LinkKey(Table):
     """The secret that signs links in messages (unsubscribe), made on first use and shared by every node
-    through the database; rotate by deleting the row (older links stop working)."""
+    through the database, sealed (`core.crypto`); rotate by deleting the row (older links stop working)."""
 
     id = Varchar(length=32, primary_key=True)
-    secret = Varchar(length=128)
+    secret = Text()  # sealed
     created_at = Timestamptz()

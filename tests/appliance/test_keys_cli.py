@@ -1,4 +1,4 @@
-"""`appliance keys init|status|rotate|seal` as an operator runs them: real processes, a real database."""
+"""`appliance keys init|status|rotate [--blind-index]|seal` as an operator runs them: real processes, a real database."""
 
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ async def test_init_status_rotate_and_seal(fresh_database_url: str, tmp_path: Pa
     rotated = run("keys", "rotate", "--batch", "2")
     after = run("keys", "status")
     sealed = run("keys", "seal")
+    reindexed = run("keys", "rotate", "--blind-index", "--batch", "2")
+    after_reindex = run("keys", "status")
 
     assert missing.returncode == 1 and "no key ring" in missing.stderr and "appliance keys init" in missing.stderr
     assert init.returncode == 0, init.stderr
@@ -66,3 +68,11 @@ async def test_init_status_rotate_and_seal(fresh_database_url: str, tmp_path: Pa
     assert f"{new_key[1]}  created" in after.stdout and after.stdout.count("data key") == 2
     assert "every sealed value is under the current key" in after.stdout
     assert sealed.returncode == 0 and "0 sealed (0 from plaintext)" in sealed.stdout, sealed.stdout + sealed.stderr
+    assert reindexed.returncode == 0, reindexed.stderr
+    assert "customer: 2/3 rows, 2 re-indexed" in reindexed.stdout and "customer: 3/3 rows, 3 re-indexed" in reindexed.stdout
+    index_key = re.search(r"blind-index key ([0-9a-f]{8}) indexes now; 3 row\(s\) re-indexed", reindexed.stdout)
+    first_index_key = re.search(r"blind-index key\s+([0-9a-f]{8})", init.stdout)
+    assert index_key and first_index_key and index_key[1] != first_index_key[1]
+    assert "previous blind-index key is removed" in reindexed.stdout
+    assert f"blind-index key  {index_key[1]}" in after_reindex.stdout and first_index_key[1] not in after_reindex.stdout
+    assert "unfinished" not in after_reindex.stdout

@@ -107,11 +107,13 @@ _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 async def sign_in_at_idp(
     app: httpx.AsyncClient, idp: Idp, login: str, *, password: str = PASSWORD,
     tamper_authorization: Callable[[str], str] = lambda url: url, browser: httpx.AsyncClient | None = None,
+    start_at: str = "/api/v1/auth/oidc/login",
 ) -> str:
-    """Act as the browser: start SSO at the appliance, follow the provider's pages, submit its login
-    form, and stop at the redirect back to the appliance. Returns that callback URL, not yet opened.
-    Pass `browser` to keep the provider's session cookie (to sign out there later)."""
-    start = await app.get("/api/v1/auth/oidc/login")
+    """Act as the browser: start SSO at the appliance (or, with `start_at`, a step-up), follow the
+    provider's pages, submit its login form when it shows one, and stop at the redirect back to the
+    appliance. Returns that callback URL, not yet opened. Pass `browser` to keep the provider's session
+    cookie (to sign out there later, or to be known there at a step-up)."""
+    start = await app.get(start_at)
     assert start.status_code == 303, start.text
     url = tamper_authorization(start.headers["location"])
     async with contextlib.AsyncExitStack() as stack:

@@ -43,7 +43,7 @@ class FieldCrypto:
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._algorithm_keys: dict[tuple[str, Suite], bytes] = {}
-        self._index_keys: dict[str, bytes] = {}
+        self._index_keys: dict[tuple[str, str], bytes] = {}
 
     # --- Keys -------------------------------------------------------------------------------------------
 
@@ -102,14 +102,25 @@ class FieldCrypto:
     def blind_index(self, table: str, column: str, purpose: str, normalised: str) -> str:
         """HMAC-SHA256 under a key of its own for (table, column, purpose), derived from the key ring's
         blind-index key, truncated to BLIND_INDEX_BYTES: equal values give equal indexes, nothing else
-        can be learnt or computed without the key."""
+        can be learnt or computed without the key. The index written now."""
+        return self._index(self._blind_index_roots()[0], f"{table}.{column}:{purpose}", normalised)
+
+    def blind_indexes(self, table: str, column: str, purpose: str, normalised: str) -> list[str]:
+        """What a lookup compares with: the index under the current blind-index key and, while a rotation
+        rebuilds them, under the previous ones (rows not rebuilt yet hold those)."""
         name = f"{table}.{column}:{purpose}"
-        key = self._index_keys.get(name)
+        return [self._index(root, name, normalised) for root in self._blind_index_roots()]
+
+    def _blind_index_roots(self) -> tuple[SecretKey, ...]:
+        keyring = self.keyring()
+        if keyring.blind_index_key is None:  # pragma: no cover - keyring() adds one
+            raise KeyRingError(f"the key ring {self.keyring_path} holds no blind-index key")
+        return (keyring.blind_index_key, *keyring.previous_blind_index_keys)
+
+    def _index(self, root: SecretKey, name: str, normalised: str) -> str:
+        key = self._index_keys.get((root.id, name))
         if key is None:
-            root = self.keyring().blind_index_key
-            if root is None:  # pragma: no cover - keyring() adds one
-                raise KeyRingError(f"the key ring {self.keyring_path} holds no blind-index key")
-            key = self._index_keys[name] = HKDF(
+            key = self._index_keys[(root.id, name)] = HKDF(
                 algorithm=hashes.SHA256(), length=32, salt=None, info=f"appliance blind index {name}".encode()
             ).derive(root.key)
         return hmac.new(key, normalised.encode(), hashlib.sha256).digest()[:BLIND_INDEX_BYTES].hex()
@@ -147,3 +158,7 @@ def open_json(table: str, column: str, row_id: object, stored: str | None) -> An
 
 def blind_index(table: str, column: str, purpose: str, normalised: str | None) -> str | None:
     return None if normalised is None else field_crypto().blind_index(table, column, purpose, normalised)
+
+
+def blind_indexes(table: str, column: str, purpose: str, normalised: str | None) -> list[str]:
+    return [] if normalised is None else field_crypto().blind_indexes(table, column, purpose, normalised)

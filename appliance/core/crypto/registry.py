@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from appliance.core.crypto.fields import blind_index, field_crypto
+from appliance.core.crypto.fields import blind_index, blind_indexes, field_crypto
 
 Kind = Literal["text", "json", "date"]
 
@@ -57,6 +57,10 @@ SEALED: Final[Mapping[str, Mapping[str, Kind]]] = {
     "booking": {"answers": "json", "notes": "text"},
     "inbox_item": {"body": "text"},  # staff notices name the customer
     "survey_answer": {"comment": "text"},
+    # Secrets, sealed like personal data: a database copy without the key ring must not mint TOTP codes
+    # or sign unsubscribe links.
+    "app_user": {"totp_secret": "text"},
+    "link_key": {"secret": "text"},
 }
 
 BLIND_INDEXES: Final[Mapping[str, tuple[BlindIndex, ...]]] = {
@@ -70,7 +74,14 @@ BLIND_INDEXES: Final[Mapping[str, tuple[BlindIndex, ...]]] = {
 
 
 def index_value(table: str, spec: BlindIndex, plaintext: Any) -> str | None:
+    """The index to store: under the current blind-index key."""
     return blind_index(table, spec.source, spec.purpose, spec.transform(plaintext))
+
+
+def lookup_values(table: str, spec: BlindIndex, plaintext: Any) -> list[str]:
+    """The indexes a lookup compares with: under every blind-index key rows may still hold (one, but
+    for the length of a blind-index rotation)."""
+    return blind_indexes(table, spec.source, spec.purpose, spec.transform(plaintext))
 
 
 def to_bytes(kind: Kind, value: Any) -> bytes:

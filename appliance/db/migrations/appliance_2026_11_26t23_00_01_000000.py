@@ -9,6 +9,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 ID = "2026-11-26T23:00:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "field encryption: seal existing personal data"
+TABLES = ("customer", "customer_note", "customer_interaction", "booking", "inbox_item", "survey_answer")
 
 
 async def forwards() -> MigrationManager:
@@ -17,8 +18,8 @@ async def forwards() -> MigrationManager:
     async def seal_existing() -> None:
         from appliance.core.crypto.reseal import reseal_all
 
-        # The sealed tables of this release: later releases seal columns this migration runs before.
-        await reseal_all(tables=("customer", "customer_note", "customer_interaction", "booking", "inbox_item", "survey_answer"))
+        # The tables sealed at this release; those whose values were sealed later have their own data steps.
+        await reseal_all(tables=TABLES)
 
     manager.add_raw(seal_existing)
     return manager

@@ -23,12 +23,14 @@ from appliance.core.clock import utc_now
 from appliance.core.errors import AppError, Forbidden, Invalid, NotFound
 from appliance.web.admin.shell import admin_page, field_messages, problem_text
 from appliance.web.i18n import N_, Texts
+from appliance.web.qr import qr_svg
 from appliance.web.templating import AnyRequest, texts_for
 
 ROLE_LABELS: Final = {
     Role.owner: N_("Owner"), Role.manager: N_("Manager"), Role.front_desk: N_("Front desk"), Role.staff: N_("Staff"),
     Role.compliance_officer: N_("Compliance officer"),
 }
+QR_TITLE: Final = N_("QR code of the setup link for your authenticator app")
 METHOD_LABELS: Final = {
     "password": N_("Password"), "password+totp": N_("Password and authenticator app"),
     "recovery_code": N_("Password and a recovery code"), "sso": N_("Company account (SSO)"),
@@ -142,7 +144,8 @@ class AccountPages(Controller):
         except AppError as error:
             context = {**await _second_factor(request, user_id), "problem": problem_text(texts, error)}
             return _fragment(request, "_second_factor.html", context, status=error.status)
-        return _fragment(request, "_totp_confirm.html", {"enrolment": enrolment, "errors": {}})
+        qr_code = qr_svg(enrolment.otpauth_uri, title=texts.gettext(QR_TITLE))
+        return _fragment(request, "_totp_confirm.html", {"enrolment": enrolment, "qr_code": qr_code, "errors": {}})
 
     @post("/totp/confirm", opt=AUTHENTICATED)
     async def confirm_totp(self, request: AnyRequest) -> Response[Any]:

@@ -19,6 +19,7 @@ from appliance.core.clock import utc_now
 from appliance.core.errors import AppError, Invalid, NotFound
 from appliance.core.pagination import MAX_LIMIT
 from appliance.customers import queries as customers
+from appliance.customers.reveals import record_listed
 from appliance.customers.schemas import CustomerBrief
 from appliance.forms.messages import pick
 from appliance.forms.queries import FormRef, form_fields
@@ -119,7 +120,9 @@ async def customers_of(bookings: Iterable[Booking], *, actor: Actor) -> dict[UUI
     """Who the bookings are for, for those who may read customers (others see no names)."""
     if not actor.can(Permission.customers_read):
         return {}
-    return await customers.contacts_of([b.customer_id for b in bookings])
+    people = await customers.contacts_of([b.customer_id for b in bookings])
+    await record_listed(list(people), actor=actor, fields=("name", "phone"))  # shown, so revealed
+    return people
 
 
 def field_texts(texts: Texts, error: AppError) -> dict[str, str]:

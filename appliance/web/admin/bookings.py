@@ -19,6 +19,7 @@ from appliance.auth.roles import Permission
 from appliance.automation import approvals
 from appliance.automation import queries as automation
 from appliance.bookings import actions, queries
+from appliance.bookings.reveals import record_booking_viewed
 from appliance.bookings.schemas import Booking
 from appliance.catalog import queries as catalog
 from appliance.core.clock import utc_now
@@ -157,6 +158,7 @@ async def _detail_page(
     branch = await catalog.get_branch(booking.branch_id, actor=actor)
     book = await branch_book(branch, actor=actor)
     people = await customers_of([booking], actor=actor)
+    await record_booking_viewed(booking, actor=actor)
     # While approval levels are pending, the booking's own approve/reject/confirm are refused: the queue decides.
     pending = await automation.list_approvals(actor=actor, status="pending", limit=MAX_LIMIT)
     in_approval = any(a.booking_id == booking.id for a in pending)

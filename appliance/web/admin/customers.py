@@ -24,6 +24,7 @@ from appliance.core.errors import AppError, Invalid
 from appliance.core.pagination import decode_instant_cursor, encode_instant_cursor
 from appliance.customers import actions, merge, queries, schemas
 from appliance.customers.points import adjust_points
+from appliance.customers.reveals import record_listed, record_viewed
 from appliance.forms.answers import check_profile_fields
 from appliance.forms.messages import pick
 from appliance.forms.queries import CUSTOMERS, current_form, form_fields
@@ -111,15 +112,17 @@ class CustomerPages(Controller):
             tag=asked.get("tag"), tier=asked.get("tier"), segment=chosen.filter if chosen else None,
         )
         items, last = await queries.list_customers(filters, after=decode_instant_cursor(cursor), limit=PAGE_SIZE)
+        await record_listed([c.id for c in items], actor=actor_of(request))
         context.update(items=items, next_cursor=encode_instant_cursor(last) if last else None)
         return admin_page(request, "admin/customers/list.html", context, section=SECTION)
 
     @get(CUSTOMER, opt=requires(Permission.customers_read))
     async def profile(self, request: AnyRequest, customer_id: FromPath[UUID]) -> Template:
-        """The 360 view, read with the same query as the API (so reading it is recorded the same way)."""
+        """The 360 view, read with the same query as the API and recorded the same way (customer.viewed)."""
         actor = actor_of(request)
         texts = texts_for(request)
         customer = await queries.get_customer(customer_id, actor=actor)
+        await record_viewed(customer_id, actor=actor)
         ledger, _ = await queries.list_points(customer_id, after=None, limit=LEDGER_LINES)
         zones, zone = await _time_zones(actor)
         return admin_page(request, "admin/customers/profile.html", {

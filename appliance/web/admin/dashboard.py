@@ -24,6 +24,7 @@ from appliance.catalog import queries as catalog
 from appliance.catalog.schemas import Branch
 from appliance.core.clock import utc_now
 from appliance.customers.queries import names_of
+from appliance.customers.reveals import record_listed
 from appliance.reports.logic import parse_query, rate
 from appliance.reports.queries import run_report
 from appliance.reports.schemas import ReportTable
@@ -125,6 +126,8 @@ async def agenda(branch: Branch, today: date, actor: Actor, texts: Texts) -> lis
     customers = (
         await names_of([b.customer_id for b in bookings]) if actor.can(Permission.customers_read, branch.id) else None
     )
+    if customers:
+        await record_listed(list(customers), actor=actor, fields=("name",))  # shown, so revealed
     return [
         AgendaRow(
             booking_id=b.id, time=texts.time(b.starts_at, branch.timezone),

@@ -3,6 +3,7 @@ roles, and resetting a lost second factor — each through the auth actions, whi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,7 @@ from appliance.auth.actor import Actor
 from appliance.auth.api import actor_of
 from appliance.auth.guards import requires
 from appliance.auth.roles import GLOBAL_ROLES, GRANTABLE_BY, Permission, Role
+from appliance.auth.step_up import forget_reauthentication, reauthenticated_at
 from appliance.core.errors import AppError, Invalid
 from appliance.web.admin.form_support import BUSINESS_ZONE, branch_choices
 from appliance.web.admin.formdata import convert, field_errors
@@ -66,6 +68,16 @@ FIELD_HINTS = {
     "display_name": N_("At most 200 characters."),
 }
 
+
+
+def _step_up(request: AnyRequest) -> dict[str, bool]:
+    """How the acting owner confirms an MFA reset: signed in through SSO, by signing in again at the
+    identity provider (and whether they just did); otherwise with their authenticator app's code."""
+    at = reauthenticated_at(request)
+    return {
+        "sso_step_up": actor_of(request).auth_method == "sso",
+        "step_up_fresh": at is not None and 0 <= time.time() - at <= mfa.STEP_UP_SECONDS,
+    }
 
 class UserPages(Controller):
     path = "/admin/users"
@@ -137,7 +149,8 @@ class UserPages(Controller):
         context = await self._form_context(request, user=user, grants=user.grants, form={},
                                            has_mfa=await mfa.has_confirmed_totp(user_id),
                                            may_reset_mfa=Role.owner in actor.roles and actor.user_id != user_id,
-                                           mfa_errors={}, mfa_problem=None, zone=BUSINESS_ZONE, **extra)
+                                           mfa_errors={}, mfa_problem=None, zone=BUSINESS_ZONE, **_step_up(request),
+                                           **extra)
         context["branch_names"] = {b.id: b.name for b in context["branches"]}
         return admin_page(request, "admin/users/user.html", context, section="users", status=status)
 
@@ -188,16 +201,23 @@ class UserPages(Controller):
         code = str(form.get("code", "")).strip().replace(" ", "")[:16]
         actor = actor_of(request)
         try:
-            await mfa.reset_totp(user_id, reason, code, actor=actor, lockout=request.app.state.lockout)
+            await mfa.reset_totp(
+                user_id, reason, code, actor=actor, lockout=request.app.state.lockout,
+                reauthenticated_at=reauthenticated_at(request),
+            )
+            await forget_reauthentication(request)
         except AppError as error:
             texts = texts_for(request)
             errors = {}
-            if error.code == "step_up_required":
+            if error.code == "step_up_required" and actor.auth_method == "sso":
+                errors["step_up"] = texts.gettext(N_("Confirm at your identity provider first."))
+            elif error.code == "step_up_required":
                 errors["code"] = texts.gettext(N_("Enter the current code of your own authenticator app."))
             elif "reason" in field_messages(error):
                 errors["reason"] = texts.gettext(N_("Say why, e.g. a lost phone (at least 3 characters)."))
             user = await queries.get_user(user_id, actor=actor)
             return admin_page(request, "admin/users/_mfa_form.html", {
                 "user": user, "mfa_errors": errors, "mfa_problem": None if errors else problem_text(texts, error),
+                **_step_up(request),
             }, section="users", status=error.status)
         return go_to(request, f"/admin/users/{user_id}")

@@ -18,7 +18,7 @@ from appliance.auth.roles import Role
 from appliance.auth.sessions import SECURE_COOKIE
 from appliance.auth.tables import SessionRecord, SsoIdentity, User
 from appliance.settings import Settings
-from appliance.testing.builders import make_branch, make_user
+from appliance.testing.builders import make_branch, make_user, sign_in
 from appliance.testing.lifespan import running
 from tests.conftest import make_settings
 from tests.idp import APP_URL, Idp, sign_in_at_idp
@@ -292,3 +292,112 @@ async def test_sign_out_ends_the_session_and_hands_over_to_the_providers_logout(
     assert after.status_code == 401
     async with httpx.AsyncClient() as browser:
         assert (await browser.get(url)).status_code == 200  # the provider's sign-out confirmation page
+
+
+def without_query(url: str, *names: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items() if k not in names}
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def test_an_sso_owner_confirms_at_the_provider_to_reset_another_accounts_second_factor(
+    settings: Settings, database: str, idp: Idp
+) -> None:
+    # given an owner who signs in only through the provider, and an officer with an authenticator app
+    officer = await make_user("officer", Role.compliance_officer)
+    idp.set_account("olga-1", preferred_username="olga", groups=["booking-owners"])
+    idp.set_account("mallory-1", preferred_username="mallory", groups=["booking-owners"])
+    step_up = f"/api/v1/auth/oidc/step-up?return_to=/admin/users/{officer.id}"
+    reset, body = f"/api/v1/users/{officer.id}/mfa/reset", {"reason": "lost phone, ticket 4711"}
+    asked: list[str] = []
+    async with sso_client(settings, idp, APPLIANCE_OIDC_ROLE_MAP="booking-owners=owner") as client, \
+            httpx.AsyncClient(timeout=10) as browser:
+        await client.get(relative(await sign_in_at_idp(client, idp, "olga-1", browser=browser)))
+        csrf = {"X-CSRF-Token": (await client.get("/api/v1/auth/me")).json()["csrf_token"]}
+
+        # when she resets without confirming, or the provider keeps its session instead of signing her
+        # in again (prompt and max_age taken off the way), or another account answers at the provider
+        # (in another browser: the provider would first offer to sign her out in this one)
+        unconfirmed = await client.post(reset, json=body, headers=csrf)
+        kept = await client.get(relative(await sign_in_at_idp(
+            client, idp, "olga-1", browser=browser, start_at=step_up,
+            tamper_authorization=lambda url: without_query(url, "prompt", "max_age"),
+        )))
+        after_kept = await client.post(reset, json=body, headers=csrf)
+        other = await client.get(relative(await sign_in_at_idp(client, idp, "mallory-1", start_at=step_up)))
+        after_other = await client.post(reset, json=body, headers=csrf)
+        # and when she signs in again at the provider, then resets
+        confirmed = await client.get(relative(await sign_in_at_idp(
+            client, idp, "olga-1", browser=browser, start_at=step_up, tamper_authorization=lambda url: asked.append(url) or url,
+        )))
+        done = await client.post(reset, json=body, headers=csrf)
+        twice = await client.post(reset, json=body, headers=csrf)  # one confirmation, one reset
+
+    # then only the fresh sign-in of her own account lets her reset it
+    assert_refused(unconfirmed, 403, "step_up_required")
+    assert "/api/v1/auth/oidc/step-up" in unconfirmed.json()["detail"]
+    assert_refused(kept, 401, "sso_step_up_not_fresh") and after_kept.status_code == 403
+    assert_refused(other, 401, "sso_step_up_other_account") and after_other.status_code == 403
+    query = parse_qs(urlsplit(asked[0]).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == f"{APP_URL}/admin/users/{officer.id}"
+    assert done.status_code == 200, done.text
+    assert_refused(twice, 403, "step_up_required")
+    row = await User.select(User.totp_secret, User.totp_confirmed_at).where(User.id == officer.id).first()
+    assert row == {"totp_secret": None, "totp_confirmed_at": None}
+    entries = await AuditEntry.select(AuditEntry.action, AuditEntry.reason, AuditEntry.auth_method, AuditEntry.result).where(
+        AuditEntry.action.is_in(["auth.mfa_reset", "auth.reauthenticated", "auth.reauthentication_failed"])
+    ).order_by(AuditEntry.occurred_at)
+    assert [(e["action"], e["result"], e["auth_method"]) for e in entries if e["action"] != "auth.mfa_reset"] == [
+        ("auth.reauthentication_failed", "failure", "sso"), ("auth.reauthentication_failed", "failure", "sso"),
+        ("auth.reauthenticated", "success", "sso"),
+    ]
+    assert [e["reason"] for e in entries if e["action"] == "auth.reauthentication_failed"] == [
+        "sso_step_up_not_fresh", "sso_step_up_other_account",
+    ]
+    resets = [(e["result"], e["auth_method"], e["reason"]) for e in entries if e["action"] == "auth.mfa_reset"]
+    assert resets.count(("success", "sso", "lost phone, ticket 4711")) == 1 and len(resets) == 5  # 4 refusals
+
+
+async def test_a_step_up_at_the_provider_is_only_for_sessions_signed_in_through_it(
+    settings: Settings, database: str, idp: Idp
+) -> None:
+    await make_user("local-owner", Role.owner)
+    async with sso_client(settings, idp, APPLIANCE_OIDC_ROLE_MAP="booking-owners=owner") as client:
+        await sign_in(client, "local-owner")
+
+        local = await client.get("/api/v1/auth/oidc/step-up")
+        elsewhere = await client.get("/api/v1/auth/oidc/step-up?return_to=//evil.example/")
+        client.cookies.clear()
+        anonymous = await client.get("/api/v1/auth/oidc/step-up")
+
+    assert_refused(local, 409, "step_up_not_sso")
+    assert elsewhere.status_code == 422 and "return_to" in elsewhere.text
+    assert anonymous.status_code == 401
+
+
+async def test_the_users_page_lets_an_sso_owner_confirm_at_the_provider_instead_of_typing_a_code(
+    settings: Settings, database: str, idp: Idp
+) -> None:
+    officer = await make_user("officer", Role.compliance_officer)
+    idp.set_account("olga-1", preferred_username="olga", groups=["booking-owners"])
+    page_url, form_url = f"/admin/users/{officer.id}?lang=en", f"/admin/users/{officer.id}/mfa-reset?lang=en"
+    async with sso_client(settings, idp, APPLIANCE_OIDC_ROLE_MAP="booking-owners=owner") as client, \
+            httpx.AsyncClient(timeout=10) as browser:
+        await client.get(relative(await sign_in_at_idp(client, idp, "olga-1", browser=browser)))
+        headers = {"HX-Request": "true", "Origin": APP_URL,
+                   "X-CSRF-Token": (await client.get("/api/v1/auth/me")).json()["csrf_token"]}
+        before = (await client.get(page_url)).text
+        unconfirmed = await client.post(form_url, headers=headers, data={"reason": "lost phone"})
+        link = f"/api/v1/auth/oidc/step-up?return_to=/admin/users/{officer.id}"
+        back = await client.get(relative(await sign_in_at_idp(client, idp, "olga-1", browser=browser, start_at=link)))
+        confirmed = (await client.get(page_url)).text
+        done = await client.post(form_url, headers=headers, data={"reason": "lost phone"})
+
+    assert f'href="{link}"' in before and 'name="code"' not in before
+    assert unconfirmed.status_code == 403 and "Confirm at your identity provider first." in unconfirmed.text
+    assert back.headers["location"] == f"{APP_URL}/admin/users/{officer.id}"
+    assert "You confirmed at your identity provider" in confirmed and f'href="{link}"' not in confirmed
+    assert done.status_code == 200 and done.headers["hx-location"] == f"/admin/users/{officer.id}"
+    row = await User.select(User.totp_confirmed_at).where(User.id == officer.id).first()
+    assert row == {"totp_confirmed_at": None}

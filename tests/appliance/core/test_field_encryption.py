@@ -1,11 +1,14 @@
 """Field encryption in the database, on both engines: personal data written through every path the
-appliance has is nowhere in the raw SQLite file or a pg_dump; lookups go through blind indexes; a database
-with plaintext rows from before field encryption is sealed by the migration; a rotation interrupted after
-one batch finishes when run again."""
+appliance has, and the secrets it keeps (TOTP secrets, the link-signing key, sessions), are nowhere in the raw SQLite
+file or a pg_dump; lookups go through blind indexes; a database with plaintext rows from before field
+encryption is sealed by the migration; a rotation (of the data keys or of the blind-index key) interrupted
+after one batch finishes when run again, every lookup working meanwhile."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,14 +17,18 @@ from uuid import UUID, uuid4
 import httpx
 
 from appliance.audit.tables import AuditEntry
+from appliance.auth import totp
 from appliance.auth.actor import cli_actor
+from appliance.auth.mfa import check_second_factor
+from appliance.auth.roles import Role
+from appliance.auth.tables import SessionRecord
 from appliance.automation.defaults import install_default_rules
 from appliance.bookings.sealing import opened_answers, opened_notes
 from appliance.bookings.tables import Booking
 from appliance.core import db
 from appliance.core.crypto import field_crypto, is_sealed, parse_header
 from appliance.core.crypto.registry import SEALED
-from appliance.core.crypto.reseal import count_stale
+from appliance.core.crypto.reseal import count_stale, count_unindexed
 from appliance.core.db import run_sql
 from appliance.customers.actions import match_or_create_customer
 from appliance.customers.queries import find_customer_ids
@@ -31,9 +38,10 @@ from appliance.customers.tables import Customer, CustomerInteraction, CustomerNo
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.db.piccolo_app import APP_CONFIG
-from appliance.keys.rotation import progress_path, read_progress, rotate
+from appliance.keys.rotation import BLIND_INDEX_KEY, progress_path, read_progress, rotate
 from appliance.settings import Settings
-from appliance.testing.builders import sign_in_as
+from appliance.notifications.consent import link_signing_key
+from appliance.testing.builders import TOTP_SECRETS, make_user, sign_in, sign_in_as
 from appliance.testing.deliveries import settle
 from tests.appliance.bookings.test_api import next_weekday
 from tests.appliance.forms.test_api import ALLERGY_FORM, create_form, massage_service
@@ -80,6 +88,9 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
     client: httpx.AsyncClient, settings: Settings, database: str
 ) -> None:
     customer_id = await seed_personal_data(client)
+    # the owner signed in with a second factor; their session (in the database here) holds its CSRF token
+    kept_secrets = [TOTP_SECRETS["owner"], (await link_signing_key()).hex(), client.headers["X-CSRF-Token"]]
+    assert await SessionRecord.count() >= 1
 
     view = (await client.get(f"/api/v1/customers/{customer_id}")).json()
     assert (view["name"], view["phone"], view["email"], view["birthday"]) == (NAME, f"+86{PHONE_LOCAL}", EMAIL, BIRTHDAY)
@@ -104,6 +115,8 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
     await db.start_pool()
 
     assert len(dump) > 10_000 and found_in(dump) == []
+    assert [s for s in kept_secrets if s.encode() in dump] == []
+    assert await sign_in(client, "owner")  # the sealed TOTP secret still checks codes
     assert found_in(NAME.encode() + EMAIL.encode()) == [NAME, EMAIL]  # the scan itself finds what is there
 
 
@@ -188,6 +201,36 @@ async def test_the_migration_seals_plaintext_rows_written_before_field_encryptio
     assert sum((await count_stale()).values()) == 0
 
 
+SEALED_SECRETS_MIGRATIONS = ("appliance_2026_11_27t02_40_00_000000.py", "appliance_2026_11_27t02_40_01_000000.py")
+
+
+async def test_the_migration_seals_totp_secrets_and_the_link_key_kept_in_plaintext_before(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    open_database(make_settings(fresh_database_url, tmp_path / "var"))
+    before = tmp_path / "before"
+    shutil.copytree(
+        APP_CONFIG.resolved_migrations_folder_path, before,
+        ignore=shutil.ignore_patterns("__pycache__", *SEALED_SECRETS_MIGRATIONS),
+    )
+    await apply_migrations(before)
+    user = await make_user("boss", Role.staff)
+    secret, link_secret = totp.new_secret(), "ab" * 32
+    now = datetime.now(UTC)
+    await run_sql("UPDATE app_user SET totp_secret = {}, totp_confirmed_at = {} WHERE id = {}", secret, now, user.id)
+    await run_sql("INSERT INTO link_key (id, secret, created_at) VALUES ('links', {}, {})", link_secret, now)
+
+    applied = await apply_migrations()
+
+    assert [m[:19] for m in applied] == ["2026-11-27T02:40:00", "2026-11-27T02:40:01"]
+    stored = (await run_sql("SELECT totp_secret FROM app_user WHERE id = {}", user.id))[0]["totp_secret"]
+    link = (await run_sql("SELECT secret FROM link_key"))[0]["secret"]
+    assert is_sealed(stored) and is_sealed(link) and secret not in stored and link_secret not in link
+    assert await check_second_factor(user.id, totp.code_at(secret, time.time()), None) == "totp"
+    assert await link_signing_key() == bytes.fromhex(link_secret)  # links sent before still work
+    assert sum((await count_stale()).values()) == 0
+
+
 # --- Rotation --------------------------------------------------------------------------------------------
 
 
@@ -236,3 +279,58 @@ async def test_a_rotation_interrupted_after_a_batch_finishes_when_run_again(data
     assert progress_path(field_crypto().keyring_path).exists()
     again = await rotate(actor=cli_actor(), batch=50, settle_seconds=0)  # a finished rotation: the next one starts
     assert again.key_id not in (first_key, stopped.key_id) and not again.resumed
+
+
+async def lookups_of(n: int) -> list[list[UUID]]:
+    """What the front desk finds for customer n of `seed_customers` by each kind of lookup."""
+    return [
+        await find_customer_ids(phone=f"1390000{n:04d}"), await find_customer_ids(email=f"C{n}@example.com"),
+        await find_customer_ids(phone_last4=f"{n:04d}"), await find_customer_ids(name=f"客户{n}"),
+    ]
+
+
+async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_and_retires_the_old_key(
+    database: str,
+) -> None:
+    ids = await seed_customers(5)
+    old_key = field_crypto().keyring().blind_index_key
+    indexes_before = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
+
+    stopped = await rotate(actor=cli_actor(), batch=2, stop_after_batches=1, settle_seconds=0, kind=BLIND_INDEX_KEY)
+    midway = field_crypto().keyring(fresh=True)
+    rebuilt = {r["id"] for r in await Customer.select(Customer.id, Customer.phone_bidx) if r["phone_bidx"] != indexes_before[r["id"]]}
+    late = await match_or_create_customer(  # written during the rotation: indexed under the new key
+        CustomerContact(name="客户5", phone="13900000005", email="c5@example.com"), channel="staff", actor=cli_actor()
+    )
+    again = await match_or_create_customer(  # the same phone under an index of the old key: found, not duplicated
+        CustomerContact(name="别名", phone="13900000004"), channel="staff", actor=cli_actor()
+    )
+
+    assert not stopped.finished and old_key is not None and stopped.key_id != old_key.id
+    assert midway.blind_index_key and midway.blind_index_key.id == stopped.key_id
+    assert [k.id for k in midway.previous_blind_index_keys] == [old_key.id]
+    assert rebuilt == set(sorted(ids)[:2])  # one batch of two (in id order) rebuilt, three still under the old key
+    assert again == ids[4]
+    for n, customer_id in enumerate([*ids, late]):
+        assert await lookups_of(n) == [[customer_id]] * 4, n
+
+    finished = await rotate(actor=cli_actor(), batch=2, settle_seconds=0, kind=BLIND_INDEX_KEY)
+
+    keyring = field_crypto().keyring(fresh=True)
+    assert finished.resumed and finished.finished and finished.key_id == stopped.key_id
+    assert finished.remaining == {"customer": 0} and await count_unindexed() == {"customer": 0}
+    assert keyring.blind_index_key and keyring.blind_index_key.id == stopped.key_id
+    assert keyring.previous_blind_index_keys == ()  # the old key is retired
+    assert "previous_blind_index_keys" not in json.loads(keyring.path.read_text())["field_encryption"]
+    for n, customer_id in enumerate([*ids, late]):
+        assert await lookups_of(n) == [[customer_id]] * 4, n
+    after = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
+    assert all(after[i] != indexes_before[i] for i in ids)
+    entries = await AuditEntry.select(AuditEntry.action, AuditEntry.details).where(
+        AuditEntry.action.like("keys.%")
+    ).output(load_json=True)
+    assert sorted(e["action"] for e in entries) == ["keys.blind_index_rotated", "keys.blind_index_rotation_started"]
+    done = next(e for e in entries if e["action"] == "keys.blind_index_rotated")
+    assert done["details"]["retired_key_ids"] == [old_key.id] and done["details"]["resumed"] is True
+    assert read_progress(keyring.path, BLIND_INDEX_KEY) is not None
+    assert read_progress(keyring.path) is None  # the data keys' rotation is another matter

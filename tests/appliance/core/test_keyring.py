@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from appliance.core.keyring import (
-    KeyRingError, add_data_key, add_signing_key, create_keyring, ensure_field_keys, ensure_signing_key, load_keyring,
+    KeyRingError, add_blind_index_key, add_data_key, add_signing_key, create_keyring, ensure_field_keys, ensure_signing_key,
+    load_keyring, retire_blind_index_keys,
 )
 
 
@@ -92,7 +93,7 @@ def test_field_keys_join_an_existing_signing_key_ring_and_unknown_sections_survi
     assert keyring.signing_key().id == signing.id and keyring.data_keys
     assert same.data_key().id == keyring.data_key().id  # never replaced
     assert [k.id for k in rotated.data_keys] == [keyring.data_key().id, rotated.data_key().id]
-    assert rotated.blind_index_key == keyring.blind_index_key  # does not rotate with the data keys
+    assert rotated.blind_index_key == keyring.blind_index_key  # rotates on its own (below)
     assert json.loads(path.read_text())["hsm"] == {"slot": 3}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -106,3 +107,21 @@ def test_a_damaged_data_key_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(KeyRingError, match="data key 1 is damaged"):
         load_keyring(path)
+
+
+def test_a_new_blind_index_key_keeps_the_previous_one_for_lookups_until_it_is_retired(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.json"
+    first = ensure_field_keys(path)
+    assert first.blind_index_key is not None and first.previous_blind_index_keys == ()
+
+    rotating = add_blind_index_key(path)
+    unchanged = retire_blind_index_keys(path, first.blind_index_key.id)  # not the current key: kept
+    retired = retire_blind_index_keys(path, rotating.blind_index_key.id if rotating.blind_index_key else "")
+
+    assert rotating.blind_index_key is not None and rotating.blind_index_key.id != first.blind_index_key.id
+    assert rotating.previous_blind_index_keys == (first.blind_index_key,)
+    assert rotating.data_keys == first.data_keys  # the data keys do not rotate with it
+    assert unchanged.previous_blind_index_keys == (first.blind_index_key,)
+    assert retired.blind_index_key == rotating.blind_index_key and retired.previous_blind_index_keys == ()
+    assert "previous_blind_index_keys" not in json.loads(path.read_text())["field_encryption"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

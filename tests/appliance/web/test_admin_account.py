@@ -8,6 +8,7 @@ import re
 import time
 
 import httpx
+import segno
 
 from appliance.auth import actions as auth_actions
 from appliance.auth import totp
@@ -22,6 +23,25 @@ def field(page: str, name: str) -> str:
     match = re.search(rf'data-field="{name}">(.*?)</', page, re.S)
     assert match is not None, name
     return html.unescape(match.group(1)).strip()
+
+
+def qr_modules(svg: str, border: int = 4) -> list[list[bool]]:
+    """The dark modules of a QR code drawn as segno draws it: one path of horizontal strokes
+    (`M x y` / `m dx dy` moves, `h n` draws n modules) at half-module heights, inside a quiet zone."""
+    path = re.findall(r'<path stroke="#000" d="([^"]+)"', svg)
+    assert len(path) == 1
+    x = y = 0.0
+    dark: set[tuple[int, int]] = set()
+    for op, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", path[0]):
+        if op == "M":
+            x, y = float(a), float(b)
+        elif op == "m":
+            x, y = x + float(a), y + float(b)
+        else:
+            dark |= {(int(y), int(x) + i) for i in range(int(a))}
+            x += float(a)
+    size = max(max(r, c) for r, c in dark) + 1 - border
+    return [[(r + border, c + border) in dark for c in range(size)] for r in range(size)]
 
 
 def htmx(token: str) -> dict[str, str]:
@@ -60,6 +80,11 @@ async def test_an_owner_without_a_second_factor_sets_it_up_on_the_page_and_then_
     assert started.status_code == 200
     secret = field(started.text, "secret")
     assert field(started.text, "otpauth").startswith("otpauth://totp/") and f"secret={secret}" in field(started.text, "otpauth")
+    svg = re.search(r'<figure class="qr-code" data-field="qr">(<svg .*?</svg>)</figure>', started.text, re.S)
+    assert svg is not None  # inline, so the CSP (default-src 'self': no data: images, no inline styles) allows it
+    assert "style=" not in svg[1] and "data:" not in svg[1] and "<script" not in svg[1] and 'role="img"' in svg[1]
+    assert qr_modules(svg[1]) == [list(map(bool, row)) for row in segno.make(field(started.text, "otpauth"), error="m").matrix]
+    assert "'unsafe-inline'" not in started.headers["content-security-policy"]
 
     wrong = await client.post("/admin/account/totp/confirm?lang=en", data={"code": wrong_code(secret)}, headers=htmx(token))
     assert wrong.status_code == 422 and 'id="code-error"' in wrong.text

@@ -1,5 +1,6 @@
 """The customers pages on both engines: search by the last four digits, the 360 profile's facts as the
-queries have them, tags, notes, merge and undo, the edit form's inline errors, and what a role may do."""
+queries have them, what the list and the profile reveal audited as the API's are, tags, notes, merge and
+undo, the edit form's inline errors, and what a role may do."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from uuid import UUID
 import httpx
 import msgspec
 
+from appliance.audit.tables import AuditEntry
 from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
 from appliance.customers import queries
@@ -231,3 +233,21 @@ async def test_a_manager_adjusts_points_with_a_reason_and_zero_is_refused_inline
     view = await queries.get_customer(customer_id, actor=cli_actor())
     assert view.points.balance == 50
     assert "补录" in (await client.get(f"/admin/customers/{customer_id}")).text
+
+
+async def test_the_list_and_the_profile_pages_record_what_they_reveal_as_the_api_does(client: httpx.AsyncClient) -> None:
+    place = await shop()
+    await book(place.service_id, 2, 10, 1)
+    await _signed_in(client)
+    customer_id = await _customer(1)
+
+    assert (await client.get("/admin/customers")).status_code == 200
+    assert (await client.get(f"/admin/customers/{customer_id}")).status_code == 200
+    assert (await client.get("/admin/customers", params={"last4": "0000"})).status_code == 200  # finds nobody
+
+    entries = await AuditEntry.select(AuditEntry.action, AuditEntry.target_id, AuditEntry.details).where(
+        AuditEntry.action.is_in(["customers.listed", "customer.viewed"])
+    ).order_by(AuditEntry.occurred_at).output(load_json=True)
+    assert [(e["action"], e["target_id"]) for e in entries] == [("customers.listed", None), ("customer.viewed", str(customer_id))]
+    assert entries[0]["details"] == {"count": 1, "customer_ids": [str(customer_id)], "fields": ["email", "name", "phone"]}
+    assert "phone" in entries[1]["details"]["fields"] and phone(1)[3:] not in str(entries)  # names fields, not values

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from appliance.audit.tables import AuditEntry
 from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
 from appliance.reports.logic import parse_query
@@ -75,6 +76,8 @@ async def test_front_desk_sees_the_days_bookings_but_no_figures_or_money(client:
     page = (await client.get("/admin/")).text
 
     assert f'href="/admin/bookings/{shop.today_ids[0]}"' in page and "韩梅梅" in page
+    shown = await AuditEntry.select(AuditEntry.details).where(AuditEntry.action == "customers.listed").output(load_json=True)
+    assert [e["details"]["fields"] for e in shown] == [["name"]] and shown[0]["details"]["count"] >= 1  # names shown: audited
     assert "data-kpi=\"bookings_today\"" not in page and "data-chart" not in page and "echarts" not in page
     assert "¥" not in page and "CN¥" not in page
 
@@ -87,6 +90,7 @@ async def test_staff_see_the_day_without_customer_names_and_auditors_see_no_book
     await sign_in_with_the_form(client, "worker")
     page = (await client.get("/admin/")).text
     assert f'href="/admin/bookings/{shop.today_ids[0]}"' in page and "韩梅梅" not in page
+    assert await AuditEntry.count().where(AuditEntry.action == "customers.listed") == 0  # no names, nothing revealed
     client.cookies.clear()
 
     await sign_in_with_the_form(client, "auditor", code=(await second_factor("auditor"))["totp"])
