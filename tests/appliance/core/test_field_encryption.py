@@ -141,19 +141,23 @@ async def test_lookups_by_phone_email_last_four_and_full_name_use_the_blind_inde
 
 # --- The migration on a database with rows ---------------------------------------------------------------
 
+async def migrate_all_but(skipped: tuple[str, ...], database_url: str, tmp_path: Path) -> None:
+    """A database migrated as a release without `skipped` would have left it; `apply_migrations()` then runs them."""
+    open_database(make_settings(database_url, tmp_path / "var"))
+    before = tmp_path / "before"
+    shutil.copytree(
+        APP_CONFIG.resolved_migrations_folder_path, before, ignore=shutil.ignore_patterns("__pycache__", *skipped)
+    )
+    await apply_migrations(before)
+
+
 FIELD_ENCRYPTION_MIGRATIONS = ("appliance_2026_11_26t23_00_00_000000.py", "appliance_2026_11_26t23_00_01_000000.py")
 
 
 async def test_the_migration_seals_plaintext_rows_written_before_field_encryption(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
-    open_database(make_settings(fresh_database_url, tmp_path / "var"))
-    before = tmp_path / "before"
-    shutil.copytree(
-        APP_CONFIG.resolved_migrations_folder_path, before,
-        ignore=shutil.ignore_patterns("__pycache__", *FIELD_ENCRYPTION_MIGRATIONS),
-    )
-    await apply_migrations(before)
+    await migrate_all_but(FIELD_ENCRYPTION_MIGRATIONS, fresh_database_url, tmp_path)
     service = await massage_service()
     customer_id, note_id, call_id, booking_id = uuid4(), uuid4(), uuid4(), uuid4()
     now = datetime.now(UTC)
@@ -207,13 +211,7 @@ SEALED_SECRETS_MIGRATIONS = ("appliance_2026_11_27t02_40_00_000000.py", "applian
 async def test_the_migration_seals_totp_secrets_and_the_link_key_kept_in_plaintext_before(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
-    open_database(make_settings(fresh_database_url, tmp_path / "var"))
-    before = tmp_path / "before"
-    shutil.copytree(
-        APP_CONFIG.resolved_migrations_folder_path, before,
-        ignore=shutil.ignore_patterns("__pycache__", *SEALED_SECRETS_MIGRATIONS),
-    )
-    await apply_migrations(before)
+    await migrate_all_but(SEALED_SECRETS_MIGRATIONS, fresh_database_url, tmp_path)
     user = await make_user("boss", Role.staff)
     secret, link_secret = totp.new_secret(), "ab" * 32
     now = datetime.now(UTC)
