@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 from typing import Any
 
 import click
@@ -40,39 +39,20 @@ def keys_status() -> None:
     """The key ring's keys, which one seals, the suite, and how many rows still hold values under an older
     key (or plaintext); an unfinished rotation."""
     from appliance.core.crypto.reseal import count_stale
-    from appliance.keys.rotation import BLIND_INDEX_KEY, DATA_KEYS, read_progress
+    from appliance.keys.status import keyring_lines, sealing_lines
 
     settings = settings_or_fail()
-    path = settings.keyring_path
     try:
-        keyring = load_keyring(path)
+        keyring = load_keyring(settings.keyring_path)
     except KeyRingError as exc:
         fail(f"{exc} (`appliance keys init` creates one)")
         return
-    click.echo(f"key ring {path} (mode {stat.S_IMODE(path.stat().st_mode):04o})")
-    click.echo(f"suite: {settings.crypto.suite}")
-    for key in keyring.signing_keys:
-        click.echo(f"  signing key      {key.id}  created {key.created_at:%Y-%m-%d %H:%M}Z")
-    for data_key in keyring.data_keys:
-        current = "  (seals now)" if data_key is keyring.data_keys[-1] else ""
-        click.echo(f"  data key         {data_key.id}  created {data_key.created_at:%Y-%m-%d %H:%M}Z{current}")
-    if keyring.blind_index_key is not None:
-        click.echo(f"  blind-index key  {keyring.blind_index_key.id}  created {keyring.blind_index_key.created_at:%Y-%m-%d %H:%M}Z")
-    for previous in keyring.previous_blind_index_keys:
-        click.echo(f"  blind-index key  {previous.id}  (previous: lookups use it until the indexes are rebuilt)")
+    for line in keyring_lines(settings, keyring):
+        click.echo(line)
     if not keyring.data_keys:
-        click.echo("no field-encryption keys yet: they are added on first start (or run `appliance keys rotate`)")
         return
-    stale = run(settings, count_stale)
-    waiting = sum(stale.values())
-    click.echo(
-        "every sealed value is under the current key" if not waiting else
-        f"rows to re-seal: {', '.join(f'{t} {n}' for t, n in stale.items() if n)} (`appliance keys rotate` or `seal`)"
-    )
-    for kind, command in ((DATA_KEYS, "appliance keys rotate"), (BLIND_INDEX_KEY, "appliance keys rotate --blind-index")):
-        progress = read_progress(path, kind)
-        if progress is not None and progress.finished_at is None:
-            click.echo(f"rotation to {progress.key_id} unfinished (started {progress.started_at}): run `{command}`")
+    for line in sealing_lines(settings, run(settings, count_stale)):
+        click.echo(line)
 
 
 @keys_group.command("rotate")

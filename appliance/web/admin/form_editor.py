@@ -77,6 +77,7 @@ class FormEditorPages(Controller):
             "form": form, "target": target, "service_id": service_id, "service_name": service.name if service else None,
             "values": values,
             "questions": [*questions, *[blank] * (shown - len(questions))], "types": form_rows.TYPES,
+            "visible_ops": form_rows.VISIBLE_OPS, "form_keys": [q["key"] for q in questions if q.get("key")],
             "kept": form_rows.kept_of(form.fields) if form else {}, "errors": errors, "problem": problem,
             "may_write": may_write,
         }
@@ -99,7 +100,7 @@ class FormEditorPages(Controller):
         fields, rows_at = form_rows.fields_of(questions, [])
         body = {"target": target, "name": text(posted, "name", 200), "fields": fields, "service_id": service_id}
         try:
-            created = await actions.create_form(convert(body, schemas.FormCreate), actor=actor_of(request))
+            created = await actions.create_form(convert(body, schemas.FormCreate, hints=form_rows.hints(len(fields))), actor=actor_of(request))
         except AppError as error:
             return await self._editor(
                 request, form=None, target=target, service_id=UUID(service_id) if service_id else None,
@@ -123,7 +124,7 @@ class FormEditorPages(Controller):
         fields, rows_at = form_rows.fields_of(questions, form.fields)
         body = {"name": text(posted, "name", 200), "fields": fields}
         try:
-            await actions.update_form(form_id, convert(body, schemas.FormUpdate), actor=actor)
+            await actions.update_form(form_id, convert(body, schemas.FormUpdate, hints=form_rows.hints(len(fields))), actor=actor)
         except AppError as error:
             return await self._editor(
                 request, form=form, target=form.target, service_id=form.service_id, values=body,

@@ -49,6 +49,10 @@ KNOWN: dict[str, str] = {
     "option values must differ": N_("Each option needs a value of its own."),
     "give a label in zh-CN or en": N_("Give a label in Chinese or English."),
     "set min_spend, min_points or both": N_("Give a lifetime spend, a number of points or both."),
+    "must name an earlier field of this form": N_("Choose a question above this one."),
+    "is_set takes true or false": N_("Enter true or false."),
+    "must not exceed max_length": N_("The shortest must not exceed the longest."),
+    "only a text field takes a pattern": N_("Only a text question takes a pattern."),
 }
 
 # Messages with values in them: a pattern, and the text shown (which may name the pattern's groups).
@@ -64,6 +68,13 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r" is used by an earlier field$"), N_("An earlier question uses this key.")),
     (re.compile(r"^must not be below \w+_(min|after)$"), N_("This must not be below the lower bound.")),
     (re.compile(r"^must be at most (?P<n>\d+)$"), N_("At most %(n)s.")),
+    (re.compile(r"^at most (?P<n>\d+)( for a field with a pattern)?$"), N_("At most %(n)s.")),
+    (re.compile(r"^(in|not_in) needs a list of values$"), N_("Enter one or more values, comma separated.")),
+    (re.compile(r" is not a possible answer to (?P<key>\w+)$"), N_("This is not a possible answer to %(key)s.")),
+    (re.compile(r"field has no (min|max)_length; only text fields do$"), N_("Only a text question takes a length.")),
+    (re.compile(r"^not a regular expression"), N_("This is not a valid regular expression.")),
+    (re.compile(r"are not allowed$|is not allowed$|^at most \d+ repeats"),
+     N_("This pattern is not allowed: it could take too long to check. Simplify it.")),
     (re.compile(r"^a whole number from (?P<low>-?\d+) to (?P<high>-?\d+)$"), N_("A whole number from %(low)s to %(high)s.")),
     (re.compile(r"`int` >= (?P<n>-?\d+)"), N_("At least %(n)s.")),
     (re.compile(r"`int` <= (?P<n>-?\d+)"), N_("At most %(n)s.")),

@@ -22,6 +22,7 @@ from appliance.web.admin.loyalty import LoyaltyPage
 from appliance.web.admin.message_templates import TemplatePages
 from appliance.web.admin.reports import ReportPages
 from appliance.web.admin.segments import SegmentPages
+from appliance.web.admin.settings_page import SettingsPage
 from appliance.web.admin.shell import admin_exception_handlers
 from appliance.web.admin.users import UserPages
 
@@ -29,7 +30,7 @@ from appliance.web.admin.users import UserPages
 ADMIN_PAGES: list[type] = [
     AdminLoginPages, DashboardPage, CalendarPages, BookingPages, CustomerPages, SegmentPages, LoyaltyPage,
     CatalogPages, FormEditorPages, AutomationPages, DeliveryPages, TemplatePages, ReportPages, ImportPages, UserPages,
-    AuditPages, DataExportPage, InboxPages, AccountPages,
+    AuditPages, DataExportPage, SettingsPage, InboxPages, AccountPages,
 ]
 
 

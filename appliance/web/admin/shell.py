@@ -53,6 +53,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("users", N_("Users"), "/admin/users", Permission.users_read),
     Section("audit", N_("Audit log"), "/admin/audit", Permission.audit_read),
     Section("export", N_("Data export"), "/admin/export", Permission.data_export),
+    Section("settings", N_("Settings"), "/admin/settings", Permission.metrics_read),
     Section("inbox", N_("Inbox"), "/admin/inbox", None),
     Section("account", N_("My account"), "/admin/account", None),
 )
