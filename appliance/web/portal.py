@@ -31,6 +31,7 @@ from appliance.catalog import schemas as catalog_schemas
 from appliance.core.clock import utc_now
 from appliance.core.errors import AppError, Invalid, NotFound
 from appliance.customers.schemas import CustomerContact
+from appliance.forms.logic import expected_answers
 from appliance.forms.messages import pick
 from appliance.forms.queries import attachment, current_form, form_fields
 from appliance.forms.schemas import FieldDef
@@ -334,6 +335,19 @@ async def _service_questions(service_id: UUID) -> list[FieldDef]:
     return await form_fields(form) if form else []
 
 
+def _shown_when(question: FieldDef, fields: list[FieldDef]) -> dict[str, Any] | None:
+    """The question's `visible_if` for the page's script (static/portal/visible-if.js), its values normalised
+    as the server compares answers; the server still decides what is asked when the form is posted."""
+    rule = question.visible_if
+    if rule is None:
+        return None
+    controller = next(f for f in fields if f.key == rule.field)
+    return {
+        "field": rule.field, "op": rule.op, "value": rule.value, "kind": controller.type,
+        "expected": expected_answers(rule, controller),
+    }
+
+
 async def _details_page(
     request: AnyRequest, service: catalog_schemas.Service, branch: catalog_schemas.Branch, start: datetime,
     staff: UUID | None, *, values: dict[str, str], errors: dict[str, str], problem: str | None, status: int = 200,
@@ -342,7 +356,7 @@ async def _details_page(
     fields = await _service_questions(service.id)
     questions = [
         {"field": f, "label": pick(f.label, texts.locale), "help": pick(f.help, texts.locale) if f.help else "",
-         "options": [(o.value, pick(o.label, texts.locale)) for o in f.options]}
+         "options": [(o.value, pick(o.label, texts.locale)) for o in f.options], "visible_if": _shown_when(f, fields)}
         for f in fields
     ]
     return page(request, "portal/details.html", {

@@ -1,11 +1,15 @@
 """A manager adds booking questions to a service from its page with the keyboard-usable form editor: a
 choice without options is named at its input, a second question is asked only for hot water, then the
-saved questions (with that condition) are what the portal is served. The
+saved questions (with that condition) are what the portal is served, and its booking page asks the
+second question only while the first is answered "hot". The
 editor passes axe-core and is kept as a screenshot."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -53,9 +57,19 @@ def test_a_manager_adds_booking_questions_to_a_service(signed_in: Callable[..., 
     fields = asked["fields"]
     assert [(f["key"], f.get("required", False), [o["value"] for o in f.get("options", [])]) for f in fields] == [
         ("water", True, ["warm", "hot"]), ("why_hot", False, [])]
-    # The portal's details page shows every question (it does not hide by visible_if); its form holds the condition.
     assert (fields[1]["visible_if"], fields[1]["max_length"]) == (
         {"field": "water", "op": "eq", "value": "hot"}, 80)
+
+    # The portal's details page asks the second question only while the first is answered "hot".
+    start = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    page.goto(f"/portal/services/{server.seed.foot_id}/book?" + urlencode({"start": start.isoformat(), "lang": "zh-CN"}))
+    why = page.get_by_label("为什么要热水")
+    expect(page.get_by_label("热", exact=True)).to_be_visible()
+    expect(why).to_be_hidden()
+    page.get_by_label("热", exact=True).check()
+    expect(why).to_be_visible()
+    page.get_by_label("温", exact=True).check()
+    expect(why).to_be_hidden()
     page.goto("/admin/catalog/forms?lang=en")
     expect(page.locator("tr.form-row", has_text="足疗问卷")).to_contain_text("足疗")
     assert serious_accessibility_problems(page) == []

@@ -148,3 +148,28 @@ async def test_an_unreadable_address_is_a_page_in_the_customers_language_not_jso
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     assert "该网址无效" in response.text
+
+
+async def test_the_details_page_tells_its_script_when_a_linked_question_is_asked(client: httpx.AsyncClient) -> None:
+    branch = await make_branch("静安店")
+    await make_resource(branch.id, name="王芳")
+    service = await make_service(branch.id, "精油按摩")
+    fields = [
+        {"key": "has_allergy", "type": "checkbox", "label": {"zh-CN": "有过敏史"}},
+        {"key": "allergy", "type": "text", "label": {"zh-CN": "过敏原"}, "visible_if": {"field": "has_allergy", "op": "eq", "value": True}},
+        {"key": "age", "type": "number", "label": {"zh-CN": "年龄"}},
+        {"key": "guardian", "type": "text", "label": {"zh-CN": "监护人"}, "visible_if": {"field": "age", "op": "in", "value": [16, 17.0]}},
+    ]
+    form = msgspec.convert({"target": "service", "name": "问卷", "fields": fields, "service_id": str(service.id)}, FormCreate)
+    await form_actions.create_form(form, actor=cli_actor())
+
+    page = await client.get(f"/portal/services/{service.id}/book", params={"start": tomorrow_at(10).isoformat()})
+
+    rules = {key: msgspec.json.decode(rule) for key, rule in re.findall(r'data-key="(\w+)" data-visible-if=\'([^\']+)\'', page.text)}
+    assert rules == {
+        "allergy": {"field": "has_allergy", "op": "eq", "value": True, "kind": "checkbox", "expected": [True]},
+        # Values normalised as the server compares answers (17.0 is the answer 17).
+        "guardian": {"field": "age", "op": "in", "value": [16, 17.0], "kind": "number", "expected": [16, 17]},
+    }
+    assert re.findall(r'data-key="(\w+)"', page.text) == ["has_allergy", "allergy", "age", "guardian"]
+    assert "portal/visible-if" in page.text
