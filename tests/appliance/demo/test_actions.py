@@ -35,7 +35,7 @@ from appliance.customers.actions import log_interaction, set_consent
 from appliance.customers.merge import merge_customers
 from appliance.customers.queries import balances_of, tags_of
 from appliance.customers.schemas import InteractionCreate
-from appliance.customers.sealing import lookup_index, opened_customer
+from appliance.customers.sealing import lookup_indexes, opened_customer
 from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
 )
@@ -342,7 +342,7 @@ async def test_customers_carry_tiers_points_tags_notes_and_facts_the_live_code_w
     assert set(tiers) == {"normal", "silver", "gold", "vip"} and tiers["vip"] < tiers["gold"] < tiers["silver"]
     assert sum(1 for c in customers.values() if c["tier_override"] == "vip") == 6
     assert all(c["visit_count"] == completed[c["id"]] for c in customers.values())
-    assert all(c["phone_last4_bidx"] == lookup_index("last4", c["phone"][-4:]) for c in customers.values())
+    assert all([c["phone_last4_bidx"]] == lookup_indexes("last4", c["phone"][-4:]) for c in customers.values())
     assert all(c["tier"] == (c["tier_override"] or c["earned_tier"]) for c in customers.values())
     regulars = [c for c in customers.values() if c["visit_count"] >= 6]
     assert regulars and all("常客" in tagged[c["id"]] for c in regulars)
