@@ -106,3 +106,19 @@ async def test_front_desk_may_not_import_and_others_jobs_are_hidden_from_branch_
     await sign_in(client, "import.manager2")
     assert (await client.get(f"/api/v1/imports/{job['id']}")).status_code == 404
     assert (await client.get(f"/api/v1/imports/{job['id']}/errors.csv")).status_code == 404
+
+
+async def test_a_file_in_a_wrong_encoding_fails_its_job_with_the_reason_and_writes_nothing(client: httpx.AsyncClient) -> None:
+    headers = await _signed_in(client)
+    utf16 = "\n".join(",".join(row) for row in ROWS).encode("utf-16")  # Excel's "Unicode text"
+
+    response = await _upload(client, headers, utf16)
+
+    assert response.status_code == 202, response.text  # the worker reads the file, not the upload
+    job = await _finished(client, response.json()["id"])
+    assert (job["status"], job["counts"]["rows"], job["problems"]) == ("failed", 0, [])
+    assert job["file_problem"] == {
+        "code": "unreadable_encoding", "message": "the file is neither UTF-8 nor GBK text; save it as CSV UTF-8",
+        "message_zh": "文件既不是 UTF-8 也不是 GBK 编码，请另存为 CSV UTF-8",
+    }
+    assert await Customer.count() == 0
