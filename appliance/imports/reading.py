@@ -72,7 +72,9 @@ def open_table(path: Path) -> Iterator[Table]:
         sample = stream.read(64 * 1024)
         stream.seek(0)
         if "\x00" in sample:
-            raise FileProblem("not_a_table")
+            # NULs in text that decoded: UTF-16 without a BOM, read as UTF-8 or GB18030 garbage. The
+            # person must save it again in another encoding, which "not a table" would not tell them.
+            raise FileProblem("unreadable_encoding")
         first_line = sample.split("\n", 1)[0]
         delimiter = max((",", "\t", ";"), key=first_line.count)
         reader = csv.reader(stream, delimiter=delimiter)

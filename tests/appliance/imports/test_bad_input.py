@@ -26,8 +26,8 @@ async def _nothing_written() -> bool:
 
 async def test_a_file_in_neither_utf8_nor_gbk_is_refused_with_the_encoding_named(database: str) -> None:
     text = "姓名,手机号\n张伟,13800138000\n"
-    # Excel's "Unicode text" (UTF-16 with a BOM), and bytes no encoding of ours has
-    for content in (text.encode("utf-16"), b"\xff\xfe\x80name,phone\n"):
+    # Excel's "Unicode text" (UTF-16 with a BOM), the same without a BOM, and bytes no encoding of ours has
+    for content in (text.encode("utf-16"), text.encode("utf-16-le"), b"\xff\xfe\x80name,phone\n"):
         job = await imported(content)
 
         assert (job.status, job.counts.rows, job.problems) == ("failed", 0, [])
