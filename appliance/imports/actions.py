@@ -235,6 +235,8 @@ async def _run(run: Run, path: Path, given: dict[str, str] | None) -> None:
             if nameless:
                 await _check_customers_exist(run, nameless, mapping)
             await _flush(run, phase="checking", rows_done=run.tally.rows)
+    if not run.tally.rows:
+        raise FileProblem("no_rows")  # a header row alone: refused, not "done" having imported nothing
     run.tally.valid = run.tally.rows - run.tally.invalid - run.tally.duplicates
     await _flush(run, rows_total=run.tally.rows)
     if run.dry_run:

@@ -66,6 +66,16 @@ async def test_an_empty_xlsx_sheet_is_refused_as_having_no_header_row(database: 
     assert await _nothing_written()
 
 
+async def test_a_sheet_with_headers_but_no_rows_is_refused_not_done_with_nothing(database: str) -> None:
+    for content, file_name in ((xlsx_bytes([ROWS[0], [None, None], []]), "客户.xlsx"), (csv_bytes([ROWS[0]]), "客户.csv")):
+        job = await imported(content, file_name=file_name)
+
+        assert (job.status, job.counts.rows, job.headers) == ("failed", 0, ["姓名", "手机号"])
+        assert job.file_problem is not None and job.file_problem.code == "no_rows"
+        assert job.file_problem.message == "the file has a header row but no data"
+        assert await _nothing_written()
+
+
 async def test_a_duplicate_column_refuses_the_file_and_names_the_column(database: str) -> None:
     rows = [["姓名", "手机号", "手机号"], ["张伟", "13800138000", "13900139000"]]
     for content, file_name in ((csv_bytes(rows), "客户.csv"), (xlsx_bytes(rows), "客户.xlsx")):
