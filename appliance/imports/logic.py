@@ -175,8 +175,9 @@ def mapping_problems(kind: Kind, headers: Sequence[str], mapping: Mapping[str, s
 Cell = str | int | float | bool | date | datetime | time | Decimal | None
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# After 日 the time may follow with no space (2025年3月9日10:30), as Chinese is written.
 _DATETIME = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+|T)(\d{1,2})\s*[:：时点]\s*(\d{1,2})"
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*(?:日\s*|\s+|T)(\d{1,2})\s*[:：时点]\s*(\d{1,2})"
     r"(?:\s*[:：分]\s*(\d{1,2}))?\s*[秒分]?\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
 GENDERS: Final = {

@@ -97,7 +97,7 @@ async def _shop() -> None:
 async def test_booking_times_written_in_many_ways_import_as_the_same_instants(database: str) -> None:
     await _shop()
     written = [
-        "2025-03-05 14:30", "2025/3/6 9:05", "2025.03.07 10:00:30", "2025年3月8日 10点30分",
+        "2025-03-05 14:30", "2025/3/6 9:05", "2025.03.07 10:00:30", "2025年3月8日 10点30分", "2025年3月9日10:30",
         "2025-03-10T11:00:00+08:00", "2025-03-11T03:00Z", "２０２５－０３－１２ １０：００",  # full-width digits (NFKC)
     ]
     csv_rows = [BOOKING_HEADERS, *(["张伟", "13800138000", "精油按摩", when] for when in written)]
@@ -112,7 +112,7 @@ async def test_booking_times_written_in_many_ways_import_as_the_same_instants(da
     assert [s.astimezone(UTC) for s in starts] == [
         datetime(2025, 3, 5, 6, 30, tzinfo=UTC), datetime(2025, 3, 6, 1, 5, tzinfo=UTC),
         datetime(2025, 3, 7, 2, 0, 30, tzinfo=UTC), datetime(2025, 3, 8, 2, 30, tzinfo=UTC),
-        datetime(2025, 3, 10, 3, 0, tzinfo=UTC),
+        datetime(2025, 3, 9, 2, 30, tzinfo=UTC), datetime(2025, 3, 10, 3, 0, tzinfo=UTC),
         datetime(2025, 3, 11, 3, 0, tzinfo=UTC), datetime(2025, 3, 12, 2, 0, tzinfo=UTC),
         datetime(2025, 3, 13, 8, 45, tzinfo=UTC),
     ]

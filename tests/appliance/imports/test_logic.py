@@ -107,8 +107,12 @@ def test_dates_and_times_in_the_usual_spellings() -> None:
     ] * 5
     assert logic.parse_date("2024-02-30") is None
     expected = datetime(2024, 3, 5, 14, 30, tzinfo=SHANGHAI)
-    for spelling in ("2024-03-05 14:30", "2024/3/5 14:30:00", "2024年3月5日 14:30", "2024-03-05T14:30"):
+    for spelling in (
+        "2024-03-05 14:30", "2024/3/5 14:30:00", "2024年3月5日 14:30", "2024-03-05T14:30", "2024年3月5日14:30",
+        "2024年3月5日14时30分",
+    ):
         assert logic.parse_datetime(spelling, SHANGHAI) == expected, spelling
+    assert logic.parse_datetime("2024-03-0514:30", SHANGHAI) is None  # digits run together: not guessed apart
     assert logic.parse_datetime("2024-03-05T06:30:00Z", SHANGHAI) == datetime(2024, 3, 5, 6, 30, tzinfo=UTC)
     assert logic.parse_datetime("2024-03-05 25:00", SHANGHAI) is None
 
