@@ -51,6 +51,26 @@ async def test_a_file_over_the_row_limit_is_refused_before_anything_is_written(d
     assert await _nothing_written()
 
 
+async def test_a_sheet_reaching_excels_last_row_is_read_to_it_and_its_rows_named_by_their_number(database: str) -> None:
+    # A sheet whose last cell is on row 1,048,576 (a column formatted or filled down to the end): the blank
+    # rows between are left out, not counted against the limit, and the last row is reported by its number.
+    book = Workbook()
+    sheet = book.active
+    for row in ROWS[:2]:
+        sheet.append(row)
+    sheet.cell(row=1_048_576, column=1, value="李娜")
+    sheet.cell(row=1_048_576, column=2, value="12345")
+    out = io.BytesIO()
+    book.save(out)
+
+    job = await imported(out.getvalue(), file_name="客户.xlsx")
+
+    assert (job.status, job.counts.rows, job.counts.valid, job.counts.invalid) == ("failed", 2, 1, 1)
+    assert job.file_problem is not None and job.file_problem.code == "rows_invalid"
+    assert [(p.row, p.column, p.code) for p in job.problems] == [(1_048_576, "手机号", "invalid_phone")]
+    assert await _nothing_written()
+
+
 def _empty_xlsx() -> bytes:
     out = io.BytesIO()
     Workbook().save(out)  # one sheet, no cell written
