@@ -14,7 +14,7 @@ from uuid import UUID
 
 from appliance.core.db import Dialect
 from appliance.reports.catalogue import Bucket
-from appliance.reports.rollup_sql import STATUSES, ids_in
+from appliance.reports.rollup_sql import STATUSES, ids_in, month_of, year_of
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,12 @@ FROM report_booking_day r WHERE {scope.rows()}
 GROUP BY 1"""
 
 
-def _firsts(scope: Scope, *, newcomers: bool = False) -> str:
-    """Each customer's first visit in the branches, ever; `newcomers`: only those whose first visit is in the
-    period. Ever, not up to the period's end: the customers it meets visit in the period, so theirs is earlier."""
-    since = f" HAVING MIN(f.first_day) >= '{scope.first.isoformat()}'" if newcomers else ""
+def _firsts(scope: Scope, *, since: date | None = None) -> str:
+    """Each customer's first visit in the branches, ever; `since`: only those whose first visit is on or after
+    it. Ever, not up to the period's end: the customers it meets visit in the period, so theirs is earlier."""
+    having = f" HAVING MIN(f.first_day) >= '{since.isoformat()}'" if since else ""
     return f"""firsts AS (SELECT f.customer, MIN(f.first_day) AS first FROM report_customer_first f
-                WHERE {scope.reach("f")} GROUP BY f.customer{since})"""
+                WHERE {scope.reach("f")} GROUP BY f.customer{having})"""
 
 
 def _visits(key: str, scope: Scope) -> str:
@@ -151,12 +151,55 @@ FROM visits v JOIN firsts f ON f.customer = v.customer
 GROUP BY v.k"""
 
 
-def retention(dialect: Dialect, scope: Scope) -> str:
-    """Cohorts: customers whose first visit (ever, in the branches) is in the period, by its month; then how
-    many of them visit in each month of the period. Months as their first days: whole numbers are the caller's."""
+def retention(dialect: Dialect, scope: Scope, since: date) -> str:
+    """Cohorts: customers whose first visit (ever, in the branches) is on or after `since` (the report's first
+    day), by its month; then how many of them visit in each month of `scope`. Months as their first days:
+    whole numbers are the caller's."""
     return f"""
-WITH {_firsts(scope, newcomers=True)},
+WITH {_firsts(scope, since=since)},
      {_visits(bucket_of(dialect, "month"), scope)}
 SELECT {bucket_of(dialect, "month", "f.first")} AS cohort, v.k AS month, COUNT(*) AS customers
 FROM visits v JOIN firsts f ON f.customer = v.customer
+GROUP BY 1, 2"""
+
+
+# Whole calendar months read the customer years (one row per customer and year, its visited months as bits)
+# instead of a row per customer and day: a customer who visited several branches is one customer, so the
+# bits are first OR-ed across branches (MAX of each bit, on both engines). Months are whole numbers
+# (logic.month_number); every row answers the twelve months of its year, m0 being January.
+
+
+def _seen(scope: Scope, months: tuple[int, int]) -> str:
+    bits = ", ".join(f"MAX((y.visited >> {k}) & 1) AS m{k}" for k in range(12))
+    return f"""seen AS (SELECT y.customer, y.year, {bits} FROM report_customer_year y
+             WHERE {scope.reach("y")} AND y.year >= {months[0] // 12} AND y.year <= {months[1] // 12}
+             GROUP BY y.customer, y.year)"""
+
+
+def _month_number(dialect: Dialect, column: str) -> str:
+    return f"({year_of(dialect, column)} * 12 + {month_of(dialect, column)} - 1)"
+
+
+def new_vs_returning_months(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per year: visitors of each month (c0…c11) and those of them whose first visit is in that month (n0…n11)."""
+    first = _month_number(dialect, "f.first")
+    visitors = ", ".join(f"SUM(s.m{k}) AS c{k}" for k in range(12))
+    new = ", ".join(f"SUM(CASE WHEN {first} = s.year * 12 + {k} THEN s.m{k} ELSE 0 END) AS n{k}" for k in range(12))
+    return f"""
+WITH {_firsts(scope)},
+     {_seen(scope, months)}
+SELECT s.year AS year, {visitors}, {new}
+FROM seen s JOIN firsts f ON f.customer = s.customer
+GROUP BY s.year"""
+
+
+def retention_months(dialect: Dialect, scope: Scope, months: tuple[int, int], since: date) -> str:
+    """Per cohort (the month number of a first visit on or after `since`) and year: how many of the cohort
+    visited in each month (m0…m11)."""
+    counts = ", ".join(f"SUM(s.m{k}) AS m{k}" for k in range(12))
+    return f"""
+WITH {_firsts(scope, since=since)},
+     {_seen(scope, months)}
+SELECT {_month_number(dialect, "f.first")} AS cohort, s.year AS year, {counts}
+FROM seen s JOIN firsts f ON f.customer = s.customer
 GROUP BY 1, 2"""
