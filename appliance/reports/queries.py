@@ -298,10 +298,15 @@ async def _new_vs_returning(query: ReportQuery, branches: Sequence[ScopeBranch])
         for r in await _rows(branches, sql.new_vs_returning(current_dialect(), query.bucket, sql.Scope(ids, first, last))):
             add(_day_text(r["period"]), _int(r["customers"]), _int(r["new"]))
     if split.whole:
-        for r in await _rows(branches, sql.new_vs_returning_months(current_dialect(), _scope(query, branches), split.whole)):
+        scope = _scope(query, branches)
+        new = {
+            _int(r["month"]): _int(r["customers"])
+            for r in await _rows(branches, sql.newcomers_by_month(current_dialect(), scope, split.whole))
+        }
+        for r in await _rows(branches, sql.visitors_by_month(current_dialect(), scope, split.whole)):
             for month, k in _months_of(r, split.whole):
-                if _int(r[f"c{k}"]):
-                    add(month_first(month).isoformat(), _int(r[f"c{k}"]), _int(r[f"n{k}"]))
+                if _int(r[f"m{k}"]):
+                    add(month_first(month).isoformat(), _int(r[f"m{k}"]), new.get(month, 0))
     return _filled(query, by_period, lambda label: {"period": label, "customers": 0, "new": 0, "returning": 0})
 
 

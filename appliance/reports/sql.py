@@ -163,43 +163,52 @@ FROM visits v JOIN firsts f ON f.customer = v.customer
 GROUP BY 1, 2"""
 
 
-# Whole calendar months read the customer years (one row per customer and year, its visited months as bits)
-# instead of a row per customer and day: a customer who visited several branches is one customer, so the
-# bits are first OR-ed across branches (MAX of each bit, on both engines). Months are whole numbers
-# (logic.month_number); every row answers the twelve months of its year, m0 being January.
+# Whole calendar months read the customer years (one row per customer, branch and year, its visited months as
+# bits) instead of a row per customer and day. Months are whole numbers (logic.month_number); a row answers the
+# twelve months of its year, bit 0 being January.
 
 
-def _seen(scope: Scope, months: tuple[int, int]) -> str:
-    bits = ", ".join(f"MAX((y.visited >> {k}) & 1) AS m{k}" for k in range(12))
-    return f"""seen AS (SELECT y.customer, y.year, {bits} FROM report_customer_year y
-             WHERE {scope.reach("y")} AND y.year >= {months[0] // 12} AND y.year <= {months[1] // 12}
-             GROUP BY y.customer, y.year)"""
+def _seen(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per customer and year, the months they visited any of the branches: the OR of their branches' bits
+    (a customer of two branches is one customer), or the rows themselves for one branch."""
+    rows = f"""FROM report_customer_year y
+             WHERE {scope.reach("y")} AND y.year >= {months[0] // 12} AND y.year <= {months[1] // 12}"""
+    if len(scope.branches) == 1:
+        return f"seen AS (SELECT y.customer, y.year, y.visited {rows})"
+    either = "bit_or(y.visited)" if dialect == "postgresql" else " | ".join(f"MAX(y.visited & {1 << k})" for k in range(12))
+    return f"seen AS (SELECT y.customer, y.year, {either} AS visited {rows} GROUP BY y.customer, y.year)"
 
 
-def _month_number(dialect: Dialect, column: str) -> str:
-    return f"({year_of(dialect, column)} * 12 + {month_of(dialect, column)} - 1)"
+def _bit_counts(prefix: str) -> str:
+    return ", ".join(f"SUM((s.visited >> {k}) & 1) AS {prefix}{k}" for k in range(12))
 
 
-def new_vs_returning_months(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
-    """Per year: visitors of each month (c0…c11) and those of them whose first visit is in that month (n0…n11)."""
-    first = _month_number(dialect, "f.first")
-    visitors = ", ".join(f"SUM(s.m{k}) AS c{k}" for k in range(12))
-    new = ", ".join(f"SUM(CASE WHEN {first} = s.year * 12 + {k} THEN s.m{k} ELSE 0 END) AS n{k}" for k in range(12))
+def _first_months(dialect: Dialect) -> str:
+    """The month number of each customer's first visit (of `firsts`), computed once per customer."""
+    return f"first_months AS (SELECT f.customer, ({year_of(dialect, 'f.first')} * 12 + {month_of(dialect, 'f.first')} - 1) AS month FROM firsts f)"
+
+
+def visitors_by_month(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per year: the customers who visited in each of its months (m0…m11)."""
     return f"""
-WITH {_firsts(scope)},
-     {_seen(scope, months)}
-SELECT s.year AS year, {visitors}, {new}
-FROM seen s JOIN firsts f ON f.customer = s.customer
-GROUP BY s.year"""
+WITH {_seen(dialect, scope, months)}
+SELECT s.year AS year, {_bit_counts("m")} FROM seen s GROUP BY s.year"""
+
+
+def newcomers_by_month(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per month: the customers whose first visit (ever, in the branches) is in it; that visit is in it too."""
+    return f"""
+WITH {_firsts(scope)}, {_first_months(dialect)}
+SELECT m.month AS month, COUNT(*) AS customers FROM first_months m
+WHERE m.month >= {months[0]} AND m.month <= {months[1]} GROUP BY m.month"""
 
 
 def retention_months(dialect: Dialect, scope: Scope, months: tuple[int, int], since: date) -> str:
     """Per cohort (the month number of a first visit on or after `since`) and year: how many of the cohort
-    visited in each month (m0…m11)."""
-    counts = ", ".join(f"SUM(s.m{k}) AS m{k}" for k in range(12))
+    visited in each month of the year (m0…m11)."""
     return f"""
-WITH {_firsts(scope, since=since)},
-     {_seen(scope, months)}
-SELECT {_month_number(dialect, "f.first")} AS cohort, s.year AS year, {counts}
-FROM seen s JOIN firsts f ON f.customer = s.customer
-GROUP BY 1, 2"""
+WITH {_firsts(scope, since=since)}, {_first_months(dialect)},
+     {_seen(dialect, scope, months)}
+SELECT f.month AS cohort, s.year AS year, {_bit_counts("m")}
+FROM seen s JOIN first_months f ON f.customer = s.customer
+GROUP BY f.month, s.year"""
