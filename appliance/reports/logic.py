@@ -104,9 +104,37 @@ def buckets_between(first_day: date, last_day: date, bucket: Bucket) -> list[dat
     return found
 
 
+@dataclass(frozen=True)
+class MonthSplit:
+    """A period as the whole calendar months it covers (first..last month numbers; None when it covers none)
+    and the partial months at its ends, as ranges of dates."""
+
+    whole: tuple[int, int] | None
+    partial: tuple[tuple[date, date], ...]
+
+
+def split_months(first_day: date, last_day: date) -> MonthSplit:
+    start = first_day if first_day.day == 1 else (first_day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    after = last_day + timedelta(days=1)
+    end = after if after.day == 1 else after.replace(day=1)  # the first day after the last whole month
+    if start >= end:
+        return MonthSplit(None, ((first_day, last_day),))
+    partial = []
+    if first_day < start:
+        partial.append((first_day, start - timedelta(days=1)))
+    if end <= last_day:
+        partial.append((end, last_day))
+    return MonthSplit((month_number(start), month_number(end) - 1), tuple(partial))
+
+
 def month_number(day: date) -> int:
     """Months since year 0: cohort arithmetic on ints."""
     return day.year * 12 + day.month - 1
+
+
+def month_first(number: int) -> date:
+    """The first day of a month given as a whole number."""
+    return date(number // 12, number % 12 + 1, 1)
 
 
 def month_label(number: int) -> str:

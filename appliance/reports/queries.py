@@ -22,7 +22,8 @@ from appliance.core.db import current_dialect, current_engine, instant_value, js
 from appliance.core.errors import Invalid
 from appliance.reports import sql
 from appliance.reports.logic import (
-    ReportQuery, buckets_between, hours, month_label, month_number, period_bounds, rate,
+    MonthSplit, ReportQuery, buckets_between, hours, month_first, month_label, month_number, period_bounds, rate,
+    split_months,
 )
 from appliance.reports.schemas import Cell, ReportTable
 from appliance.reports.stale import refresh_for_report
@@ -273,20 +274,54 @@ async def _cancellations(query: ReportQuery, branches: Sequence[ScopeBranch]) ->
     return _filled(query, by_period, lambda label: row(label, 0, 0, 0))
 
 
+def _month_split(query: ReportQuery) -> MonthSplit:
+    """Whole months come from the customer years; a trend by day or week reads the customer days throughout."""
+    if query.bucket == "month":
+        return split_months(query.first_day, query.last_day)
+    return MonthSplit(None, ((query.first_day, query.last_day),))
+
+
+def _months_of(row: Mapping[str, Any], months: tuple[int, int]) -> list[tuple[int, int]]:
+    """(month number, index 0–11) of a customer-years row's months that lie in `months`."""
+    year = _int(row["year"])
+    return [(year * 12 + k, k) for k in range(12) if months[0] <= year * 12 + k <= months[1]]
+
+
 async def _new_vs_returning(query: ReportQuery, branches: Sequence[ScopeBranch]) -> list[Row]:
-    found = await _rows(branches, sql.new_vs_returning(current_dialect(), query.bucket, _scope(query, branches)))
     by_period: dict[str, Row] = {}
-    for r in found:
-        label, customers, new = _day_text(r["period"]), _int(r["customers"]), _int(r["new"])
+
+    def add(label: str, customers: int, new: int) -> None:
         by_period[label] = {"period": label, "customers": customers, "new": new, "returning": customers - new}
+
+    split, ids = _month_split(query), [b.id for b in branches]
+    for first, last in split.partial:
+        for r in await _rows(branches, sql.new_vs_returning(current_dialect(), query.bucket, sql.Scope(ids, first, last))):
+            add(_day_text(r["period"]), _int(r["customers"]), _int(r["new"]))
+    if split.whole:
+        scope = _scope(query, branches)
+        new = {
+            _int(r["month"]): _int(r["customers"])
+            for r in await _rows(branches, sql.newcomers_by_month(current_dialect(), scope, split.whole))
+        }
+        for r in await _rows(branches, sql.visitors_by_month(current_dialect(), scope, split.whole)):
+            for month, k in _months_of(r, split.whole):
+                if _int(r[f"m{k}"]):
+                    add(month_first(month).isoformat(), _int(r[f"m{k}"]), new.get(month, 0))
     return _filled(query, by_period, lambda label: {"period": label, "customers": 0, "new": 0, "returning": 0})
 
 
 async def _retention_cohorts(query: ReportQuery, branches: Sequence[ScopeBranch]) -> list[Row]:
-    found = await _rows(branches, sql.retention(current_dialect(), _scope(query, branches)))
-    counts = {
-        (month_number(_date(r["cohort"])), month_number(_date(r["month"]))): _int(r["customers"]) for r in found
-    }
+    counts: dict[tuple[int, int], int] = {}  # (cohort, month) → customers of the cohort visiting that month
+    split, ids = split_months(query.first_day, query.last_day), [b.id for b in branches]
+    for first, last in split.partial:
+        for r in await _rows(branches, sql.retention(current_dialect(), sql.Scope(ids, first, last), query.first_day)):
+            counts[month_number(_date(r["cohort"])), month_number(_date(r["month"]))] = _int(r["customers"])
+    if split.whole:
+        found = await _rows(branches, sql.retention_months(current_dialect(), _scope(query, branches), split.whole, query.first_day))
+        for r in found:
+            for month, k in _months_of(r, split.whole):
+                if _int(r[f"m{k}"]):
+                    counts[_int(r["cohort"]), month] = _int(r[f"m{k}"])
     sizes = {cohort: n for (cohort, month), n in counts.items() if month == cohort}
     rows: list[Row] = [
         {

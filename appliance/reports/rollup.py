@@ -53,10 +53,12 @@ def _scope_args(dialect: Dialect, ranges: Sequence[DayRange]) -> tuple[int, list
 
 
 async def refresh_days(
-    ranges: Sequence[DayRange], *, resources: Sequence[UUID] | None = None, customers: Sequence[UUID] | None = None
+    ranges: Sequence[DayRange], *, resources: Sequence[UUID] | None = None, customers: Sequence[UUID] | None = None,
+    years: bool = True,
 ) -> None:
     """Derive the rollups of these local days again: every booking day; the resource days of `resources` and
-    the customer days of `customers` (all of them when None). Joins the caller's transaction."""
+    the customer days, first visits and customer years of `customers` (all of them when None). `years=False`:
+    before the customer years' table exists. Joins the caller's transaction."""
     dialect = current_dialect()
     count, args = _scope_args(dialect, ranges)
     if count == 0:
@@ -70,6 +72,7 @@ async def refresh_days(
         (sql.delete("report_customer_day", sql.ids_in("report_customer_day.customer", customers)),
          sql.customer_days(dialect, customers)),
         (sql.delete_firsts(customers), sql.customer_firsts(customers)),
+        (sql.delete_years(dialect, customers), sql.customer_years(dialect, customers)) if years else (),
     )
     async with write_transaction():
         await _serialise(keys + [f"customer:{c}" for c in customers or ()])
@@ -117,18 +120,19 @@ def _spanned(rows: Iterable[dict[str, Any]], zones: dict[UUID, ZoneInfo]) -> lis
     return ranges
 
 
-async def rebuild(branches: Sequence[UUID] | None = None, *, stale_marks: bool = True) -> None:
+async def rebuild(branches: Sequence[UUID] | None = None, *, first_rollups_only: bool = False) -> None:
     """Every rollup row of these branches (all when None) derived again from all their bookings: after a bulk
     write, a time-zone change, or to set the rollups right whatever happened (`appliance reports rebuild`).
     Their stale marks go first, so that every change marked until then is seen by the statements after it,
-    and a change marked meanwhile keeps its mark. `stale_marks=False`: before the marks' table exists (the
-    migration that first built the rollups)."""
+    and a change marked meanwhile keeps its mark. `first_rollups_only`: the migration that first built the
+    rollups, before the marks' and the customer years' tables exist."""
     zones = await branch_zones(branches)
     async with write_transaction():
         await _serialise((), whole=True)
         places = ", ".join(["{}"] * len(zones))
         # Every row when rebuilding all: none may outlive its branch.
-        for table in (("report_stale",) if stale_marks else ()) + sql.TABLES:
+        rollups = sql.FIRST_TABLES if first_rollups_only else sql.TABLES
+        for table in rollups if first_rollups_only else ("report_stale", *rollups):
             await Booking.raw(f"DELETE FROM {table}" + ("" if branches is None else f" WHERE branch IN ({places})"), *(
                 [] if branches is None else zones
             ))
@@ -138,10 +142,10 @@ async def rebuild(branches: Sequence[UUID] | None = None, *, stale_marks: bool =
             f"SELECT branch, MIN(starts_at) AS first, MAX(starts_at) AS last FROM booking WHERE branch IN ({places})"
             " GROUP BY branch", *zones,
         )
-        await refresh_days(_spanned(spans, zones))
+        await refresh_days(_spanned(spans, zones), years=not first_rollups_only)
         if current_dialect() == "postgresql":
             # Fresh statistics, or the first reports plan for empty tables (nested loops over a million rows).
-            for table in sql.TABLES:
+            for table in rollups:
                 await Booking.raw(f"ANALYZE {table}")
 
 

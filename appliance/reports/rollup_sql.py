@@ -24,7 +24,8 @@ from appliance.reports.logic import HOLDING, NOT_VISITS
 
 SCOPE_COLUMNS: Final = 7
 STATUSES: Final = ("pending_approval", "confirmed", "checked_in", "completed", "cancelled", "no_show", "rejected")
-TABLES: Final = ("report_booking_day", "report_resource_day", "report_customer_day", "report_customer_first")
+FIRST_TABLES: Final = ("report_booking_day", "report_resource_day", "report_customer_day", "report_customer_first")
+TABLES: Final = (*FIRST_TABLES, "report_customer_year")
 
 
 def _quoted(values: Sequence[str]) -> str:
@@ -70,6 +71,20 @@ def local_date(dialect: Dialect, column: str = "b.starts_at") -> str:
     if dialect == "postgresql":
         return f"CAST(({column} AT TIME ZONE s.tz) AS DATE)"
     return f"date({column}, s.shift)"
+
+
+def year_of(dialect: Dialect, column: str) -> str:
+    """The calendar year of the date `column`, a whole number."""
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
+    return f"CAST(strftime('%Y', {column}) AS INTEGER)"
+
+
+def month_of(dialect: Dialect, column: str) -> str:
+    """The month (1–12) of the date `column`."""
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(MONTH FROM {column}) AS INTEGER)"
+    return f"CAST(strftime('%m', {column}) AS INTEGER)"
 
 
 def seconds_between(dialect: Dialect, start: str, end: str) -> str:
@@ -172,3 +187,28 @@ INSERT INTO report_customer_first (branch, customer, first_day)
 SELECT r.branch, r.customer, MIN(r.day) FROM report_customer_day r
 WHERE r.visits > 0 AND r.branch IN (SELECT branch FROM scope){ids_in("r.customer", customers)}
 GROUP BY r.branch, r.customer"""
+
+
+def _in_scope_years(dialect: Dialect, alias: str, year: str) -> str:
+    """The scope holds the year `year` of the row's branch: a customer year depends on every day of it."""
+    return (
+        f"EXISTS (SELECT 1 FROM scope s WHERE s.branch = {alias}.branch"
+        f" AND {year} >= {year_of(dialect, 's.first_day')} AND {year} <= {year_of(dialect, 's.last_day')})"
+    )
+
+
+def delete_years(dialect: Dialect, customers: Sequence[UUID] | None = None) -> str:
+    table = "report_customer_year"
+    return f"DELETE FROM {table} WHERE {_in_scope_years(dialect, table, f'{table}.year')}{ids_in(f'{table}.customer', customers)}"
+
+
+def customer_years(dialect: Dialect, customers: Sequence[UUID] | None = None) -> str:
+    """The visited months of each year the scope touches, again from the customer days (after those were
+    derived again). SUM of the DISTINCT month bits is their OR, on both engines."""
+    year = year_of(dialect, "r.day")
+    return f"""
+INSERT INTO report_customer_year (branch, customer, year, visited)
+SELECT r.branch, r.customer, {year}, SUM(DISTINCT 1 << ({month_of(dialect, "r.day")} - 1))
+FROM report_customer_day r
+WHERE r.visits > 0 AND {_in_scope_years(dialect, "r", year)}{ids_in("r.customer", customers)}
+GROUP BY r.branch, r.customer, {year}"""

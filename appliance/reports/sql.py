@@ -14,7 +14,7 @@ from uuid import UUID
 
 from appliance.core.db import Dialect
 from appliance.reports.catalogue import Bucket
-from appliance.reports.rollup_sql import STATUSES, ids_in
+from appliance.reports.rollup_sql import STATUSES, ids_in, month_of, year_of
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,12 @@ FROM report_booking_day r WHERE {scope.rows()}
 GROUP BY 1"""
 
 
-def _firsts(scope: Scope, *, newcomers: bool = False) -> str:
-    """Each customer's first visit in the branches, ever; `newcomers`: only those whose first visit is in the
-    period. Ever, not up to the period's end: the customers it meets visit in the period, so theirs is earlier."""
-    since = f" HAVING MIN(f.first_day) >= '{scope.first.isoformat()}'" if newcomers else ""
+def _firsts(scope: Scope, *, since: date | None = None) -> str:
+    """Each customer's first visit in the branches, ever; `since`: only those whose first visit is on or after
+    it. Ever, not up to the period's end: the customers it meets visit in the period, so theirs is earlier."""
+    having = f" HAVING MIN(f.first_day) >= '{since.isoformat()}'" if since else ""
     return f"""firsts AS (SELECT f.customer, MIN(f.first_day) AS first FROM report_customer_first f
-                WHERE {scope.reach("f")} GROUP BY f.customer{since})"""
+                WHERE {scope.reach("f")} GROUP BY f.customer{having})"""
 
 
 def _visits(key: str, scope: Scope) -> str:
@@ -151,12 +151,64 @@ FROM visits v JOIN firsts f ON f.customer = v.customer
 GROUP BY v.k"""
 
 
-def retention(dialect: Dialect, scope: Scope) -> str:
-    """Cohorts: customers whose first visit (ever, in the branches) is in the period, by its month; then how
-    many of them visit in each month of the period. Months as their first days: whole numbers are the caller's."""
+def retention(dialect: Dialect, scope: Scope, since: date) -> str:
+    """Cohorts: customers whose first visit (ever, in the branches) is on or after `since` (the report's first
+    day), by its month; then how many of them visit in each month of `scope`. Months as their first days:
+    whole numbers are the caller's."""
     return f"""
-WITH {_firsts(scope, newcomers=True)},
+WITH {_firsts(scope, since=since)},
      {_visits(bucket_of(dialect, "month"), scope)}
 SELECT {bucket_of(dialect, "month", "f.first")} AS cohort, v.k AS month, COUNT(*) AS customers
 FROM visits v JOIN firsts f ON f.customer = v.customer
 GROUP BY 1, 2"""
+
+
+# Whole calendar months read the customer years (one row per customer, branch and year, its visited months as
+# bits) instead of a row per customer and day. Months are whole numbers (logic.month_number); a row answers the
+# twelve months of its year, bit 0 being January.
+
+
+def _seen(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per customer and year, the months they visited any of the branches: the OR of their branches' bits
+    (a customer of two branches is one customer), or the rows themselves for one branch."""
+    rows = f"""FROM report_customer_year y
+             WHERE {scope.reach("y")} AND y.year >= {months[0] // 12} AND y.year <= {months[1] // 12}"""
+    if len(scope.branches) == 1:
+        return f"seen AS (SELECT y.customer, y.year, y.visited {rows})"
+    either = "bit_or(y.visited)" if dialect == "postgresql" else " | ".join(f"MAX(y.visited & {1 << k})" for k in range(12))
+    return f"seen AS (SELECT y.customer, y.year, {either} AS visited {rows} GROUP BY y.customer, y.year)"
+
+
+def _bit_counts(prefix: str) -> str:
+    return ", ".join(f"SUM((s.visited >> {k}) & 1) AS {prefix}{k}" for k in range(12))
+
+
+def _first_months(dialect: Dialect) -> str:
+    """The month number of each customer's first visit (of `firsts`), computed once per customer."""
+    return f"first_months AS (SELECT f.customer, ({year_of(dialect, 'f.first')} * 12 + {month_of(dialect, 'f.first')} - 1) AS month FROM firsts f)"
+
+
+def visitors_by_month(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per year: the customers who visited in each of its months (m0…m11)."""
+    return f"""
+WITH {_seen(dialect, scope, months)}
+SELECT s.year AS year, {_bit_counts("m")} FROM seen s GROUP BY s.year"""
+
+
+def newcomers_by_month(dialect: Dialect, scope: Scope, months: tuple[int, int]) -> str:
+    """Per month: the customers whose first visit (ever, in the branches) is in it; that visit is in it too."""
+    return f"""
+WITH {_firsts(scope)}, {_first_months(dialect)}
+SELECT m.month AS month, COUNT(*) AS customers FROM first_months m
+WHERE m.month >= {months[0]} AND m.month <= {months[1]} GROUP BY m.month"""
+
+
+def retention_months(dialect: Dialect, scope: Scope, months: tuple[int, int], since: date) -> str:
+    """Per cohort (the month number of a first visit on or after `since`) and year: how many of the cohort
+    visited in each month of the year (m0…m11)."""
+    return f"""
+WITH {_firsts(scope, since=since)}, {_first_months(dialect)},
+     {_seen(dialect, scope, months)}
+SELECT f.month AS cohort, s.year AS year, {_bit_counts("m")}
+FROM seen s JOIN first_months f ON f.customer = s.customer
+GROUP BY f.month, s.year"""

@@ -66,6 +66,17 @@ class ReportCustomerFirst(Table):
     first_day = Date()
 
 
+class ReportCustomerYear(Table):
+    """The months of one year a customer visited a branch, as bits (bit 0: January), from the customer days:
+    the customers of whole months in one row per customer and year, not one per visit, for new vs returning
+    and the cohorts."""
+
+    branch = UUID()
+    customer = UUID()
+    year = Integer()
+    visited = Integer()
+
+
 class ReportStale(Table):
     """A change the rollups have not taken in yet: a booking start it touched (the branch-day to derive again)
     and the customer whose days and first visit to derive. Written in the change's transaction; deleted, by

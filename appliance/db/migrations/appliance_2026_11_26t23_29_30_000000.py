@@ -30,7 +30,7 @@ async def forwards() -> MigrationManager:
 
         for statement in _INDEXES:
             await current_engine().run_ddl(statement)
-        await rebuild(stale_marks=False)  # the marks' table comes in a later migration
+        await rebuild(first_rollups_only=True)  # the marks and the customer years come in later migrations
 
     async def run_backwards() -> None:
         for statement in _BACK:

@@ -33,20 +33,25 @@ async def _seeded(bookings: int = 1500) -> tuple[ReportCatalog, Any]:
     return catalog, history
 
 
-async def _report(name: str, bucket: str = "month", branch_id: UUID | None = None) -> list[dict[str, Cell]]:
+async def _report(
+    name: str, bucket: str = "month", branch_id: UUID | None = None, period: tuple[date, date] = (FIRST, LAST)
+) -> list[dict[str, Cell]]:
     query = parse_query(
-        name, from_=FIRST.isoformat(), to=LAST.isoformat(), bucket=bucket, branch_id=str(branch_id) if branch_id else None,
-        format_=None,
+        name, from_=period[0].isoformat(), to=period[1].isoformat(), bucket=bucket,
+        branch_id=str(branch_id) if branch_id else None, format_=None,
     )
     return (await run_report(query, actor=system_actor())).rows
 
 
-def _ref(catalog: ReportCatalog, history: Any, bucket: str = "month", branch: UUID | None = None) -> Reference:
+def _ref(
+    catalog: ReportCatalog, history: Any, bucket: str = "month", branch: UUID | None = None,
+    period: tuple[date, date] = (FIRST, LAST),
+) -> Reference:
     zones = {b: z for b, z in catalog.branches.items() if branch is None or b == branch}
     filtered = type(history)(
         history.customers, [b for b in history.bookings if b[1] in zones], history.allocations, history.answers
     )
-    return Reference(filtered, zones, FIRST, LAST, bucket)
+    return Reference(filtered, zones, *period, bucket)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -125,6 +130,21 @@ async def test_every_report_agrees_with_a_plain_computation(database: str) -> No
         assert {(r["cohort"], r["months_after"]): r["customers"] for r in cohorts} == ref.retention()
         for r in cohorts:
             assert r["cohort_size"] == ref.retention()[(r["cohort"], 0)]
+
+
+async def test_first_visit_reports_agree_over_whole_months_across_a_year_and_over_partial_ones(database: str) -> None:
+    """Whole months read the customer years, partial ones the customer days: periods of only whole months
+    (across New Year), of only partial ones, and of both."""
+    catalog, history = await _seeded()
+    periods = [(date(2025, 12, 1), date(2026, 4, 30)), (date(2026, 1, 5), date(2026, 2, 3)), (date(2025, 12, 17), date(2026, 3, 31))]
+    for period in periods:
+        for branch in (None, *catalog.branches):
+            ref = _ref(catalog, history, branch=branch, period=period)
+            returning = await _report("new_vs_returning", branch_id=branch, period=period)
+            assert {r["period"]: (r["customers"], r["new"]) for r in returning if r["customers"]} == ref.new_vs_returning()
+            cohorts = await _report("retention_cohorts", branch_id=branch, period=period)
+            assert {(r["cohort"], r["months_after"]): r["customers"] for r in cohorts} == ref.retention()
+            assert len(cohorts) >= 3  # customers of several cohorts came back
 
 
 async def _scheduled(catalog: ReportCatalog, branch: UUID | None) -> dict[UUID, float]:
