@@ -28,6 +28,7 @@ from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_i
 from appliance.customers import actions, loyalty, merge, points, queries, schemas, segments
 from appliance.customers.actions import subject
 from appliance.customers.reveals import record_listed, record_viewed
+from appliance.forms.messages import locale_from
 from appliance.reports.files import CSV_TYPE, safe_cell
 
 IdempotencyHeader = Annotated[str | None, HeaderParameter(name="Idempotency-Key")]
@@ -72,9 +73,12 @@ class CustomerController(Controller):
         self, request: AnyRequest, customer_id: FromPath[UUID], data: JSONBody[schemas.CustomerUpdate]
     ) -> schemas.Customer:
         """Change profile fields; `tier_override` (loyalty.manage) sets the tier in force, null returns to
-        the earned one. A phone another customer has is 409 phone_taken."""
+        the earned one. A phone another customer has is 409 phone_taken. `custom_fields` replace the stored
+        ones and must answer the customers' profile form: 422 naming `custom_fields.<key>` otherwise."""
         actor = actor_of(request)
-        await actions.update_customer(customer_id, data, actor=actor)
+        await actions.update_customer(
+            customer_id, data, actor=actor, locale=locale_from(request.headers.get("accept-language"))
+        )
         return await queries.get_customer(customer_id, actor=actor)
 
     @post(f"{CUSTOMER}/erase", opt=requires(Permission.customers_erase), status_code=HTTP_200_OK)

@@ -512,6 +512,7 @@ async def get_customer(customer_id: UUID, *, actor: Actor) -> schemas.Customer:
         id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], gender=row["gender"],
         birthday=row["birthday"], source_channel=row["source_channel"], tags=(await tags_of([customer_id]))[customer_id],
         preferences=row["preferences"] or {}, custom_fields=row["custom_fields"] or {},
+        custom_fields_form_id=row["custom_fields_form"], custom_fields_form_version=row["custom_fields_form_version"],
         consent=await consent_of(customer_id), membership=schemas.Membership(
             tier=row["tier"], tier_name=tier.name if tier else None, benefits=list(tier.benefits) if tier else [],
             earned_tier=row["earned_tier"], tier_override=row["tier_override"],
