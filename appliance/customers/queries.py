@@ -560,6 +560,13 @@ async def _recent_bookings(customer_id: UUID, actor: Actor) -> list[schemas.Book
 # --- What rules see ----------------------------------------------------------------------------------------
 
 
+async def custom_fields_of(customer_id: UUID) -> dict[str, Any]:
+    """The customer's custom profile fields, opened ({} for none or no such customer)."""
+    row = await Customer.select(Customer.id, Customer.custom_fields).where(Customer.id == customer_id).first()
+    fields: dict[str, Any] = opened_customer(row)["custom_fields"] if row else {}
+    return fields
+
+
 async def rule_facts(customer_id: UUID, *, booking_completed: bool) -> dict[str, Any]:
     """The customer.* condition fields (automation.conditions.FIELDS) for a booking of this customer.
     `is_new`: no completed visit other than this booking."""
