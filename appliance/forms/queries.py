@@ -133,11 +133,16 @@ async def form_fields(form: FormRef) -> list[schemas.FieldDef]:
     return await _version_fields(form.id, form.version)
 
 
+async def profile_fields() -> list[schemas.FieldDef]:
+    """The fields of the current customers form (none without one)."""
+    form = await current_form(CUSTOMERS)
+    return await form_fields(form) if form else []
+
+
 async def profile_field_kinds() -> dict[str, ConditionKind]:
     """The customer profile fields rules may test as `customer.fields.<key>`: those of the current
     customers form, with the kind conditions see."""
-    form = await current_form(CUSTOMERS)
-    return {item.key: CONDITION_KINDS[item.type] for item in await form_fields(form)} if form else {}
+    return {item.key: CONDITION_KINDS[item.type] for item in await profile_fields()}
 
 
 async def answer_kinds(branch_id: UUID | None) -> dict[str, ConditionKind]:
