@@ -59,7 +59,8 @@ async def check_profile_fields(
 ) -> CheckedAnswers:
     """A customer's custom profile fields against the customers form; errors are named `<prefix>.<key>`.
     `kept` are the customer's stored fields: one the current form does not ask, given again unchanged,
-    stays as it is (an import or an older version of the form took it; it keeps that definition)."""
+    stays as it is (given under an older version of the form, or before there was one; it keeps that
+    definition)."""
     form = await current_form(CUSTOMERS)
     asked = {item.key for item in await form_fields(form)} if form else set()
     carried = {k: v for k, v in given.items() if k not in asked and kept and k in kept and kept[k] == v}
