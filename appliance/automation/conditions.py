@@ -128,15 +128,30 @@ FIELDS: Final[Mapping[str, Field]] = _catalogue(
 )
 
 ANSWERS: Final = "answers."
+PROFILE: Final = "customer.fields."
 
 
-def with_answers(answers: Mapping[str, Kind]) -> Mapping[str, Field]:
-    """The catalogue plus booking-form answers (`answers.allergy`), each of the kind its question's type
-    gives (forms.logic.CONDITION_KINDS); a question not answered is not set."""
+def with_answers(answers: Mapping[str, Kind], profile: Mapping[str, Kind] | None = None) -> Mapping[str, Field]:
+    """The catalogue plus booking-form answers (`answers.allergy`) and the customer's profile fields
+    (`customer.fields.skin_type`), each of the kind its question's type gives (forms.logic.CONDITION_KINDS);
+    a question not answered is not set."""
     return _catalogue(*FIELDS.values(), *(
         Field(f"{ANSWERS}{key}", kind, f"The answer to the booking form's question {key}.")
         for key, kind in answers.items()
+    ), *(
+        Field(f"{PROFILE}{key}", kind, f"The customer's profile field {key} (the customers' profile form).")
+        for key, kind in (profile or {}).items()
     ))
+
+
+def answer_facts(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """`<prefix><key>` facts of form answers; answers given before forms checked them may hold anything,
+    so only plain values."""
+    plain = (str, int, float, bool)
+    return {
+        f"{prefix}{key}": value for key, value in answers.items()
+        if isinstance(value, plain) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    }
 
 # --- Checking --------------------------------------------------------------------------------------
 

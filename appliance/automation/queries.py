@@ -22,8 +22,8 @@ from appliance.catalog.schemas import WEEKDAYS
 from appliance.core.db import json_value
 from appliance.core.errors import AppError, NotFound
 from appliance.core.pagination import split_page
-from appliance.customers.queries import rule_facts
-from appliance.forms.queries import answer_kinds
+from appliance.customers.queries import custom_fields_of, rule_facts
+from appliance.forms.queries import answer_kinds, profile_field_kinds
 
 
 def rule_schema(row: dict[str, Any]) -> schemas.Rule:
@@ -69,18 +69,9 @@ async def list_rules(*, actor: Actor, after: tuple[int, UUID] | None, limit: int
 
 
 async def condition_fields(branch_id: UUID | None) -> Mapping[str, conditions.Field]:
-    """What a rule of this branch (or of every branch) may test: the catalogue and its services' booking
-    questions."""
-    return conditions.with_answers(await answer_kinds(branch_id))
-
-
-def _answer_facts(answers: dict[str, Any]) -> dict[str, Any]:
-    """`answers.<key>` facts; answers given before forms existed may hold anything, so only plain values."""
-    plain = (str, int, float, bool)
-    return {
-        f"{conditions.ANSWERS}{key}": value for key, value in answers.items()
-        if isinstance(value, plain) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-    }
+    """What a rule of this branch (or of every branch) may test: the catalogue, its services' booking
+    questions and the customers' profile fields."""
+    return conditions.with_answers(await answer_kinds(branch_id), await profile_field_kinds())
 
 
 async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> dict[str, Any]:
@@ -106,7 +97,8 @@ async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> d
         "service.id": str(row["service"]), "service.name": row["service.name"],
         "service.requires_approval": row["service.requires_approval"],
         "branch.id": str(row["branch"]),
-        **_answer_facts(opened_answers(booking_id, row["answers"])),
+        **conditions.answer_facts(conditions.ANSWERS, opened_answers(booking_id, row["answers"])),
+        **conditions.answer_facts(conditions.PROFILE, await custom_fields_of(row["customer"])),
     }
 
 

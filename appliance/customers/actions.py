@@ -33,6 +33,8 @@ from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
 )
 from appliance.events.envelope import Subject
+from appliance.forms.answers import check_profile_fields
+from appliance.forms.schemas import Locale
 from appliance.notifications.tables import InboxItem
 from appliance.surveys.tables import SurveyAnswer
 
@@ -112,9 +114,13 @@ async def match_or_create_customer(contact: schemas.CustomerContact, *, channel:
         return customer_id
 
 
-async def update_customer(customer_id: UUID, data: schemas.CustomerUpdate, *, actor: Actor) -> list[str]:
+async def update_customer(
+    customer_id: UUID, data: schemas.CustomerUpdate, *, actor: Actor, locale: Locale = "en"
+) -> list[str]:
     """Change the profile fields given; returns the names of those that changed. A phone another customer
-    has is a 409 (merging duplicates is its own action); a tier override must name a tier of the ladder."""
+    has is a 409 (merging duplicates is its own action); a tier override must name a tier of the ladder.
+    Custom fields replace the stored ones and are checked against the customers' profile form (a 422
+    naming `custom_fields.<key>` in `locale`); they are kept with that form's id and version."""
     _check(actor, Permission.customers_write)
     given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     if "tier_override" in given:
@@ -135,12 +141,19 @@ async def update_customer(customer_id: UUID, data: schemas.CustomerUpdate, *, ac
             if row["erased_at"] is not None:
                 raise _erased()
             row = opened_customer(row)
+            form: tuple[UUID | None, int | None] | None = None
+            if "custom_fields" in values:
+                checked = await check_profile_fields(values["custom_fields"], kept=row["custom_fields"], locale=locale)
+                values["custom_fields"] = msgspec.to_builtins(checked.answers)
+                form = (checked.form_id, checked.version)
             changed = sorted(k for k, v in values.items() if row[k] != v)
             if not changed:
                 return []
             personal = customer_columns(customer_id, **{k: values[k] for k in changed if k in PERSONAL_FIELDS})
             stored = {k: values[k] for k in changed if k not in PERSONAL_FIELDS} | personal
             updates: dict[Any, Any] = {getattr(Customer, k): v for k, v in stored.items()}
+            if form is not None and "custom_fields" in changed:
+                updates |= {Customer.custom_fields_form: form[0], Customer.custom_fields_form_version: form[1]}
             if "phone" in changed and await find_customer_by_phone(values["phone"]) not in (None, customer_id):
                 raise Conflict("another customer has this phone number", code="phone_taken")
             if "tier_override" in changed:

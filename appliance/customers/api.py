@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -28,6 +28,9 @@ from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_i
 from appliance.customers import actions, loyalty, merge, points, queries, schemas, segments
 from appliance.customers.actions import subject
 from appliance.customers.reveals import record_listed, record_viewed
+from appliance.forms.messages import locale_from, pick
+from appliance.forms.queries import profile_fields
+from appliance.forms.schemas import Locale
 from appliance.reports.files import CSV_TYPE, safe_cell
 
 IdempotencyHeader = Annotated[str | None, HeaderParameter(name="Idempotency-Key")]
@@ -72,9 +75,12 @@ class CustomerController(Controller):
         self, request: AnyRequest, customer_id: FromPath[UUID], data: JSONBody[schemas.CustomerUpdate]
     ) -> schemas.Customer:
         """Change profile fields; `tier_override` (loyalty.manage) sets the tier in force, null returns to
-        the earned one. A phone another customer has is 409 phone_taken."""
+        the earned one. A phone another customer has is 409 phone_taken. `custom_fields` replace the stored
+        ones and must answer the customers' profile form: 422 naming `custom_fields.<key>` otherwise."""
         actor = actor_of(request)
-        await actions.update_customer(customer_id, data, actor=actor)
+        await actions.update_customer(
+            customer_id, data, actor=actor, locale=locale_from(request.headers.get("accept-language"))
+        )
         return await queries.get_customer(customer_id, actor=actor)
 
     @post(f"{CUSTOMER}/erase", opt=requires(Permission.customers_erase), status_code=HTTP_200_OK)
@@ -299,10 +305,12 @@ class SegmentController(Controller):
     @get(f"{SEGMENT}/export", opt=requires(Permission.customers_export))
     async def export_segment(self, request: AnyRequest, segment_id: FromPath[UUID]) -> Stream:
         """The segment's customers as CSV (UTF-8 with a BOM for Excel; text that a spreadsheet would run as a
-        formula is quoted), streamed page by page. Audited as segment.exported."""
+        formula is quoted), streamed page by page: the profile columns, then a column per field of the
+        customers' profile form, headed by its label (in the caller's language). Audited as segment.exported."""
         segment = await segments.record_export(segment_id, actor=actor_of(request))
+        locale = locale_from(request.headers.get("accept-language"))
         return Stream(
-            _csv_lines(queries.CustomerFilter(segment=segment.filter)), media_type=CSV_TYPE,
+            _csv_lines(queries.CustomerFilter(segment=segment.filter), locale), media_type=CSV_TYPE,
             headers={"Content-Disposition": f'attachment; filename="segment_{segment.key}.csv"'},
         )
 
@@ -313,16 +321,25 @@ def _csv_line(values: list[object]) -> str:
     return out.getvalue()
 
 
-async def _csv_lines(filters: queries.CustomerFilter) -> AsyncIterator[str]:
-    yield "\ufeff" + _csv_line(list(EXPORT_COLUMNS))
+def _cell(value: Any) -> Any:
+    """A value as a CSV cell: lists (tags, a multi select's choices) joined by |, times in ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "|".join(str(v) for v in value)
+    return safe_cell(value.isoformat() if hasattr(value, "isoformat") else value)
+
+
+async def _csv_lines(filters: queries.CustomerFilter, locale: Locale) -> AsyncIterator[str]:
+    fields = await profile_fields()  # read once: the columns stay those of the form when the export began
+    yield "\ufeff" + _csv_line([*EXPORT_COLUMNS, *(pick(f.label, locale) for f in fields)])
     after = None
     while True:
         items, after = await queries.list_customers(filters, after=after, limit=EXPORT_PAGE)
+        custom = await queries.custom_fields_by_customer([item.id for item in items]) if fields else {}
         for item in items:
-            row = {**msgspec.structs.asdict(item), "tags": "|".join(item.tags)}
-            yield _csv_line([
-                "" if (value := row[c]) is None else safe_cell(value.isoformat() if hasattr(value, "isoformat") else value)
-                for c in EXPORT_COLUMNS
-            ])
+            row = msgspec.structs.asdict(item)
+            answers = custom.get(item.id, {})
+            yield _csv_line([*(_cell(row[c]) for c in EXPORT_COLUMNS), *(_cell(answers.get(f.key)) for f in fields)])
         if after is None:
             return

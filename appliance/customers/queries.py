@@ -512,6 +512,7 @@ async def get_customer(customer_id: UUID, *, actor: Actor) -> schemas.Customer:
         id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], gender=row["gender"],
         birthday=row["birthday"], source_channel=row["source_channel"], tags=(await tags_of([customer_id]))[customer_id],
         preferences=row["preferences"] or {}, custom_fields=row["custom_fields"] or {},
+        custom_fields_form_id=row["custom_fields_form"], custom_fields_form_version=row["custom_fields_form_version"],
         consent=await consent_of(customer_id), membership=schemas.Membership(
             tier=row["tier"], tier_name=tier.name if tier else None, benefits=list(tier.benefits) if tier else [],
             earned_tier=row["earned_tier"], tier_override=row["tier_override"],
@@ -557,6 +558,17 @@ async def _recent_bookings(customer_id: UUID, actor: Actor) -> list[schemas.Book
 
 
 # --- What rules see ----------------------------------------------------------------------------------------
+
+
+async def custom_fields_of(customer_id: UUID) -> dict[str, Any]:
+    """The customer's custom profile fields, opened ({} for none or no such customer)."""
+    return (await custom_fields_by_customer([customer_id])).get(customer_id, {})
+
+
+async def custom_fields_by_customer(customer_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The custom profile fields of each of these customers, opened; one query."""
+    rows = await Customer.select(Customer.id, Customer.custom_fields).where(Customer.id.is_in(list(customer_ids) or [NO_ID]))
+    return {row["id"]: opened_customer(row)["custom_fields"] for row in rows}
 
 
 async def rule_facts(customer_id: UUID, *, booking_completed: bool) -> dict[str, Any]:

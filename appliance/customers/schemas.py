@@ -196,6 +196,9 @@ class Customer(msgspec.Struct):
     tags: list[str]
     preferences: dict[str, Any]
     custom_fields: dict[str, Any]
+    # The profile form and version the custom fields were checked against (none: never checked).
+    custom_fields_form_id: UUID | None
+    custom_fields_form_version: int | None
     consent: list[ConsentChoice]  # every purpose, in customers.logic.CONSENT_PURPOSES order
     membership: Membership
     facts: Facts

@@ -14,6 +14,8 @@ from piccolo.columns import JSON, UUID, BigInt, Boolean, ForeignKey, Integer, Te
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from appliance.forms.tables import Form
+
 
 class Customer(Table):
     id = UUID(primary_key=True)
@@ -25,7 +27,11 @@ class Customer(Table):
     gender = Text(null=True, default=None)
     birthday = Text(null=True, default=None)
     preferences = Text(default="")
-    custom_fields = Text(default="")  # until the form engine defines them: a bounded map of values
+    custom_fields = Text(default="")  # answers to the customers' profile form (`forms.answers.check_profile_fields`)
+    # The profile form (and its version) the custom fields were last checked against; none: never checked
+    # (written before there was a form, or by an import), like a booking's answers keep theirs.
+    custom_fields_form = ForeignKey(Form, null=True, on_delete=OnDelete.restrict)
+    custom_fields_form_version = Integer(null=True, default=None)
     # Blind indexes (32 hex digits, `core.crypto.registry.BLIND_INDEXES`): the exact full name, the phone
     # (one customer per phone), its last four digits (the front desk's "手机尾号" search), the email.
     name_bidx = Varchar(length=32, null=True, default=None, index=True)

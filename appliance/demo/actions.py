@@ -32,10 +32,12 @@ from appliance.customers.tables import (
     Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
 )
 from appliance.demo import data
-from appliance.demo.logic import DEMO_BRANCH_IDS, BranchRow, DemoPlan, build_plan, local_today
+from appliance.demo.logic import DEMO_BRANCH_IDS, PROFILE_FORM_ID, BranchRow, DemoPlan, build_plan, local_today
 from appliance.demo.schemas import DemoSummary
 from appliance.events.envelope import Subject
 from appliance.events.tables import Timer
+from appliance.forms.queries import CUSTOMERS, FormRef, current_form
+from appliance.forms.tables import Form, FormVersion
 from appliance.notifications.tables import InboxItem, Message
 from appliance.automation.tables import RuleRun
 from appliance.reports.rollup import rebuild as rebuild_rollups
@@ -133,6 +135,31 @@ def _chunks(rows: Sequence[Table]) -> Iterable[Sequence[Table]]:
         yield rows[start:start + CHUNK]
 
 
+async def _profile_form() -> FormRef | None:
+    """The customers' profile form the demo's custom fields answer, so the admin's customer page shows
+    them: the demo's own, made (or attached again after a reset) when customers have none. A form staff
+    made stays current; the demo's fields then carry no form, like fields written before there was one."""
+    current = await current_form(CUSTOMERS)
+    if current is not None:
+        return current if current.id == PROFILE_FORM_ID else None
+    now = utc_now()
+    kept = await Form.select(Form.version).where(Form.id == PROFILE_FORM_ID).first()  # archived since
+    if kept is not None:
+        await Form.update({Form.attached_to: CUSTOMERS, Form.active: True, Form.updated_at: now}).where(
+            Form.id == PROFILE_FORM_ID
+        )
+        return FormRef(PROFILE_FORM_ID, kept["version"])
+    await Form.insert(Form(
+        id=PROFILE_FORM_ID, target=CUSTOMERS, attached_to=CUSTOMERS, service=None, branch=None,
+        name=data.PROFILE_FORM_NAME, version=1, active=True, created_at=now, updated_at=now,
+    ))
+    await FormVersion.insert(FormVersion(
+        id=uuid4(), form=PROFILE_FORM_ID, form_version=f"{PROFILE_FORM_ID}:1", version=1,
+        fields=list(data.PROFILE_FIELDS), created_at=now,
+    ))
+    return FormRef(PROFILE_FORM_ID, 1)
+
+
 async def _insert(table: type[Table], rows: Sequence[Table]) -> None:
     for chunk in _chunks(rows):
         await table.insert(*chunk)
@@ -182,12 +209,15 @@ async def _write(plan: DemoPlan, *, kept_branches: set[UUID], programme: Loyalty
         )
         for s in plan.services
     ])
+    form = await _profile_form()
     await _insert(Customer, [
         Customer(
             id=c.id, **customer_columns(
                 c.id, name=c.name, phone=c.phone, email=c.email, gender=c.gender, birthday=c.birthday,
                 preferences=c.preferences, custom_fields=c.custom_fields,
             ),
+            custom_fields_form=form.id if form and c.custom_fields else None,
+            custom_fields_form_version=form.version if form and c.custom_fields else None,
             source_channel=c.source_channel, tier_override=c.tier_override, created_at=c.created_at, updated_at=c.created_at,
         )
         for c in plan.customers

@@ -365,7 +365,16 @@ PREFERENCES: Final = {
     "技师性别": ("女", "不限"),
 }
 PREFERENCE_SHARE: Final = 0.35
-SKIN_TYPES: Final = ("干性", "油性", "混合性", "敏感性")  # a custom field until the form engine defines it
+# The customers' profile form the demo makes (its custom field: a skin type, by option value).
+PROFILE_FORM_NAME: Final = "客户档案"
+SKIN_TYPES: Final = (("dry", "干性", "Dry"), ("oily", "油性", "Oily"), ("combination", "混合性", "Combination"),
+                     ("sensitive", "敏感性", "Sensitive"))
+PROFILE_FIELDS: Final = (
+    {
+        "key": "skin_type", "type": "single_select", "label": {"zh-CN": "皮肤类型", "en": "Skin type"},
+        "options": [{"value": value, "label": {"zh-CN": zh, "en": en}} for value, zh, en in SKIN_TYPES],
+    },
+)
 CUSTOMER_NOTES: Final = (
     "颈肩劳损，推拿时避开左肩旧伤", "喜欢安静，服务中不需要推荐产品", "常带朋友一起来，可推荐双人套餐",
     "对薰衣草精油过敏", "周末下午时间比较固定", "上次投诉等候太久，已致歉并赠送护理一次",

@@ -54,6 +54,7 @@ def branch_id(key: str) -> UUID:
 
 
 DEMO_BRANCH_IDS: frozenset[UUID] = frozenset(branch_id(b.key) for b in data.BRANCHES)
+PROFILE_FORM_ID: UUID = catalogue_id("form", "customers")  # the same after a reset
 
 
 # --- Rows ------------------------------------------------------------------------------------------
@@ -624,7 +625,7 @@ def _profiles(rng: Random, customers: Sequence[CustomerRow], bookings: Sequence[
         )
         profiled.append(replace(
             customer, gender=rng.choices(genders, weights=gender_weights)[0], birthday=birthday, preferences=preferences,
-            custom_fields={"皮肤类型": rng.choice(data.SKIN_TYPES)} if preferences else {}, tags=tuple(tags),
+            custom_fields={"skin_type": rng.choice(data.SKIN_TYPES)[0]} if preferences else {}, tags=tuple(tags),
             tier_override="vip" if customer.id in vips else None,
         ))
     return tuple(profiled)

@@ -55,7 +55,14 @@ async def check_booking_answers(form: FormRef | None, given: Mapping[str, Any], 
 
 
 async def check_profile_fields(
-    given: Mapping[str, Any], *, locale: Locale = "en", prefix: str = "custom_fields"
+    given: Mapping[str, Any], *, kept: Mapping[str, Any] | None = None, locale: Locale = "en", prefix: str = "custom_fields"
 ) -> CheckedAnswers:
-    """A customer's custom profile fields against the customers form; errors are named `<prefix>.<key>`."""
-    return await _check(await current_form(CUSTOMERS), given, prefix=prefix, locale=locale)
+    """A customer's custom profile fields against the customers form; errors are named `<prefix>.<key>`.
+    `kept` are the customer's stored fields: one the current form does not ask, given again unchanged,
+    stays as it is (given under an older version of the form, or before there was one; it keeps that
+    definition)."""
+    form = await current_form(CUSTOMERS)
+    asked = {item.key for item in await form_fields(form)} if form else set()
+    carried = {k: v for k, v in given.items() if k not in asked and kept and k in kept and kept[k] == v}
+    checked = await _check(form, {k: v for k, v in given.items() if k not in carried}, prefix=prefix, locale=locale)
+    return CheckedAnswers({**checked.answers, **carried}, checked.form_id, checked.version)

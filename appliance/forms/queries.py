@@ -133,6 +133,18 @@ async def form_fields(form: FormRef) -> list[schemas.FieldDef]:
     return await _version_fields(form.id, form.version)
 
 
+async def profile_fields() -> list[schemas.FieldDef]:
+    """The fields of the current customers form (none without one)."""
+    form = await current_form(CUSTOMERS)
+    return await form_fields(form) if form else []
+
+
+async def profile_field_kinds() -> dict[str, ConditionKind]:
+    """The customer profile fields rules may test as `customer.fields.<key>`: those of the current
+    customers form, with the kind conditions see."""
+    return {item.key: CONDITION_KINDS[item.type] for item in await profile_fields()}
+
+
 async def answer_kinds(branch_id: UUID | None) -> dict[str, ConditionKind]:
     """The booking questions rules may test as `answers.<key>`, with the kind conditions see: those of the
     active forms of the branch's services (of every branch for a rule of every branch). A key asked as

@@ -25,7 +25,6 @@ from appliance.core.pagination import decode_instant_cursor, encode_instant_curs
 from appliance.customers import actions, merge, queries, schemas
 from appliance.customers.points import adjust_points
 from appliance.customers.reveals import record_listed, record_viewed
-from appliance.forms.answers import check_profile_fields
 from appliance.forms.messages import pick
 from appliance.forms.queries import CUSTOMERS, current_form, form_fields
 from appliance.forms.schemas import FieldDef, Locale
@@ -149,21 +148,23 @@ class CustomerPages(Controller):
         questions = await _profile_questions(texts.locale)
         fields = [q["field"] for q in questions]
         try:
-            checked = await check_profile_fields(answers_from_form(fields, form, "custom_fields"), locale=texts.locale)
             change: dict[str, Any] = {
                 "name": values["name"], "phone": values["phone"], "email": values["email"] or None,
                 "gender": values["gender"] or None, "birthday": values["birthday"] or None,
-                # The form's fields as answered now (a cleared one goes); keys from elsewhere (an import) stay.
+                # The form's fields as answered now (a cleared one goes), checked by the action; keys from
+                # elsewhere (an import, an older form) stay as they are.
                 "custom_fields": {
                     **{k: v for k, v in customer.custom_fields.items() if k not in {f.key for f in fields}},
-                    **msgspec.to_builtins(checked.answers),
+                    **answers_from_form(fields, form, "custom_fields"),
                 },
             }
             if not (values["phone"] or customer.phone):
                 del change["phone"]  # imported with an email only: the form may leave it so
             if actor.can(Permission.loyalty_manage):
                 change["tier_override"] = values["tier_override"] or None
-            await actions.update_customer(customer_id, convert(change, schemas.CustomerUpdate), actor=actor)
+            await actions.update_customer(
+                customer_id, convert(change, schemas.CustomerUpdate), actor=actor, locale=texts.locale
+            )
         except AppError as error:
             errors, problem = field_errors(texts, error)
             values |= {f"custom_fields.{f.key}": text(form, f"custom_fields.{f.key}") for f in fields}

@@ -14,12 +14,15 @@ from appliance.auth.actor import cli_actor
 from appliance.automation import queries
 from appliance.automation.tables import RuleRun
 from appliance.bookings.actions import NewBooking, create_booking
+from appliance.bookings.queries import get_booking
 from appliance.core.errors import Invalid
-from appliance.customers.schemas import CustomerContact
+from appliance.customers.actions import update_customer
+from appliance.customers.schemas import CustomerContact, CustomerUpdate
+from appliance.events.tables import OutboxEvent
 from appliance.forms import actions as forms
 from appliance.forms.queries import answer_kinds
 from appliance.forms.schemas import FormCreate
-from appliance.testing.builders import make_branch, make_resource, make_service
+from appliance.testing.builders import make_branch, make_profile_form, make_resource, make_service
 from tests.appliance.automation.test_engine import rule, run_rules, shop
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -115,3 +118,39 @@ async def test_a_key_asked_as_two_types_in_one_branch_cannot_be_tested() -> None
 
     assert kinds == {"has_allergy": "boolean", "allergy": "string", "areas": "string_list"}
     assert "answers.age" not in catalogue and catalogue["answers.allergy"].kind == "string"
+
+
+SKIN_DRY = {"field": "customer.fields.skin_type", "op": "eq", "value": "dry"}
+PROFILE = [
+    {"key": "skin_type", "type": "single_select", "label": {"zh-CN": "皮肤类型", "en": "Skin type"},
+     "options": [{"value": "dry", "label": {"en": "Dry"}}, {"value": "oily", "label": {"en": "Oily"}}]},
+    {"key": "visits_wanted", "type": "number", "label": {"en": "Visits a month"}},
+]
+
+
+async def test_a_rule_on_a_customer_profile_field_fires_only_for_customers_whose_field_holds() -> None:
+    service_id, starts_at = await shop()
+    actions = [{"type": "emit_event", "event": "custom.dry_skin"}]
+    with pytest.raises(Invalid) as before_the_form:
+        await rule(trigger={"event": "booking.created"}, conditions={"all": [SKIN_DRY]}, actions=actions)
+    await make_profile_form(PROFILE)
+    with pytest.raises(Invalid) as mistyped:
+        await rule(trigger={"event": "booking.created"}, conditions={"all": [
+            {"field": "customer.fields.visits_wanted", "op": "contains", "value": "x"},
+        ]}, actions=actions)
+    rule_id = await rule(trigger={"event": "booking.created"}, conditions={"all": [SKIN_DRY]}, actions=actions)
+
+    dry, oily, unanswered = [await book(service_id, starts_at + timedelta(hours=2 * n), {}, n) for n in range(3)]
+    for booking_id, skin in ((dry, "dry"), (oily, "oily")):
+        customer_id = (await get_booking(booking_id, actor=cli_actor())).customer_id
+        await update_customer(customer_id, CustomerUpdate(custom_fields={"skin_type": skin}), actor=cli_actor())
+    await run_rules()
+
+    assert before_the_form.value.fields == {"conditions.all[0].field": "unknown field customer.fields.skin_type"}
+    assert mistyped.value.fields == {"conditions.all[0].op": "op contains does not apply to a number field"}
+    facts = await queries.booking_facts(dry, event_type="booking.created", actor=cli_actor())
+    assert {k: v for k, v in facts.items() if k.startswith("customer.fields.")} == {"customer.fields.skin_type": "dry"}
+    runs = {r["booking"]: r["matched"] for r in await RuleRun.select().where(RuleRun.rule == rule_id)}
+    assert runs == {dry: True, oily: False, unanswered: False}
+    emitted = await OutboxEvent.select(OutboxEvent.data).where(OutboxEvent.type == "custom.dry_skin").output(load_json=True)
+    assert [e["data"]["booking_id"] for e in emitted] == [str(dry)]

@@ -41,7 +41,7 @@ from appliance.db.piccolo_app import APP_CONFIG
 from appliance.keys.rotation import BLIND_INDEX_KEY, progress_path, read_progress, rotate
 from appliance.settings import Settings
 from appliance.notifications.consent import link_signing_key
-from appliance.testing.builders import TOTP_SECRETS, make_user, sign_in, sign_in_as
+from appliance.testing.builders import TOTP_SECRETS, make_profile_form, make_user, sign_in, sign_in_as
 from appliance.testing.deliveries import settle
 from tests.appliance.bookings.test_api import next_weekday
 from tests.appliance.forms.test_api import ALLERGY_FORM, create_form, massage_service
@@ -69,6 +69,7 @@ async def seed_personal_data(client: httpx.AsyncClient) -> str:
     assert booked.status_code == 201, booked.text
     assert booked.json()["booking"]["answers"]["allergy"] == ALLERGEN and booked.json()["booking"]["notes"] == BOOKING_NOTE
     customer_id: str = booked.json()["booking"]["customer_id"]
+    await make_profile_form(texts=["job"])
     edited = await client.patch(f"/api/v1/customers/{customer_id}", json={
         "gender": "female", "birthday": BIRTHDAY, "preferences": {"room": PREFERENCE}, "custom_fields": {"job": CUSTOM},
     })

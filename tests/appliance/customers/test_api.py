@@ -11,7 +11,7 @@ import httpx
 from appliance.audit.tables import AuditEntry
 from appliance.auth.roles import Role
 from appliance.events.tables import OutboxEvent
-from appliance.testing.builders import sign_in_as
+from appliance.testing.builders import make_profile_form, sign_in_as
 from tests.appliance.customers.support import (
     PRICE, REVEALS, audit_of, book, complete, customer_of, one_customer, pay, phone, shop,
 )
@@ -104,8 +104,9 @@ async def test_profile_edits_are_audited_with_field_names_and_no_personal_values
     customer_id = (await customer_of(client, 1))["id"]
     changes = {
         "name": "韩梅", "phone": "13900000099", "email": "Mei@Example.com", "gender": "female", "birthday": "1990-05-20",
-        "preferences": {"按摩力度": "轻", "饮品": ["花茶"]}, "custom_fields": {"皮肤类型": "敏感性"},
+        "preferences": {"按摩力度": "轻", "饮品": ["花茶"]}, "custom_fields": {"skin_type": "敏感性"},
     }
+    await make_profile_form(texts=["skin_type"])
 
     response = await client.patch(f"/api/v1/customers/{customer_id}", json=changes)
 
@@ -150,6 +151,58 @@ async def test_bad_values_are_422_by_field_and_a_taken_phone_409(client: httpx.A
     }
     assert taken.status_code == 409 and taken.json()["code"] == "phone_taken"
     assert (await customer_of(client, 1))["name"] == "韩梅梅"
+
+
+SKIN = {"key": "skin_type", "type": "single_select", "required": True, "label": {"zh-CN": "皮肤类型", "en": "Skin type"},
+        "options": [{"value": "dry", "label": {"zh-CN": "干性"}}, {"value": "oily", "label": {"zh-CN": "油性"}}]}
+VISITS = {"key": "visits_wanted", "type": "number", "label": {"zh-CN": "每月到店", "en": "Visits a month"}, "max": 30}
+
+
+async def test_custom_fields_must_answer_the_profile_form_or_nothing_is_written(client: httpx.AsyncClient) -> None:
+    customer_id = await one_customer(client, Role.owner)
+    url = f"/api/v1/customers/{customer_id}"
+
+    # Without a profile form no custom field is taken.
+    formless = await client.patch(url, json={"custom_fields": {"skin_type": "dry"}})
+    await make_profile_form([SKIN, VISITS])
+    bad = await client.patch(url, json={"name": "韩梅", "custom_fields": {"skin_type": "greasy", "visits_wanted": 99, "vip": "y"}})
+    missing = await client.patch(url, json={"custom_fields": {"visits_wanted": 4}}, headers={"Accept-Language": "zh-CN"})
+
+    assert problems(formless) == {"custom_fields.skin_type": "not a question of this form"}
+    assert bad.json()["code"] == "validation_failed"
+    assert problems(bad) == {
+        "custom_fields.skin_type": "not one of the options", "custom_fields.visits_wanted": "must be at most 30",
+        "custom_fields.vip": "not a question of this form",
+    }
+    assert problems(missing) == {"custom_fields.skin_type": "此项必填"}
+    view = await customer_of(client, 1)
+    assert (view["name"], view["custom_fields"], view["custom_fields_form_id"]) == ("韩梅梅", {}, None)
+    assert [e["action"] for e in await audit_of(customer_id)] == ["customer.created"]
+
+
+async def test_custom_fields_keep_the_form_version_they_were_given_under(client: httpx.AsyncClient) -> None:
+    customer_id = await one_customer(client, Role.owner)
+    url = f"/api/v1/customers/{customer_id}"
+    form = await make_profile_form([SKIN, VISITS])
+
+    saved = await client.patch(url, json={"custom_fields": {"skin_type": "oily", "visits_wanted": 4}})
+    edited = await client.patch(f"/api/v1/forms/{form.id}", json={"fields": [SKIN]})
+    later = (await client.get(url)).json()
+
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["custom_fields"] == {"skin_type": "oily", "visits_wanted": 4}
+    assert (saved.json()["custom_fields_form_id"], saved.json()["custom_fields_form_version"]) == (str(form.id), 1)
+    assert edited.status_code == 200, edited.text
+    assert later["custom_fields_form_version"] == 1  # an edit of the form leaves the answers given under v1
+    # visits_wanted, no longer asked, stays while given unchanged; a new value for it is refused.
+    changed = await client.patch(url, json={"custom_fields": {"skin_type": "dry", "visits_wanted": 4}})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["custom_fields"], changed.json()["custom_fields_form_version"]) == (
+        {"skin_type": "dry", "visits_wanted": 4}, 2,
+    )
+    assert problems(await client.patch(url, json={"custom_fields": {"skin_type": "dry", "visits_wanted": 5}})) == {
+        "custom_fields.visits_wanted": "not a question of this form",
+    }
 
 
 async def test_a_tier_override_needs_loyalty_manage_and_null_returns_to_the_earned_tier(client: httpx.AsyncClient) -> None:

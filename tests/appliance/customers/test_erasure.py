@@ -19,7 +19,7 @@ from appliance.bookings.tables import Booking
 from appliance.customers.schemas import CustomerContact
 from appliance.customers.tables import Customer, CustomerNote, PointsEntry
 from appliance.events.tables import OutboxEvent
-from appliance.testing.builders import sign_in_as
+from appliance.testing.builders import make_profile_form, sign_in_as
 from tests.appliance.customers.support import complete, pay, phone, shop, slot
 from tests.appliance.exports.test_export_restore import tables_of
 
@@ -40,6 +40,7 @@ async def a_customer_with_history(client: httpx.AsyncClient) -> tuple[str, UUID]
     )
     booking_id = created.booking.id
     customer_id = str(created.booking.customer_id)
+    await make_profile_form(texts=["vip"])
     profile = {"birthday": "1990-05-17", "gender": "female", "preferences": {"room": "靠窗"}, "custom_fields": {"vip": "yes"}}
     assert (await client.patch(f"/api/v1/customers/{customer_id}", json=profile)).status_code == 200
     assert (await client.post(f"/api/v1/customers/{customer_id}/tags", json={"tags": ["花生过敏"]})).status_code == 200

@@ -23,7 +23,7 @@ from appliance.customers.sealing import opened_customer
 from appliance.customers.schemas import CustomerUpdate, InteractionCreate, NoteCreate, PointsAdjust
 from appliance.customers.tables import Customer, CustomerMerge, CustomerTag
 from appliance.events.tables import OutboxEvent
-from appliance.testing.builders import sign_in_as
+from appliance.testing.builders import make_profile_form, sign_in_as
 from tests.appliance.customers.support import PRICE, audit_of, book, complete, customer_of, pay, phone, shop
 from tests.appliance.notifications.support import problems
 
@@ -156,18 +156,19 @@ async def _profiles(client: httpx.AsyncClient) -> tuple[str, str]:
     """Customer 1 (the survivor): female, quiet room, card A1, no email or birthday. Customer 2 (the
     duplicate): an email, male, a birthday, a window room and tea, a home branch."""
     survivor, duplicate, _ = await _two(client)
+    await make_profile_form(texts=["card_no", "home_branch"])
     await actions.update_customer(UUID(survivor), CustomerUpdate(
-        gender="female", preferences={"room": "quiet"}, custom_fields={"会员卡号": "A1"},
+        gender="female", preferences={"room": "quiet"}, custom_fields={"card_no": "A1"},
     ), actor=cli_actor())
     await actions.update_customer(UUID(duplicate), CustomerUpdate(
         email="Dup@Example.com", gender="male", birthday=date(1990, 3, 5), preferences={"room": "window", "drink": "tea"},
-        custom_fields={"常去门店": "静安"},
+        custom_fields={"home_branch": "静安"},
     ), actor=cli_actor())
     return survivor, duplicate
 
 
 FILLED = {
-    "email": "dup@example.com", "birthday": "1990-03-05", "preferences": {"drink": "tea"}, "custom_fields": {"常去门店": "静安"},
+    "email": "dup@example.com", "birthday": "1990-03-05", "preferences": {"drink": "tea"}, "custom_fields": {"home_branch": "静安"},
 }
 CONFLICTS = {"name": "韩梅梅 (2)", "gender": "male", "preferences": {"room": "window"}}
 
@@ -184,10 +185,10 @@ async def test_a_merge_fills_what_the_survivor_lacks_and_keeps_the_other_values_
     view = (await client.get(f"/api/v1/customers/{survivor}")).json()
     assert (view["name"], view["email"], view["gender"], view["birthday"]) == ("韩梅梅", "dup@example.com", "female", "1990-03-05")
     assert view["preferences"] == {"room": "quiet", "drink": "tea"}
-    assert view["custom_fields"] == {"会员卡号": "A1", "常去门店": "静安"}
+    assert view["custom_fields"] == {"card_no": "A1", "home_branch": "静安"}
     assert record["profile"] == {"filled": FILLED, "conflicts": CONFLICTS}
     assert msgspec.to_builtins(preview.profile) == record["profile"]  # the preview showed what happened
-    assert record["moved"]["fields_filled"] == ["custom_fields.常去门店", "preferences.drink", "email", "birthday"]
+    assert record["moved"]["fields_filled"] == ["custom_fields.home_branch", "preferences.drink", "email", "birthday"]
     # The survivor's new email finds it; the duplicate keeps its own values.
     assert [c["id"] for c in (await client.get("/api/v1/customers", params={"email": "dup@example.com"})).json()["items"]] == [survivor]
     gone = (await client.get(f"/api/v1/customers/{duplicate}")).json()

@@ -19,9 +19,9 @@ from appliance.customers import actions
 from appliance.customers.logic import SegmentFilter, segment_filter_problems, segment_where
 from appliance.customers.points import adjust_points
 from appliance.customers.queries import rule_facts
-from appliance.customers.schemas import PointsAdjust
+from appliance.customers.schemas import CustomerUpdate, PointsAdjust
 from appliance.customers.tables import Customer, Segment
-from appliance.testing.builders import sign_in_as
+from appliance.testing.builders import make_profile_form, sign_in_as
 from tests.appliance.customers.support import book, complete, customer_of, shop
 from tests.appliance.notifications.support import problems
 
@@ -65,6 +65,35 @@ async def _three_customers(client: httpx.AsyncClient) -> dict[int, str]:
     await actions.set_consent(UUID(ids[1]), {"marketing": True}, source="staff", actor=cli_actor())
     await actions.set_consent(UUID(ids[2]), {"marketing": False}, source="staff", actor=cli_actor())
     return ids
+
+
+PROFILE = [
+    {"key": "skin_type", "type": "single_select", "label": {"zh-CN": "皮肤类型", "en": "Skin type"},
+     "options": [{"value": "dry", "label": {"zh-CN": "干性"}}, {"value": "oily", "label": {"zh-CN": "油性"}}]},
+    {"key": "areas", "type": "multi_select", "label": {"zh-CN": "关注部位", "en": "Areas"},
+     "options": [{"value": "face", "label": {"en": "Face"}}, {"value": "neck", "label": {"en": "Neck"}}]},
+    {"key": "note", "type": "text", "label": {"zh-CN": "备注", "en": "Note"}},
+]
+
+
+async def test_a_segment_export_has_a_labelled_column_per_profile_form_field(client: httpx.AsyncClient) -> None:
+    ids = await _three_customers(client)
+    await make_profile_form(PROFILE)
+    await actions.update_customer(UUID(ids[1]), CustomerUpdate(
+        custom_fields={"skin_type": "dry", "areas": ["face", "neck"], "note": "=HYPERLINK(1)"},
+    ), actor=cli_actor())
+    segment_id = (await client.post("/api/v1/segments", json={
+        "key": "vips", "name": "VIP", "filter": {"tags_all": ["vip"]},
+    })).json()["id"]
+
+    chinese = await client.get(f"/api/v1/segments/{segment_id}/export", headers={"Accept-Language": "zh-CN"})
+    english = await client.get(f"/api/v1/segments/{segment_id}/export")
+
+    header, *lines = list(csv.reader(io.StringIO(chinese.content.decode("utf-8-sig"))))
+    assert header[-3:] == ["皮肤类型", "关注部位", "备注"]
+    assert next(csv.reader(io.StringIO(english.content.decode("utf-8-sig"))))[-3:] == ["Skin type", "Areas", "Note"]
+    by_id = {line[0]: line[-3:] for line in lines}
+    assert by_id == {ids[1]: ["dry", "face|neck", "'=HYPERLINK(1)"], ids[2]: ["", "", ""]}
 
 
 async def test_segment_customers_and_counts_follow_the_filter(client: httpx.AsyncClient) -> None:

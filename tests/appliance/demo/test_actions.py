@@ -42,8 +42,10 @@ from appliance.customers.tables import (
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.demo.actions import seed_demo
-from appliance.demo.logic import branch_id
+from appliance.demo.logic import PROFILE_FORM_ID, branch_id
 from appliance.demo.schemas import DemoSummary
+from appliance.forms.logic import check_answers, definition_problems
+from appliance.forms.queries import CUSTOMERS, current_form, form_fields
 from appliance.events.tables import OutboxEvent
 from appliance.notifications.tables import Message
 from appliance.reports.tables import ReportCustomerDay, ReportCustomerFirst
@@ -356,6 +358,19 @@ async def test_customers_carry_tiers_points_tags_notes_and_facts_the_live_code_w
     assert sum(balances.values()) == sum(e["points"] for e in await PointsEntry.select(PointsEntry.points))
     assert await CustomerNote.count() > 10
     assert any(c["preferences"] and c["custom_fields"] and c["gender"] and c["birthday"] for c in customers.values())
+
+
+async def test_the_demo_customers_custom_fields_answer_the_profile_form_it_makes(demo: Seeded) -> None:
+    form = await current_form(CUSTOMERS)
+    assert form is not None
+    fields = await form_fields(form)
+    profiled = [c for c in map(opened_customer, await Customer.select()) if c["custom_fields"]]
+
+    assert (form.id, [f.key for f in fields], definition_problems(fields)) == (PROFILE_FORM_ID, ["skin_type"], {})
+    assert fields[0].label.zh_cn == "皮肤类型"
+    assert len(profiled) > 10 and all(check_answers(fields, c["custom_fields"]).errors == {} for c in profiled)
+    assert {c["custom_fields"]["skin_type"] for c in profiled} == {"dry", "oily", "combination", "sensitive"}
+    assert {(c["custom_fields_form"], c["custom_fields_form_version"]) for c in profiled} == {(form.id, form.version)}
 
 
 # --- Refusal, reset, audit and events -------------------------------------------------------------
