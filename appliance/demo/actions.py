@@ -59,6 +59,9 @@ BUSINESS_TABLES: tuple[tuple[str, type[Table], Combinable | None], ...] = (
     ("customer_merges", CustomerMerge, None), ("customer_consent", CustomerConsent, None),
     ("customer_interactions", CustomerInteraction, None), ("customer_tags", CustomerTag, None),
     ("customer_notes", CustomerNote, None), ("points_entries", PointsEntry, None), ("customers", Customer, None),
+    # The booking questions of the services it deletes (the customers' profile form stays).
+    ("service_form_versions", FormVersion, FormVersion.form.is_in(Form.select(Form.id).where(Form.target == "service"))),
+    ("service_forms", Form, Form.target == "service"),
     ("time_off", TimeOff, None), ("services", Service, None), ("resources", Resource, None), ("branches", Branch, None),
 )
 

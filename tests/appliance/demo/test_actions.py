@@ -44,8 +44,11 @@ from appliance.db.migrate import apply_migrations
 from appliance.demo.actions import seed_demo
 from appliance.demo.logic import PROFILE_FORM_ID, branch_id
 from appliance.demo.schemas import DemoSummary
+from appliance.forms.actions import create_form
 from appliance.forms.logic import check_answers, definition_problems
 from appliance.forms.queries import CUSTOMERS, current_form, form_fields
+from appliance.forms.schemas import FormCreate
+from appliance.forms.tables import Form
 from appliance.events.tables import OutboxEvent
 from appliance.notifications.tables import Message
 from appliance.reports.tables import ReportCustomerDay, ReportCustomerFirst
@@ -111,6 +114,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             raise AssertionError("seeding over existing branches was not refused")
         after = await table_counts()
         linked = await _link_two_customers()
+        await _ask_a_booking_question()
         reset = await seed_demo(actor=cli_actor(), today=TODAY, reset=True)
         return Seeded(settings, first, manager.id, refused, before, after, linked, reset)
 
@@ -134,6 +138,14 @@ async def _link_two_customers() -> dict[str, int]:
         recipient="customer", status="sent", created_at=datetime.now(UTC),
     ))
     return {t._meta.tablename: await t.count() for t in (CustomerMerge, CustomerConsent, CustomerInteraction, Message)}
+
+
+async def _ask_a_booking_question() -> None:
+    """Staff add booking questions to a demo service: a reset deletes the service, so the form with it."""
+    service = await Service.select(Service.id).order_by(Service.id).first()
+    question = {"key": "allergies", "type": "text", "label": {"zh-CN": "过敏史", "en": "Allergies"}}
+    data = msgspec.convert({"target": "service", "service_id": str(service["id"]), "name": "问诊", "fields": [question]}, FormCreate)
+    await create_form(data, actor=cli_actor())
 
 
 async def _pointing_at_no_customer() -> dict[str, int]:
@@ -391,6 +403,10 @@ async def test_reset_recreates_the_same_demo_and_keeps_roles_in_its_branches(dem
     assert sorted(b["name"] for b in await Branch.select(Branch.name)) == ["徐汇店", "静安旗舰店"]
     # The demo's branches are updated in place, so a manager of one keeps the role; the other branch is gone.
     assert await RoleGrant.count().where((RoleGrant.user == demo.manager_id) & (RoleGrant.branch == JINGAN)) == 1
+    # The booking questions staff added went with their service; the customers' profile form stays.
+    assert (deleted["service_forms"], deleted["service_form_versions"]) == (1, 1)
+    assert await Form.count().where(Form.target == "service") == 0
+    assert await Form.count().where(Form.target == "customers") == 1
 
 
 async def test_reset_leaves_no_row_pointing_at_a_customer_it_deleted(demo: Seeded) -> None:
@@ -408,11 +424,11 @@ async def test_reset_leaves_no_row_pointing_at_a_customer_it_deleted(demo: Seede
 
 
 async def test_each_run_is_one_audit_entry_and_one_event_carrying_counts_only(demo: Seeded) -> None:
-    # Leaving out what staff did to customers between the runs (`_link_two_customers`).
-    audits = await AuditEntry.select().where(AuditEntry.target_type != "customer").order_by(
+    # Leaving out what staff did to customers and forms between the runs (`_link_two_customers`, `_ask_a_booking_question`).
+    audits = await AuditEntry.select().where(AuditEntry.target_type.not_in(["customer", "form"])).order_by(
         AuditEntry.occurred_at
     ).output(load_json=True)
-    events = await OutboxEvent.select().where(OutboxEvent.type.not_like("customer.%")).order_by(
+    events = await OutboxEvent.select().where(OutboxEvent.type.not_like("customer.%") & OutboxEvent.type.not_like("form.%")).order_by(
         OutboxEvent.occurred_at
     ).output(load_json=True)
     demo_audits = [a for a in audits if a["action"].startswith("demo.")]
