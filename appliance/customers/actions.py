@@ -26,7 +26,7 @@ from appliance.customers.logic import (
 )
 from appliance.customers.sealing import PERSONAL_FIELDS, customer_columns, interaction_note, note_body, opened_customer
 from appliance.customers.queries import (
-    find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, records_of, survivor_of,
+    find_customer_by_phone, find_customers_by_contacts, find_survivor_by_phone, get_programme, interaction_entry, note_schema, records_of,
     tags_of,
 )
 from appliance.customers.tables import (
@@ -95,8 +95,8 @@ async def match_or_create_customer(contact: schemas.CustomerContact, *, channel:
     """The customer with this phone number, or a new one. Joins the caller's transaction."""
     name, phone, email = validated_contact(contact)
     async with write_transaction():
-        if (existing := await find_customer_by_phone(phone)) is not None:
-            return await survivor_of(existing)  # a merged duplicate's phone books for the customer it joined
+        if (existing := await find_survivor_by_phone(phone)) is not None:
+            return existing
         now = utc_now()
         customer_id = uuid4()
         tier = earned_tier((await get_programme()).tiers, 0, 0)
