@@ -199,6 +199,18 @@ async def insert_rows(*tables: tuple[str, tuple[str, ...], Sequence[Sequence[Any
     await _insert_rows({(table, columns): list(rows) for table, columns, rows in tables if rows})
 
 
+async def insert_row(table: type[Table], values: Mapping[str, Any]) -> None:
+    """Insert one row given as column name → value, now, each column it leaves out taking the column's
+    default as Piccolo's insert would: one hand-written statement (`insert_rows`), without building a
+    Piccolo object and query, for rows a hot path writes (a booking's new customer)."""
+    columns = table._meta.columns
+    names = tuple(c._meta.db_column_name for c in columns)
+    row = [
+        _encoded(c, values[c._meta.name] if c._meta.name in values else c.get_default_value()) for c in columns
+    ]
+    await insert_rows((table._meta.tablename, names, [row]))
+
+
 # Bind parameters per statement: PostgreSQL allows 32,767, SQLite (since 3.32) 32,766.
 _MAX_PARAMETERS = 30_000
 

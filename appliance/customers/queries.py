@@ -2,8 +2,9 @@
 programme, and the customer facts rules see.
 
 Exact-match lookups by phone, last four digits, email or full name go through `find_customer_ids` and
-nowhere else (a booking's phone lookup, `find_survivor_by_phone`, the same comparison in one statement): they compare blind indexes (field encryption, `customers.sealing`), never plaintext, which
-the database does not hold. A part of a name cannot be searched for.
+nowhere else (but `match_phone`, a booking's, the same comparison in one statement): they compare blind
+indexes (field encryption, `customers.sealing`), never plaintext, which the database does not hold. A
+part of a name cannot be searched for.
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ async def find_customer_by_phone(phone_e164: str) -> UUID | None:
     return found[0] if found else None
 
 
-# `find_customer_by_phone` then `survivors_of`, in one statement: every booking runs it. A merge chain
-# longer than any merge history could make stops the walk (merges refuse merged customers: no cycle).
-_SURVIVOR_BY_PHONE_SQL = """
+# `find_customer_by_phone` then `survivors_of`, and the programme's tiers a new customer starts from, in
+# one statement: every booking runs it. A merge chain longer than any merge history could make stops the
+# walk (merges refuse merged customers: no cycle).
+_BOOKING_CUSTOMER_SQL = """
 WITH RECURSIVE chain (id, merged_into, depth) AS (
     SELECT id, merged_into, 0 FROM customer
      WHERE id = (SELECT id FROM customer WHERE phone_bidx IN ({indexes}) ORDER BY id LIMIT 1)
@@ -114,17 +116,26 @@ WITH RECURSIVE chain (id, merged_into, depth) AS (
     SELECT c.id, c.merged_into, chain.depth + 1 FROM customer c JOIN chain ON c.id = chain.merged_into
      WHERE chain.depth < 64
 )
-SELECT id FROM chain ORDER BY depth DESC LIMIT 1
+SELECT (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) AS id,
+       (SELECT tiers FROM loyalty_programme WHERE id = {}) AS tiers
 """
 
 
-async def find_survivor_by_phone(phone_e164: str) -> UUID | None:
-    """The customer with this phone (the first by id), or the one it was merged into, followed through
-    later merges (a merged duplicate's phone books for the customer it joined); None if nobody has it."""
+@dataclass(frozen=True)
+class PhoneMatch:
+    customer_id: UUID | None  # the customer with the phone, or the one it was merged into; None: nobody
+    tiers: list[Tier]  # the programme's, lowest first (`get_programme`): what a new customer's tier is judged by
+
+
+async def match_phone(phone_e164: str) -> PhoneMatch:
+    """Who a booking with this phone is for: the customer with it (the first by id), or the one it was
+    merged into, followed through later merges (a merged duplicate's phone books for the customer it
+    joined); and, should nobody have it, the tiers to judge a new customer's by."""
     indexes = lookup_indexes("phone", normalise_phone(phone_e164)) or ["-"]
-    sql = _SURVIVOR_BY_PHONE_SQL.replace("{indexes}", ", ".join(["{}"] * len(indexes)))
-    rows = await run_sql(sql, *indexes)
-    return uuid_value(rows[0]["id"]) if rows else None
+    sql = _BOOKING_CUSTOMER_SQL.replace("{indexes}", ", ".join(["{}"] * len(indexes)))
+    [row] = await run_sql(sql, *indexes, PROGRAMME_ID)
+    tiers = schemas.DEFAULT_PROGRAMME.tiers if row["tiers"] is None else msgspec.convert(json_value(row["tiers"]), list[Tier])
+    return PhoneMatch(None if row["id"] is None else uuid_value(row["id"]), list(tiers))
 
 
 # --- The list ------------------------------------------------------------------------------------------
