@@ -57,7 +57,9 @@ class ServiceContext:
     form: FormRef | None  # its booking questions, current version
 
 
+@functools.lru_cache(maxsize=1024)
 def _minutes(value: int) -> timedelta:
+    """Cached: every calendar load asks for each resource's post-use lock."""
     return timedelta(minutes=value)
 
 
@@ -282,7 +284,7 @@ async def load_calendars_at(
     start, end = window_start - margin, window_end + margin
     since = start - LONGEST_ALLOCATION
     excluded = exclude_booking or _NO_BOOKING
-    rows = await Allocation.raw(
+    rows = await run_sql(
         _calendar_sql(current_dialect()), branch_id, branch_id, branch_id, end, start, since, excluded,
         branch_id, end, start, since, excluded, branch_id, end, start, excluded,
     )
