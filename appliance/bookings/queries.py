@@ -121,7 +121,7 @@ async def load_service(service_id: UUID) -> ServiceContext:
 
 
 # Booking contexts as last read by this process, with the catalog revision they were read at (migration
-# 2026-11-27T05:50: the database changes it with every write to service, branch or form). Only a check
+# 2026-11-27T06:30: the database changes it with every write to service, branch or form). Only a check
 # against the revision the booking's own calendar query reads makes one usable: see `create_booking`.
 _remembered: dict[UUID, tuple[ServiceContext, str]] = {}
 _REMEMBERED_KEPT = 1024

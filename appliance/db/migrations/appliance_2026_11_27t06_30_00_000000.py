@@ -11,7 +11,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from appliance.db.raw_steps import sql_migration
 
-ID = "2026-11-27T05:50:00:000000"
+ID = "2026-11-27T06:30:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "catalog revision, changed by triggers on service, branch and form"
 
