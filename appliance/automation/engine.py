@@ -6,6 +6,8 @@ cancelled booking's never fires."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,7 +24,7 @@ from appliance.bookings import actions as bookings
 from appliance.bookings.queries import get_booking_row
 from appliance.bookings.states import TRANSITIONS, PaymentStatus, Status
 from appliance.core.clock import utc_now
-from appliance.core.db import write_transaction
+from appliance.core.db import json_value, run_sql, uuid_value, write_transaction
 from appliance.core.errors import AppError, NotFound
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.listeners import listen
@@ -268,23 +270,38 @@ async def sync_rule_timers(envelope: Envelope) -> None:
     for rule in await _timer_rules(*anchors):
         if rule.branch_id is not None and str(rule.branch_id) != branch:
             continue
-        timer = rule.trigger["timer"]
-        due = anchors[timer["anchor"]] + timedelta(minutes=int(timer["offset_minutes"]))
+        due = anchors[rule.timer["anchor"]] + timedelta(minutes=int(rule.timer["offset_minutes"]))
         name = f"{TIMER_PREFIX}{rule.id}"
         if due <= now:
             await cancel_timers(subject, name)  # e.g. "24 h before" a booking made for within the hour
             continue
-        await schedule_timer(name, subject, due, timer_data(rule))
+        await schedule_timer(name, subject, due, timer_data(rule.id, rule.timer))
 
 
-def timer_data(rule: RuleOut) -> dict[str, Any]:
+def timer_data(rule_id: UUID, timer: Mapping[str, Any]) -> dict[str, Any]:
     """What a rule's timer carries: the definition it was set by, so a changed rule can tell its stale timers."""
-    timer = rule.trigger["timer"]
-    return {"rule_id": str(rule.id), "anchor": timer["anchor"], "offset_minutes": int(timer["offset_minutes"])}
+    return {"rule_id": str(rule_id), "anchor": timer["anchor"], "offset_minutes": int(timer["offset_minutes"])}
 
 
-async def _timer_rules(*anchors: str) -> list[RuleOut]:
-    return [r for r in await enabled_rules() if "timer" in r.trigger and r.trigger["timer"].get("anchor") in anchors]
+@dataclass(frozen=True)
+class TimerRule:
+    id: UUID
+    branch_id: UUID | None  # None: every branch
+    timer: Mapping[str, Any]  # {"anchor", "offset_minutes"}
+
+
+# Raw and narrow: every booking change runs it, and it needs three columns of the rules, not a schema each.
+_ENABLED_TRIGGERS_SQL = "SELECT id, branch, trigger FROM rule WHERE enabled ORDER BY priority, id"
+
+
+async def _timer_rules(*anchors: str) -> list[TimerRule]:
+    found = []
+    for row in await run_sql(_ENABLED_TRIGGERS_SQL):
+        timer = (json_value(row["trigger"]) or {}).get("timer")
+        if timer is not None and timer.get("anchor") in anchors:
+            branch = row["branch"]
+            found.append(TimerRule(uuid_value(row["id"]), None if branch is None else uuid_value(branch), timer))
+    return found
 
 
 listen("automation.rule_timers", sync_rule_timers)

@@ -140,7 +140,7 @@ async def _visit_bookings(rule_id: UUID, rule: RuleOut | None, cursor: Cursor) -
     }
     for booking_id, at in anchors.items():
         if needs_scheduling(existing.get(booking_id), at + offset, now):
-            await schedule_timer(name, Subject("booking", booking_id), at + offset, timer_data(rule))
+            await schedule_timer(name, Subject("booking", booking_id), at + offset, timer_data(rule.id, rule.trigger["timer"]))
     return Cursor("bookings", after) if after else None
 
 

@@ -20,7 +20,8 @@ from appliance.bookings.idempotency import IdempotencyKey, find_replay, remember
 from appliance.bookings.sealing import sealed_answers, sealed_notes
 from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
 from appliance.bookings.queries import (
-    ServiceContext, booking_schema, get_booking_row, load_calendars, load_service, resource_ids_of, start_window,
+    ServiceContext, booking_schema, forget_service, get_booking_row, load_calendars, load_calendars_at, load_service,
+    remembered_service, resource_ids_of, start_window,
 )
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
@@ -101,19 +102,28 @@ async def _unavailable(ctx: ServiceContext, wanted: datetime, required: frozense
     )
 
 
+class _StaleContext(Exception):
+    """The remembered service context is not the catalog's any more: read it again and start over."""
+
+
 async def _take_slot(
     ctx: ServiceContext, starts_at: datetime, required: frozenset[UUID], seats: int, *,
-    exclude_booking: UUID | None = None,
+    exclude_booking: UUID | None = None, revision: str | None = None,
 ) -> tuple[Slot | None, list[ResourceCalendar]]:
-    """Inside the write transaction: the slot at `starts_at` as the committed data has it now."""
+    """Inside the write transaction: the slot at `starts_at` as the committed data has it now. A `revision`
+    is the catalog's that a remembered `ctx` was read at: unless the calendar query sees the same one,
+    `_StaleContext` is raised."""
     rules = ctx.rules
     if rules.seats > 1:
         # Seats are counted, not constrained: one counter per occurrence at a time.
         await lock_for_transaction(occurrence_holder(rules.id, starts_at))
-    calendars, seats_taken = await load_calendars(
+    calendars, seats_taken, now_at = await load_calendars_at(
         ctx.branch_id, *start_window(rules, starts_at, ctx.timezone), margin=timedelta(0),
         exclude_booking=exclude_booking,
     )
+    if revision is not None and now_at != revision:
+        forget_service(rules.id)
+        raise _StaleContext
     known = {c.id for c in calendars}
     for index, resource_id in enumerate(sorted(required, key=str)):
         if resource_id not in known:
@@ -143,16 +153,17 @@ def _holds(
     ]
 
 
-async def _service_for(service_id: UUID, *, actor: Actor, staff: bool) -> ServiceContext:
+async def _service_for(service_id: UUID, *, actor: Actor, staff: bool, remembered: bool) -> tuple[ServiceContext, str | None]:
+    """The service's context and, if it was remembered rather than read now, the catalog revision to check."""
     try:
-        ctx = await load_service(service_id)
+        ctx, revision = await remembered_service(service_id) if remembered else (await load_service(service_id), None)
     except NotFound:
         raise Invalid({"service_id": "no such service"}) from None
     if staff and not actor.can(Permission.bookings_write, ctx.branch_id):
         raise Invalid({"service_id": "no such service"})
     if not ctx.active:
         raise Invalid({"service_id": "this service is not offered any more"})
-    return ctx
+    return ctx, revision
 
 
 async def create_booking(
@@ -160,11 +171,22 @@ async def create_booking(
 ) -> schemas.BookingCreated:
     """Book a slot: the customer matched or created, the allocations taken, audited, one event.
 
-    `staff` bookings may use any channel and any customer; portal bookings are channel web.
+    `staff` bookings may use any channel and any customer; portal bookings are channel web. The service's
+    rules are this process's remembered ones only if the booking's calendar query finds the catalog
+    unchanged since they were read; else everything is judged again on the rules read afresh.
     """
     if idempotency and (replay := await find_replay(idempotency)):
         return msgspec.convert(replay, schemas.BookingCreated)
-    ctx = await _service_for(request.service_id, actor=actor, staff=staff)
+    try:
+        return await _create_booking(request, actor=actor, staff=staff, idempotency=idempotency, remembered=True)
+    except _StaleContext:
+        return await _create_booking(request, actor=actor, staff=staff, idempotency=idempotency, remembered=False)
+
+
+async def _create_booking(
+    request: NewBooking, *, actor: Actor, staff: bool, idempotency: IdempotencyKey | None, remembered: bool
+) -> schemas.BookingCreated:
+    ctx, revision = await _service_for(request.service_id, actor=actor, staff=staff, remembered=remembered)
     if ctx.channels and request.channel not in ctx.channels:
         raise Invalid({"channel": f"this service is not booked through {request.channel}"})
     if not staff and request.resource_ids and not ctx.customer_picks_staff:
@@ -183,7 +205,7 @@ async def create_booking(
         booking_id = uuid4()
         try:
             async with write_transaction():
-                slot, calendars = await _take_slot(ctx, starts_at, required, request.seats)
+                slot, calendars = await _take_slot(ctx, starts_at, required, request.seats, revision=revision)
                 if slot is None:
                     break
                 customer_id = await match_or_create_customer(request.customer, channel=request.channel, actor=actor)

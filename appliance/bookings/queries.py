@@ -22,8 +22,7 @@ from appliance.bookings.logic import (
 )
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
-from appliance.catalog.tables import Service
-from appliance.core.db import current_dialect, instant_value, json_value, uuid_value
+from appliance.core.db import current_dialect, instant_value, json_value, run_sql, uuid_value
 from appliance.core.errors import NotFound
 from appliance.forms.queries import FormRef
 from appliance.core.pagination import split_page
@@ -58,7 +57,9 @@ class ServiceContext:
     form: FormRef | None  # its booking questions, current version
 
 
+@functools.lru_cache(maxsize=1024)
 def _minutes(value: int) -> timedelta:
+    """Cached: every calendar load asks for each resource's post-use lock."""
     return timedelta(minutes=value)
 
 
@@ -109,14 +110,42 @@ SELECT s.id, s.branch, s.name, s.duration_minutes, s.buffer_before_minutes, s.bu
        s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.price_amount,
        s.price_currency, s.channels, s.requires_approval, s.customer_picks_staff, s.cancel_cutoff_minutes,
        s.reschedule_cutoff_minutes, s.active, b.timezone AS branch_timezone, b.name AS branch_name,
-       f.id AS form_id, f.version AS form_version
+       f.id AS form_id, f.version AS form_version, (SELECT revision FROM catalog_revision WHERE id = 1) AS revision
   FROM service s JOIN branch b ON b.id = s.branch LEFT JOIN form f ON f.attached_to = 'service:' || s.id
  WHERE s.id = {}
 """
 
 
 async def load_service(service_id: UUID) -> ServiceContext:
-    rows = await Service.raw(_SERVICE_SQL, service_id)
+    return (await _load_service(service_id))[0]
+
+
+# Booking contexts as last read by this process, with the catalog revision they were read at (migration
+# 2026-11-27T06:30: the database changes it with every write to service, branch or form). Only a check
+# against the revision the booking's own calendar query reads makes one usable: see `create_booking`.
+_remembered: dict[UUID, tuple[ServiceContext, str]] = {}
+_REMEMBERED_KEPT = 1024
+
+
+async def remembered_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
+    """The service's booking context and the catalog revision to check it against before relying on it
+    (`load_calendars_at`); None when it was read just now, from the database."""
+    if (hit := _remembered.get(service_id)) is not None:
+        return hit
+    ctx, revision = await _load_service(service_id)
+    if revision is not None:
+        if len(_remembered) >= _REMEMBERED_KEPT:
+            _remembered.clear()
+        _remembered[service_id] = (ctx, revision)
+    return ctx, None
+
+
+def forget_service(service_id: UUID) -> None:
+    _remembered.pop(service_id, None)
+
+
+async def _load_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
+    rows = await run_sql(_SERVICE_SQL, service_id)
     if not rows:
         raise NotFound("no such service")
     row = rows[0]
@@ -149,16 +178,17 @@ async def load_service(service_id: UUID) -> ServiceContext:
         reschedule_cutoff=_minutes(row["reschedule_cutoff_minutes"]),
         active=bool(row["active"]),
         form=FormRef(uuid_value(row["form_id"]), row["form_version"]) if row["form_id"] is not None else None,
-    )
+    ), row["revision"]
 
 
-# One query for everything availability needs. Plain allocations (the bulk: a busy month of a branch is
+# One query for everything availability needs (and the catalog revision, in the branch row's holder). Plain allocations (the bulk: a busy month of a branch is
 # tens of thousands) come packed per resource as three aligned lists of ints (unit, start, end in µs
 # since the epoch): one row per resource instead of one per allocation, and no datetime per value.
 # Group-class allocations (holder "service@start") come as rows: their holder and seats matter.
 _CALENDAR_SQL = """
 SELECT 'b' AS row_kind, b.id AS resource, CAST(NULL AS TIMESTAMPTZ) AS starts_at,
-       CAST(NULL AS TIMESTAMPTZ) AS ends_at, CAST(NULL AS INTEGER) AS unit, CAST(NULL AS VARCHAR) AS holder,
+       CAST(NULL AS TIMESTAMPTZ) AS ends_at, CAST(NULL AS INTEGER) AS unit,
+       CAST((SELECT revision FROM catalog_revision WHERE id = 1) AS VARCHAR) AS holder,
        b.opening_hours AS schedule, CAST(NULL AS JSON) AS skills, CAST(NULL AS INTEGER) AS number,
        CAST(NULL AS VARCHAR) AS name, CAST(NULL AS UUID) AS booking,
        CAST(NULL AS :packed) AS units, CAST(NULL AS :packed) AS starts, CAST(NULL AS :packed) AS ends
@@ -232,9 +262,21 @@ async def load_calendars(
     branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None,
     margin: timedelta = CALENDAR_MARGIN,
 ) -> tuple[list[ResourceCalendar], dict[str, int]]:
+    """`load_calendars_at` without the catalog revision."""
+    calendars, seats_taken, _ = await load_calendars_at(
+        branch_id, window_start, window_end, exclude_booking=exclude_booking, margin=margin
+    )
+    return calendars, seats_taken
+
+
+async def load_calendars_at(
+    branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None,
+    margin: timedelta = CALENDAR_MARGIN,
+) -> tuple[list[ResourceCalendar], dict[str, int], str | None]:
     """Every active resource of the branch with its schedule (cut to the branch's opening hours), time
     off and held allocations overlapping the window widened by `margin` — in ONE query — and the seats
-    already taken per group-class holder.
+    already taken per group-class holder; and the catalog revision as the same statement saw it (None
+    without one).
 
     `exclude_booking` leaves out one booking's allocations and the blocks that follow it (a reschedule may
     reuse its own time, and its blocks move with it).
@@ -242,7 +284,7 @@ async def load_calendars(
     start, end = window_start - margin, window_end + margin
     since = start - LONGEST_ALLOCATION
     excluded = exclude_booking or _NO_BOOKING
-    rows = await Allocation.raw(
+    rows = await run_sql(
         _calendar_sql(current_dialect()), branch_id, branch_id, branch_id, end, start, since, excluded,
         branch_id, end, start, since, excluded, branch_id, end, start, excluded,
     )
@@ -251,6 +293,7 @@ async def load_calendars(
     time_off: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     seats_by_holder: dict[str, dict[UUID, int]] = defaultdict(dict)
     opening: Any = None  # the branch's opening hours as the query gives them
+    revision: str | None = None
     for row in rows:
         resource_id = uuid_value(row["resource"])
         kind = row["row_kind"]
@@ -265,7 +308,7 @@ async def load_calendars(
         elif kind == "t":
             time_off[resource_id].append((instant_value(row["starts_at"]), instant_value(row["ends_at"])))
         else:
-            opening = row["schedule"]
+            opening, revision = row["schedule"], row["holder"]
     calendars = [
         ResourceCalendar(
             id=resource_id,
@@ -281,7 +324,7 @@ async def load_calendars(
         for resource_id, row in sorted(resources.items(), key=lambda item: str(item[0]))
     ]
     seats_taken = {holder: sum(by_booking.values()) for holder, by_booking in seats_by_holder.items()}
-    return calendars, seats_taken
+    return calendars, seats_taken, revision
 
 
 def booking_schema(row: dict[str, Any], resource_ids: list[UUID]) -> schemas.Booking:

@@ -199,6 +199,18 @@ async def insert_rows(*tables: tuple[str, tuple[str, ...], Sequence[Sequence[Any
     await _insert_rows({(table, columns): list(rows) for table, columns, rows in tables if rows})
 
 
+async def insert_row(table: type[Table], values: Mapping[str, Any]) -> None:
+    """Insert one row given as column name → value, now, each column it leaves out taking the column's
+    default as Piccolo's insert would: one hand-written statement (`insert_rows`), without building a
+    Piccolo object and query, for rows a hot path writes (a booking's new customer)."""
+    columns = table._meta.columns
+    names = tuple(c._meta.db_column_name for c in columns)
+    row = [
+        _encoded(c, values[c._meta.name] if c._meta.name in values else c.get_default_value()) for c in columns
+    ]
+    await insert_rows((table._meta.tablename, names, [row]))
+
+
 # Bind parameters per statement: PostgreSQL allows 32,767, SQLite (since 3.32) 32,766.
 _MAX_PARAMETERS = 30_000
 
@@ -291,28 +303,40 @@ async def ping() -> None:
     await current_engine().run_ddl("SELECT 1")
 
 
-# Statement texts compiled so far; multi-row inserts make one per row count, so the memo is bounded.
-_postgres_text: dict[str, str] = {}
-_POSTGRES_TEXTS_KEPT = 1024
+# Statement texts compiled so far, per engine; multi-row inserts make one per row count, so the memo is bounded.
+_compiled: dict[tuple[str, str], str] = {}
+_TEXTS_KEPT = 1024
+
+
+def _compiled_text(sql: str, dialect: Dialect) -> str:
+    """`{}` placeholders as the driver takes them: `$1`, `$2`… (asyncpg) or `?` (sqlite3)."""
+    if (text := _compiled.get((sql, dialect))) is None:
+        if len(_compiled) >= _TEXTS_KEPT:
+            _compiled.clear()
+        parts = sql.split("{}")
+        marks = [f"${n}" if dialect == "postgresql" else "?" for n in range(1, len(parts))]
+        text = _compiled[sql, dialect] = "".join(part + mark for part, mark in zip(parts, marks)) + parts[-1]
+    return text
 
 
 async def run_sql(sql: str, *args: Any) -> list[Any]:
     """Run one hand-written statement with Piccolo's `{}` placeholders, in the current transaction if
-    there is one, else on its own (autocommit). For hot paths: on PostgreSQL the statement text is
-    compiled once and handed straight to the pool's connection, without building a `QueryString` per
-    call; rows are mappings by column name on both engines."""
+    there is one, else on its own (autocommit). For hot paths: the statement text is compiled once and
+    handed straight to the transaction's (or on PostgreSQL the pool's) connection, without building a
+    `QueryString` per call; rows are mappings by column name on both engines."""
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
-        if (text := _postgres_text.get(sql)) is None:
-            if len(_postgres_text) >= _POSTGRES_TEXTS_KEPT:
-                _postgres_text.clear()
-            parts = sql.split("{}")
-            text = _postgres_text[sql] = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+        text = _compiled_text(sql, "postgresql")
         if (transaction := engine.current_transaction.get()) is not None:
             return await transaction.connection.fetch(text, *args)  # type: ignore[no-any-return]
         if (pool := engine.pool) is not None:
             async with pool.acquire() as connection:
                 return await connection.fetch(text, *args)  # type: ignore[no-any-return]
+    elif (transaction := engine.current_transaction.get()) is not None:
+        # Piccolo sends `PRAGMA foreign_keys = 1` before each statement, a hop to aiosqlite's thread each;
+        # the transaction's connection has it from its opening (and SQLite ignores it inside a transaction).
+        # One hop: execute and fetch together. Rows are dicts (Piccolo's row factory on the connection).
+        return list(await transaction.connection.execute_fetchall(_compiled_text(sql, "sqlite"), args))
     rows: list[Any] = await engine.run_querystring(QueryString(sql, *args))
     return rows
 

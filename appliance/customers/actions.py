@@ -17,7 +17,7 @@ from appliance.auth.roles import Permission
 from appliance.bookings.states import OPEN
 from appliance.bookings.tables import Booking
 from appliance.core.clock import utc_now
-from appliance.core.db import insert_many, is_unique_violation, lock_for_transaction, write_transaction
+from appliance.core.db import insert_many, insert_row, is_unique_violation, lock_for_transaction, write_transaction
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
 from appliance.customers import schemas
 from appliance.customers.logic import (
@@ -26,7 +26,7 @@ from appliance.customers.logic import (
 )
 from appliance.customers.sealing import PERSONAL_FIELDS, customer_columns, interaction_note, note_body, opened_customer
 from appliance.customers.queries import (
-    find_customer_by_phone, find_customers_by_contacts, get_programme, interaction_entry, note_schema, records_of, survivor_of,
+    find_customer_by_phone, find_customers_by_contacts, match_phone, get_programme, interaction_entry, note_schema, records_of,
     tags_of,
 )
 from appliance.customers.tables import (
@@ -97,15 +97,16 @@ async def match_or_create_customer(contact: schemas.CustomerContact, *, channel:
     """The customer with this phone number, or a new one. Joins the caller's transaction."""
     name, phone, email = validated_contact(contact)
     async with write_transaction():
-        if (existing := await find_customer_by_phone(phone)) is not None:
-            return await survivor_of(existing)  # a merged duplicate's phone books for the customer it joined
+        match = await match_phone(phone)
+        if match.customer_id is not None:
+            return match.customer_id
         now = utc_now()
         customer_id = uuid4()
-        tier = earned_tier((await get_programme()).tiers, 0, 0)
-        await Customer.insert(Customer(
-            id=customer_id, **stored_contact(customer_id, name=name, phone=phone, email=email), source_channel=channel,
-            tier=tier, earned_tier=tier, created_at=now, updated_at=now,
-        ))
+        tier = earned_tier(match.tiers, 0, 0)
+        await insert_row(Customer, {
+            "id": customer_id, **stored_contact(customer_id, name=name, phone=phone, email=email),
+            "source_channel": channel, "tier": tier, "earned_tier": tier, "created_at": now, "updated_at": now,
+        })
         await record_change(
             "customer.created", subject(customer_id),
             {"customer_id": str(customer_id), "source_channel": channel}, actor=actor,

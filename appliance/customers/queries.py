@@ -2,8 +2,9 @@
 programme, and the customer facts rules see.
 
 Exact-match lookups by phone, last four digits, email or full name go through `find_customer_ids` and
-nowhere else: they compare blind indexes (field encryption, `customers.sealing`), never plaintext, which
-the database does not hold. A part of a name cannot be searched for.
+nowhere else (but `match_phone`, a booking's, the same comparison in one statement): they compare blind
+indexes (field encryption, `customers.sealing`), never plaintext, which the database does not hold. A
+part of a name cannot be searched for.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from appliance.notifications.tables import Message
 from appliance.catalog.schemas import Money
 from appliance.catalog.tables import Resource, Service
 from appliance.core.clock import utc_now
-from appliance.core.db import json_value
+from appliance.core.db import json_value, run_sql, uuid_value
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 from appliance.customers import schemas
@@ -102,6 +103,39 @@ async def contacts_of(customer_ids: Sequence[UUID]) -> dict[UUID, schemas.Custom
 async def find_customer_by_phone(phone_e164: str) -> UUID | None:
     found = await find_customer_ids(phone=phone_e164, limit=1)
     return found[0] if found else None
+
+
+# `find_customer_by_phone` then `survivors_of`, and the programme's tiers a new customer starts from, in
+# one statement: every booking runs it. A merge chain longer than any merge history could make stops the
+# walk (merges refuse merged customers: no cycle).
+_BOOKING_CUSTOMER_SQL = """
+WITH RECURSIVE chain (id, merged_into, depth) AS (
+    SELECT id, merged_into, 0 FROM customer
+     WHERE id = (SELECT id FROM customer WHERE phone_bidx IN ({indexes}) ORDER BY id LIMIT 1)
+    UNION ALL
+    SELECT c.id, c.merged_into, chain.depth + 1 FROM customer c JOIN chain ON c.id = chain.merged_into
+     WHERE chain.depth < 64
+)
+SELECT (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) AS id,
+       (SELECT tiers FROM loyalty_programme WHERE id = {}) AS tiers
+"""
+
+
+@dataclass(frozen=True)
+class PhoneMatch:
+    customer_id: UUID | None  # the customer with the phone, or the one it was merged into; None: nobody
+    tiers: list[Tier]  # the programme's, lowest first (`get_programme`): what a new customer's tier is judged by
+
+
+async def match_phone(phone_e164: str) -> PhoneMatch:
+    """Who a booking with this phone is for: the customer with it (the first by id), or the one it was
+    merged into, followed through later merges (a merged duplicate's phone books for the customer it
+    joined); and, should nobody have it, the tiers to judge a new customer's by."""
+    indexes = lookup_indexes("phone", normalise_phone(phone_e164)) or ["-"]
+    sql = _BOOKING_CUSTOMER_SQL.replace("{indexes}", ", ".join(["{}"] * len(indexes)))
+    [row] = await run_sql(sql, *indexes, PROGRAMME_ID)
+    tiers = schemas.DEFAULT_PROGRAMME.tiers if row["tiers"] is None else msgspec.convert(json_value(row["tiers"]), list[Tier])
+    return PhoneMatch(None if row["id"] is None else uuid_value(row["id"]), list(tiers))
 
 
 # --- The list ------------------------------------------------------------------------------------------
@@ -359,13 +393,9 @@ async def list_merges(customer_id: UUID, *, limit: int = 20) -> list[schemas.Cus
     return [_merge_schema(r) for r in rows]
 
 
-async def survivor_of(customer_id: UUID) -> UUID:
-    """The customer itself, or the one it was merged into (followed through later merges)."""
-    return (await survivors_of([customer_id]))[customer_id]
-
-
 async def survivors_of(customer_ids: Collection[UUID]) -> dict[UUID, UUID]:
-    """`survivor_of` each customer, one query per link of the longest chain of merges."""
+    """Each customer itself, or the one it was merged into (followed through later merges): one query per
+    link of the longest chain of merges."""
     found = {c: c for c in customer_ids}
     pending, seen = set(found), set(found)
     while pending:

@@ -111,7 +111,7 @@ FIGURE_NAMES = (
 CPU_NOTES = {
     "server": "CPU per booking created, while they ran: appliance serve",
     "worker": "likewise: the worker process (its events may finish later); nan when embedded",
-    "database": "likewise: all PostgreSQL processes; nan on SQLite",
+    "database": "likewise: the benchmark database's PostgreSQL backends; nan on SQLite",
 }
 # Counts that must be above zero whatever the machine.
 COUNT_FIGURES = (
@@ -839,13 +839,13 @@ class CpuMeter:
 
     server: int
     workers: tuple[int, ...]
-    database: bool
+    database: str | None  # the PostgreSQL database's name: its backends are counted, no other's
 
     def read(self) -> dict[str, float]:
         return {
             "server": cpu_seconds(self.server),
             "worker": sum(cpu_seconds(pid) for pid in self.workers) if self.workers else math.nan,
-            "database": database_cpu_seconds() if self.database else math.nan,
+            "database": database_cpu_seconds(self.database) if self.database else math.nan,
         }
 
     def since(self, before: dict[str, float]) -> dict[str, float]:
@@ -977,7 +977,7 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
         progress("starting appliance serve")
         server = Server(env, workdir / "server.log")
         await server.wait_ready(config.server_start_timeout_s)
-        cpu = CpuMeter(server.process.pid, tuple(c.process.pid for c in children[1:]), database=bool(pg_name))
+        cpu = CpuMeter(server.process.pid, tuple(c.process.pid for c in children[1:]), database=pg_name or None)
         result = await _measure(engine, config, catalog, token, server, progress, cpu)
         result.figures.insert(0, Figure("seed_catalog_s", seed_catalog_s, 2))
         result.figures.append(Figure("run_s", time.perf_counter() - started, 1))

@@ -28,19 +28,28 @@ def cpu_seconds(pid: int) -> float:
         return math.nan
 
 
-def database_cpu_seconds() -> float:
-    """CPU seconds of every PostgreSQL process on this host (the server's backends among them; other
-    databases' too, so for attribution only); nan where /proc is not readable."""
-    total, found = 0.0, False
+def database_cpu_seconds(database: str | None = None) -> float:
+    """CPU seconds of the PostgreSQL processes on this host; with `database`, only the backends connected
+    to it and their parallel workers (other databases' work, e.g. another benchmark's, left out; a backend
+    that exits takes its seconds with it, so keep connections pooled while measuring). nan where /proc is
+    not readable."""
+    used: dict[int, float] = {}
+    titles: dict[int, str] = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if (proc / "comm").read_text().strip() != "postgres":
                 continue
+            titles[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if not math.isnan(used := cpu_seconds(int(proc.name))):
-            total, found = total + used, True
-    return total if found else math.nan
+        if not math.isnan(seconds := cpu_seconds(int(proc.name))):
+            used[int(proc.name)] = seconds
+    if database is not None:
+        # A backend's title is "postgres: <cluster>: <user> <database> <client> <state>".
+        ours = {pid for pid, title in titles.items() if f" {database} " in title}
+        ours |= {pid for pid, title in titles.items() if any(f"parallel worker for PID {p}" in title for p in ours)}
+        used = {pid: seconds for pid, seconds in used.items() if pid in ours}
+    return sum(used.values()) if used else math.nan
 
 
 def free_port() -> int:

@@ -89,6 +89,21 @@ async def test_a_merge_moves_everything_to_the_survivor_and_keeps_a_record(clien
     assert await OutboxEvent.count().where(OutboxEvent.type == "customer.merged") == 1
 
 
+async def test_a_phone_merged_twice_books_for_the_last_survivor(client: httpx.AsyncClient) -> None:
+    place = await shop()
+    for n in (1, 2, 3):
+        await book(place.service_id, n + 1, 10, n)
+    await sign_in_as(client, "desk", Role.front_desk)
+    first, second, third = [(await customer_of(client, n))["id"] for n in (1, 2, 3)]
+    for survivor, duplicate in ((second, first), (third, second)):
+        merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
+        assert merged.status_code == 201, merged.text
+
+    later = await book(place.service_id, 5, 10, 1)
+
+    assert (await Booking.select(Booking.customer).where(Booking.id == later).first())["customer"] == UUID(third)
+
+
 async def test_undo_puts_everything_back(client: httpx.AsyncClient) -> None:
     survivor, duplicate, bookings = await _two(client)
     views = {c: (await client.get(f"/api/v1/customers/{c}")).json() for c in (survivor, duplicate)}

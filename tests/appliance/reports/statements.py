@@ -13,7 +13,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 # The driver methods a statement goes through: asyncpg's transactions run BEGIN and COMMIT through `execute`.
 _METHODS: dict[type, tuple[str, ...]] = {
-    aiosqlite.Connection: ("execute", "executemany", "executescript"),
+    aiosqlite.Connection: ("execute", "executemany", "executescript", "execute_fetchall"),
     aiosqlite.Cursor: ("execute", "executemany", "executescript"),
     asyncpg.connection.Connection: ("execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table"),
 }
