@@ -53,11 +53,15 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     pending = _run(settings, pending_migrations)
     if pending:
         _fail(f"{len(pending)} migration(s) pending: {', '.join(pending)}. Run `appliance migrate` first.")
-    app = create_app(settings)
-    uvicorn.run(
-        app, host=host or settings.http.host, port=port or settings.http.port, log_config=None,
-        proxy_headers=False, server_header=False, timeout_keep_alive=settings.http.keep_alive_seconds,
+    options: dict[str, Any] = dict(
+        host=host or settings.http.host, port=port or settings.http.port, log_config=None, proxy_headers=False,
+        server_header=False, timeout_keep_alive=settings.http.keep_alive_seconds,
     )
+    if settings.http.workers > 1:
+        # Each process makes its own app from the same environment (an app object cannot cross processes).
+        uvicorn.run("appliance.app:create_app", factory=True, workers=settings.http.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
 
 
 @main.command()

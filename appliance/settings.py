@@ -108,6 +108,9 @@ class HttpSettings(_MaskedRepr):
     # How long an idle keep-alive connection stays open. Longer than the load balancer's own idle
     # timeout (nginx and most balancers: 60 s), or it may reuse a connection just as we close it: a 502.
     keep_alive_seconds: int = 75
+    # Server processes on this host, sharing its port: one core each. Production only (PostgreSQL and
+    # Redis); the embedded mode's worker runs inside its one process.
+    workers: int = 1
     # Secure + __Host- cookies. Browsers accept them on http://127.0.0.1 and http://localhost.
     secure_cookies: bool = True
     # Client addresses whose X-Forwarded-For is believed (the load balancer in front).
@@ -366,6 +369,13 @@ def validate(settings: Settings) -> list[str]:
         problems.append("APPLIANCE_HTTP_MAX_BODY_KB: must be at least 1")
     if settings.http.keep_alive_seconds < 1:
         problems.append("APPLIANCE_HTTP_KEEP_ALIVE_SECONDS: must be at least 1")
+    if not 1 <= settings.http.workers <= 64:
+        problems.append("APPLIANCE_HTTP_WORKERS: must be between 1 and 64")
+    elif settings.http.workers > 1 and (settings.embedded or not settings.database_url.startswith("postgresql")):
+        problems.append(
+            "APPLIANCE_HTTP_WORKERS: more than one server process needs production mode (PostgreSQL and "
+            "APPLIANCE_REDIS_URL): the embedded worker and the SQLite file belong to one process"
+        )
     if not 1 <= settings.database.pool_min_size <= settings.database.pool_max_size:
         problems.append("APPLIANCE_DATABASE_POOL_MIN_SIZE: must be at least 1 and not above POOL_MAX_SIZE")
     if settings.session.idle_minutes < 1 or settings.session.absolute_hours < 1:

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import REDIS_TEST_URL
+
 APPLIANCE = str(Path(sys.executable).parent / "appliance")
 
 
@@ -109,3 +111,41 @@ def test_up_migrates_creates_the_first_owner_prints_its_login_and_serves(tmp_pat
     assert "Installed 5 default rules" in output
     assert oct((tmp_path / "var" / "first-login.txt").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "var" / "appliance.db").exists()
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+def test_serve_runs_the_configured_number_of_server_processes_in_production_mode(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = run_env(
+        tmp_path / "var", APPLIANCE_DATABASE_URL=fresh_database_url, APPLIANCE_REDIS_URL=REDIS_TEST_URL,
+        APPLIANCE_HTTP_WORKERS="2",
+    )
+    assert appliance("migrate", env=env).returncode == 0
+    port = free_port()
+    process = subprocess.Popen([APPLIANCE, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, answers = time.monotonic() + 60, []
+        while time.monotonic() < deadline and len(answers) < 20:
+            try:
+                answers.append(httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        servers = [int(c) for t in Path(f"/proc/{process.pid}/task").iterdir() for c in (t / "children").read_text().split()]
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in servers]
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+
+    assert answers == [200] * 20, output
+    # uvicorn supervises two server processes (spawned by multiprocessing; its resource tracker aside).
+    assert len([c for c in commands if b"spawn_main" in c]) == 2, commands
+    assert process.returncode == 0, output
+
+
+def test_more_than_one_server_process_is_refused_in_embedded_mode(tmp_path: Path) -> None:
+    result = appliance("serve", env=run_env(tmp_path / "var", APPLIANCE_HTTP_WORKERS="2"))
+
+    assert result.returncode != 0
+    assert "APPLIANCE_HTTP_WORKERS: more than one server process needs production mode" in result.stderr + result.stdout

@@ -66,7 +66,8 @@ from appliance.db import open_database
 from appliance.settings import load_settings
 from appliance.testing.builders import make_branch, make_resource, make_service, make_user
 from tests.bench.processes import (
-    Child, appliance_worker, cpu_seconds, database_cpu_seconds, free_port, start_redis, wait_for_workers,
+    Child, appliance_worker, cpu_seconds, database_cpu_seconds, free_port, start_redis, tree_cpu_seconds,
+    wait_for_workers,
 )
 
 POSTGRES_ADMIN_URL = os.environ.get("BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -133,6 +134,7 @@ class BenchConfig:
     phase_timeout_s: float = 900.0
     request_timeout_s: float = 60.0
     server_start_timeout_s: float = 60.0
+    http_workers: int = 1  # APPLIANCE_HTTP_WORKERS on PostgreSQL (production mode); SQLite serves from one
 
     @property
     def customers(self) -> int:
@@ -843,7 +845,7 @@ class CpuMeter:
 
     def read(self) -> dict[str, float]:
         return {
-            "server": cpu_seconds(self.server),
+            "server": tree_cpu_seconds(self.server),
             "worker": sum(cpu_seconds(pid) for pid in self.workers) if self.workers else math.nan,
             "database": database_cpu_seconds(self.database) if self.database else math.nan,
         }
@@ -956,6 +958,7 @@ async def run_engine(engine: str, config: BenchConfig, log: TextIO, *, keep: boo
             # PostgreSQL runs as production does: Redis broker, the worker in a process of its own.
             redis_server, env["APPLIANCE_REDIS_URL"] = start_redis(workdir)
             children.append(redis_server)
+            env["APPLIANCE_HTTP_WORKERS"] = str(config.http_workers)
         progress("migrating")
         await asyncio.to_thread(migrate, env)
         settings = load_settings({
@@ -1230,6 +1233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--bookings", type=int, default=None, help="bookings of history (default 100000; 2000 with --quick)"
     )
     parser.add_argument("--clients", type=int, default=None, help="concurrent booking clients (default 32)")
+    parser.add_argument(
+        "--http-workers", type=int, default=None, help="server processes on PostgreSQL (APPLIANCE_HTTP_WORKERS, default 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the database and the server log for inspection")
     args = parser.parse_args(argv)
@@ -1242,6 +1248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.clients < 1:
             parser.error("--clients must be at least 1")
         config = replace(config, clients=args.clients)
+    if args.http_workers is not None:
+        if not 1 <= args.http_workers <= 64:
+            parser.error("--http-workers must be between 1 and 64")
+        config = replace(config, http_workers=args.http_workers)
     engines = ENGINES if args.engine == "both" else (args.engine,)
     # A terminated run cleans up as an interrupted one does: server stopped, database dropped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

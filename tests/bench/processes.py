@@ -28,6 +28,20 @@ def cpu_seconds(pid: int) -> float:
         return math.nan
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (Linux /proc; none elsewhere)."""
+    try:
+        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+    return children + [d for c in children for d in descendants(c)]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and of the processes it started (a server's worker processes)."""
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in descendants(pid))
+
+
 def database_cpu_seconds(database: str | None = None) -> float:
     """CPU seconds of the PostgreSQL processes on this host; with `database`, only the backends connected
     to it and their parallel workers (other databases' work, e.g. another benchmark's, left out; a backend
