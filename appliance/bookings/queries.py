@@ -109,7 +109,7 @@ def _opening_hours(value: Any) -> Mapping[int, tuple[tuple[time, time], ...]]:
 # Raw: it runs on every availability request and booking, and the ORM's select costs more than the query.
 _SERVICE_SQL = """
 SELECT s.id, s.branch, s.name, s.duration_minutes, s.buffer_before_minutes, s.buffer_after_minutes, s.seats,
-       s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.price_amount,
+       s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.assignment, s.price_amount,
        s.price_currency, s.channels, s.requires_approval, s.customer_picks_staff, s.cancel_cutoff_minutes,
        s.reschedule_cutoff_minutes, s.active, b.timezone AS branch_timezone, b.name AS branch_name,
        f.id AS form_id, f.version AS form_version, (SELECT revision FROM catalog_revision WHERE id = 1) AS revision
@@ -165,6 +165,7 @@ async def _load_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
         step=_minutes(row["slot_step_minutes"]),
         min_notice=_minutes(row["min_notice_minutes"]),
         max_advance=timedelta(days=row["max_advance_days"]),
+        assignment=row["assignment"],
     )
     return ServiceContext(
         rules=rules,

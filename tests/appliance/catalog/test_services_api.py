@@ -54,7 +54,8 @@ async def test_create_service_returns_it_with_its_id_and_audits_the_write(client
     body = response.json()
     assert body == {
         **massage_body(branch), "id": body["id"], "description": "", "channels": ["web", "wechat"],
-        "customer_picks_staff": True, "cancel_cutoff_minutes": 120, "reschedule_cutoff_minutes": 120, "active": True,
+        "customer_picks_staff": True, "cancel_cutoff_minutes": 120, "reschedule_cutoff_minutes": 120,
+        "assignment": "least_loaded", "active": True,
         "created_at": body["created_at"], "updated_at": body["updated_at"],
     }
     assert (await client.get(f"/api/v1/services/{body['id']}")).json() == body
