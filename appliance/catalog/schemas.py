@@ -24,9 +24,13 @@ class Branch(msgspec.Struct):
     updated_at: datetime
 
 
+# A branch's zone when none is given: the "Asia/Shanghai is the default".
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
 class BranchCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
-    timezone: TimeZoneName
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
     address: Address = ""
     # Local wall-clock hours per weekday; a weekday left out is closed. Empty: not stated.
     opening_hours: WeeklyHours = {}
