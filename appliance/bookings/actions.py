@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -83,19 +83,19 @@ def _check_start_time(ctx: ServiceContext, starts_at: datetime, now: datetime) -
         raise Invalid({"starts_at": f"too far ahead: at most {rules.max_advance.days} days in advance"})
 
 
-async def _alternatives(ctx: ServiceContext, wanted: datetime, required: frozenset[UUID], seats: int) -> list[schemas.SlotOut]:
+async def _alternatives(ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int) -> list[schemas.SlotOut]:
     """The free slots nearest to the one asked for, within a day either side."""
     calendars, seats_taken = await load_calendars(ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1))
     slots = find_slots(
         ctx.rules, calendars, tz=ctx.timezone, window_start=wanted - timedelta(days=1),
-        window_end=wanted + timedelta(days=1), now=utc_now(), required=required, seats_wanted=seats,
+        window_end=wanted + timedelta(days=1), now=utc_now(), required=frozenset(required), seats_wanted=seats,
         seats_taken=seats_taken,
     )
     nearest = sorted(slots, key=lambda s: (abs((s.starts_at - wanted).total_seconds()), s.starts_at))
     return [slot_out(s) for s in nearest[:ALTERNATIVES]]
 
 
-async def _unavailable(ctx: ServiceContext, wanted: datetime, required: frozenset[UUID], seats: int) -> SlotUnavailable:
+async def _unavailable(ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int) -> SlotUnavailable:
     alternatives = await _alternatives(ctx, wanted, required, seats)
     return SlotUnavailable(
         "that time is no longer available", extra={"alternatives": msgspec.to_builtins(alternatives)}
@@ -107,7 +107,7 @@ class _StaleContext(Exception):
 
 
 async def _take_slot(
-    ctx: ServiceContext, starts_at: datetime, required: frozenset[UUID], seats: int, *,
+    ctx: ServiceContext, starts_at: datetime, required: Sequence[UUID], seats: int, *,
     exclude_booking: UUID | None = None, revision: str | None = None,
 ) -> tuple[Slot | None, list[ResourceCalendar]]:
     """Inside the write transaction: the slot at `starts_at` as the committed data has it now. A `revision`
@@ -125,11 +125,11 @@ async def _take_slot(
         forget_service(rules.id)
         raise _StaleContext
     known = {c.id for c in calendars}
-    for index, resource_id in enumerate(sorted(required, key=str)):
+    for index, resource_id in enumerate(required):  # as the request lists them, so the field named is theirs
         if resource_id not in known:
             raise Invalid({f"resource_ids[{index}]": "no such active resource in this branch"})
     slot = check_start(
-        rules, calendars, starts_at, tz=ctx.timezone, now=utc_now(), required=required, seats_wanted=seats,
+        rules, calendars, starts_at, tz=ctx.timezone, now=utc_now(), required=frozenset(required), seats_wanted=seats,
         seats_taken=seats_taken,
     )
     return slot, calendars
@@ -198,7 +198,7 @@ async def _create_booking(
     starts_at = request.starts_at.astimezone(utc_now().tzinfo)
     now = utc_now()
     _check_start_time(ctx, starts_at, now)
-    required = frozenset(request.resource_ids)
+    required = tuple(request.resource_ids)
     status = Status.pending_approval if ctx.requires_approval else Status.confirmed
     for _attempt in range(RACE_RETRIES):
         token = secrets.token_urlsafe(24)  # 192 bits; only its hash is stored
@@ -323,7 +323,7 @@ async def reschedule_booking(
     ctx = await load_service(row["service"])
     starts_at = starts_at.astimezone(utc_now().tzinfo)
     _check_start_time(ctx, starts_at, utc_now())
-    required = frozenset(resource_ids)
+    required = tuple(resource_ids)
     for _attempt in range(RACE_RETRIES):
         try:
             async with write_transaction():

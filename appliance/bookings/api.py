@@ -35,10 +35,14 @@ class AvailabilityController(Controller):
     async def slots(
         self, request: AnyRequest, service_id: FromQuery[UUID],
         from_: Annotated[datetime, Parameter(query="from")], to: FromQuery[datetime],
-        resource_id: FromQuery[UUID | None] = None,
+        branch_id: FromQuery[UUID | None] = None, resource_id: FromQuery[UUID | None] = None,
     ) -> schemas.Availability:
-        """Free slots of a service between two instants, with the resources each would use."""
-        return await free_slots(actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=False)
+        """Free slots of a service between two instants, with the resources each would use and why them;
+        `resource_id` is a preferred resource every slot then uses, `branch_id` a branch to keep to."""
+        return await free_slots(
+            actor_of(request), service_id, _aware(from_, "from"), _aware(to, "to"), resource_id, public=False,
+            branch_id=branch_id,
+        )
 
     @get("/days", opt=requires(Permission.bookings_read))
     async def days(

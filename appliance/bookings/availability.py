@@ -9,6 +9,7 @@ from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
 from appliance.bookings.logic import available_days, find_slots
+from appliance.catalog.tables import Branch
 from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid, NotFound
 
@@ -17,20 +18,28 @@ MAX_WINDOW = timedelta(days=62)
 
 async def visible_service(actor: Actor, service_id: UUID, *, public: bool) -> queries.ServiceContext:
     """The service, if the caller may see its availability: staff in its branch, or anyone for an
-    active service booked on the web."""
-    ctx = await queries.load_service(service_id)
+    active service booked on the web. Staff asked for a service id they gave: a wrong one is a 422 naming
+    it; the public is told 404, as for a page that does not exist."""
+    try:
+        ctx = await queries.load_service(service_id)
+    except NotFound:
+        if public:
+            raise
+        raise Invalid({"service_id": "no such service"}) from None
     if public:
-        visible = ctx.active and (not ctx.channels or "web" in ctx.channels)
-    else:
-        visible = actor.can(Permission.bookings_read, ctx.branch_id)
-    if not visible:
-        raise NotFound("no such service")
+        if not (ctx.active and (not ctx.channels or "web" in ctx.channels)):
+            raise NotFound("no such service")
+    elif not actor.can(Permission.bookings_read, ctx.branch_id):
+        raise Invalid({"service_id": "no such service"})
     return ctx
 
 
 async def free_slots(
-    actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool
+    actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool,
+    branch_id: UUID | None = None,
 ) -> schemas.Availability:
+    """`branch_id` keeps the candidate resources to that branch: a service is offered in its own branch
+    only, so another branch leaves no slots (a filter, as on the booking list), and an unknown one is a 422."""
     if ends <= starts:
         raise Invalid({"to": "must be after from"})
     if ends - starts > MAX_WINDOW:
@@ -38,6 +47,11 @@ async def free_slots(
     ctx = await visible_service(actor, service_id, public=public)
     if public and resource_id and not ctx.customer_picks_staff:
         raise Invalid({"resource_id": "this service does not let customers choose"})
+    if branch_id is not None:
+        if not (actor.can(Permission.bookings_read, branch_id) and await Branch.exists().where(Branch.id == branch_id)):
+            raise Invalid({"branch_id": "no such branch"})
+        if branch_id != ctx.branch_id:
+            return schemas.Availability(service_id=service_id, timezone=ctx.timezone.key, slots=[])
     calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
     required = frozenset({resource_id}) if resource_id else frozenset()
     if resource_id and resource_id not in {c.id for c in calendars}:

@@ -19,13 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from appliance.catalog.schemas import WEEKDAYS
+from appliance.catalog.schemas import WEEKDAYS, Assignment
 
-Strategy = Literal["least_loaded", "fixed_order"]
+Strategy = Assignment  # the service's setting, and what the engine may be told instead
 
 END_OF_DAY: Final = time.max
 """An interval end of "24:00": `time` cannot express the midnight that ends a day."""
@@ -102,6 +102,9 @@ class ServiceRules:
     step: timedelta
     min_notice: timedelta
     max_advance: timedelta
+    # Which qualifying resources a slot uses first: the day's least loaded (spreads the work), or always
+    # the same order (fills one resource's day before the next). The service's setting.
+    assignment: Strategy = "least_loaded"
 
 
 @dataclass(frozen=True)
@@ -842,13 +845,13 @@ class _Availability:
 
 def find_slots(
     service: ServiceRules, resources: Sequence[ResourceCalendar], *, tz: ZoneInfo, window_start: datetime,
-    window_end: datetime, now: datetime, required: frozenset[UUID] = frozenset(), strategy: Strategy = "least_loaded",
+    window_end: datetime, now: datetime, required: frozenset[UUID] = frozenset(), strategy: Strategy | None = None,
     seats_wanted: int = 1, seats_taken: Mapping[str, int] = _NO_SEATS_TAKEN,
 ) -> list[Slot]:
     """Every bookable start in [window_start, window_end), in time order, with the resources it would hold.
 
     `resources` are the branch's active resources; `seats_taken` maps a group-class holder to the seats
-    its bookings already take.
+    its bookings already take; `strategy` overrides the service's `assignment`.
     """
     at_now = _instant(now)
     low = max(_instant(window_start), at_now + _length(service.min_notice))
@@ -856,8 +859,8 @@ def find_slots(
     if low > high:
         return []
     engine = _Availability(
-        service, resources, tz=tz, low=low, high=high, days=None, required=required, strategy=strategy,
-        seats_wanted=seats_wanted, seats_taken=seats_taken,
+        service, resources, tz=tz, low=low, high=high, days=None, required=required,
+        strategy=strategy or service.assignment, seats_wanted=seats_wanted, seats_taken=seats_taken,
     )
     if engine.impossible:
         return []
@@ -866,7 +869,7 @@ def find_slots(
 
 def check_start(
     service: ServiceRules, resources: Sequence[ResourceCalendar], starts_at: datetime, *, tz: ZoneInfo,
-    now: datetime, required: frozenset[UUID] = frozenset(), strategy: Strategy = "least_loaded",
+    now: datetime, required: frozenset[UUID] = frozenset(), strategy: Strategy | None = None,
     seats_wanted: int = 1, seats_taken: Mapping[str, int] = _NO_SEATS_TAKEN,
 ) -> Slot | None:
     """The slot at exactly `starts_at` as `find_slots` would offer it, or None (booking creation re-checks

@@ -13,6 +13,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from piccolo.columns.combination import WhereRaw
+
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.bookings import schemas
@@ -107,7 +109,7 @@ def _opening_hours(value: Any) -> Mapping[int, tuple[tuple[time, time], ...]]:
 # Raw: it runs on every availability request and booking, and the ORM's select costs more than the query.
 _SERVICE_SQL = """
 SELECT s.id, s.branch, s.name, s.duration_minutes, s.buffer_before_minutes, s.buffer_after_minutes, s.seats,
-       s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.price_amount,
+       s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.assignment, s.price_amount,
        s.price_currency, s.channels, s.requires_approval, s.customer_picks_staff, s.cancel_cutoff_minutes,
        s.reschedule_cutoff_minutes, s.active, b.timezone AS branch_timezone, b.name AS branch_name,
        f.id AS form_id, f.version AS form_version, (SELECT revision FROM catalog_revision WHERE id = 1) AS revision
@@ -163,6 +165,7 @@ async def _load_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
         step=_minutes(row["slot_step_minutes"]),
         min_notice=_minutes(row["min_notice_minutes"]),
         max_advance=timedelta(days=row["max_advance_days"]),
+        assignment=row["assignment"],
     )
     return ServiceContext(
         rules=rules,
@@ -379,6 +382,14 @@ class BookingFilter:
     customer_ids: tuple[UUID, ...] | None = None  # any of these (a staff search by phone or name); () finds none
 
 
+# A booking lists under the resources `resource_ids_of` shows for it: the ones it holds (a reschedule or a
+# reassignment releases the old ones), or, once it holds nothing (cancelled, no-show, rejected, imported),
+# the ones it held.
+_LISTED_UNDER_RESOURCE = """EXISTS (
+    SELECT 1 FROM allocation a WHERE a.booking = booking.id AND a.resource = {} AND (
+        a.active OR NOT EXISTS (SELECT 1 FROM allocation h WHERE h.booking = booking.id AND h.active)))"""
+
+
 async def list_bookings(
     filters: BookingFilter, *, actor: Actor, after: tuple[datetime, UUID] | None, limit: int
 ) -> tuple[list[schemas.Booking], tuple[datetime, UUID] | None]:
@@ -404,9 +415,7 @@ async def list_bookings(
     if filters.customer_ids is not None:
         query = query.where(Booking.customer.is_in(list(filters.customer_ids) or [UUID(int=0)]))
     if filters.resource_id:
-        query = query.where(
-            Booking.id.is_in(Allocation.select(Allocation.booking).where(Allocation.resource == filters.resource_id))
-        )
+        query = query.where(WhereRaw(_LISTED_UNDER_RESOURCE, filters.resource_id))
     if after is not None:
         at, last_id = after
         query = query.where((Booking.starts_at > at) | ((Booking.starts_at == at) & (Booking.id > last_id)))

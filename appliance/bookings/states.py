@@ -46,10 +46,9 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("reject", "booking.rejected", frozenset({Status.pending_approval}), Status.rejected),
         Transition("check-in", "booking.checked_in", frozenset({Status.confirmed}), Status.checked_in),
         Transition("complete", "booking.completed", frozenset({Status.confirmed, Status.checked_in}), Status.completed),
-        Transition(
-            "no-show", "booking.no_show", frozenset({Status.pending_approval, Status.confirmed}), Status.no_show,
-            not_before_start=True,
-        ),
+        # design.md §4: any open state → no_show, checked_in included (a check-in made in error, or a
+        # customer who left before being served, is recorded as a no-show after all).
+        Transition("no-show", "booking.no_show", OPEN, Status.no_show, not_before_start=True),
         Transition("cancel", "booking.cancelled", OPEN, Status.cancelled),
     )
 }

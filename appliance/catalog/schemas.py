@@ -24,9 +24,13 @@ class Branch(msgspec.Struct):
     updated_at: datetime
 
 
+# A branch's zone when none is given: the "Asia/Shanghai is the default".
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
 class BranchCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
-    timezone: TimeZoneName
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
     address: Address = ""
     # Local wall-clock hours per weekday; a weekday left out is closed. Empty: not stated.
     opening_hours: WeeklyHours = {}
@@ -160,6 +164,10 @@ Requirements = Annotated[list[Requirement], msgspec.Meta(min_length=1, max_lengt
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 AdvanceDays = Annotated[int, msgspec.Meta(ge=1, le=730)]
 Channels = Annotated[list[Channel], msgspec.Meta(max_length=6)]
+# Which qualifying resources a slot uses first: the day's least loaded (spreading the work), or always the
+# same order (filling one resource's day before the next). Round-robin would need state the engine,
+# pure and fed only calendars, does not keep.
+Assignment = Literal["least_loaded", "fixed_order"]
 
 
 class Service(msgspec.Struct):
@@ -181,6 +189,7 @@ class Service(msgspec.Struct):
     requires_approval: bool
     cancel_cutoff_minutes: int
     reschedule_cutoff_minutes: int
+    assignment: Assignment
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -205,6 +214,7 @@ class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
     requires_approval: bool = False
     cancel_cutoff_minutes: PolicyMinutes = 120
     reschedule_cutoff_minutes: PolicyMinutes = 120
+    assignment: Assignment = "least_loaded"
 
 
 class ServiceUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -224,4 +234,5 @@ class ServiceUpdate(msgspec.Struct, forbid_unknown_fields=True):
     requires_approval: bool | msgspec.UnsetType = msgspec.UNSET
     cancel_cutoff_minutes: PolicyMinutes | msgspec.UnsetType = msgspec.UNSET
     reschedule_cutoff_minutes: PolicyMinutes | msgspec.UnsetType = msgspec.UNSET
+    assignment: Assignment | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET

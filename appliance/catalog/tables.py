@@ -84,6 +84,7 @@ class Service(Table):
     requires_approval = Boolean(default=False)
     cancel_cutoff_minutes = Integer(default=120)
     reschedule_cutoff_minutes = Integer(default=120)
+    assignment = Varchar(length=20, default="least_loaded")  # least_loaded | fixed_order (catalog.schemas.Assignment)
     active = Boolean(default=True)
     created_at = Timestamptz()
     updated_at = Timestamptz()

@@ -44,10 +44,14 @@ CHANNELS = {
     "web": N_("Online (portal)"), "admin": N_("Front desk"), "wechat": N_("WeChat"), "api": N_("Other systems (API)"),
     "phone": N_("Phone"), "walk_in": N_("Walk-in"),
 }
+ASSIGNMENTS = {
+    "least_loaded": N_("The least busy that day (spreads the work)"),
+    "fixed_order": N_("Always in the same order (fills one day before the next)"),
+}
 
 
 def _common() -> dict[str, Any]:
-    return {"weekdays": WEEKDAYS, "kinds": KINDS, "channels": CHANNELS, "zones": ZONES, "yuan": yuan}
+    return {"weekdays": WEEKDAYS, "kinds": KINDS, "channels": CHANNELS, "assignments": ASSIGNMENTS, "zones": ZONES, "yuan": yuan}
 
 
 async def _branches(actor: Actor) -> list[schemas.Branch]:
@@ -308,7 +312,7 @@ def _service_values(service: schemas.Service | None) -> dict[str, Any]:
             "price": {"amount": 0}, "seats": 1, "requirements": [{"kind": "staff", "skills": [], "count": 1}],
             "slot_step_minutes": 15, "min_notice_minutes": 0, "max_advance_days": 90, "channels": [],
             "customer_picks_staff": False, "requires_approval": False, "cancel_cutoff_minutes": 120,
-            "reschedule_cutoff_minutes": 120, "active": True,
+            "reschedule_cutoff_minutes": 120, "assignment": "least_loaded", "active": True,
         }
     return {
         **{f: getattr(service, f) for f in schemas.Service.__struct_fields__ if f not in ("price", "requirements")},

@@ -114,6 +114,8 @@ def service_fields(form: FormMultiDict) -> tuple[dict[str, Any], Callable[[str],
         ],
         "channels": [str(c) for c in form.getall("channels", [])],
         **{flag: form.get(flag) == "on" for flag in SERVICE_FLAGS},
+        # Left out when not posted: a create then takes the default, an update keeps what is set.
+        **({"assignment": assignment} if (assignment := text(form, "assignment", 20)) else {}),
     }
     numbered = renumber({f"requirements[{k}]": f"requirements[{n}]" for k, (n, _) in enumerate(filled)})
 

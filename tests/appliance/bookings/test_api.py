@@ -368,3 +368,31 @@ async def test_listing_filters_and_pages(shop: Shop, client: httpx.AsyncClient) 
     assert [b["id"] for b in cancelled.json()["items"]] == ids[:1]
     assert [b["id"] for b in window.json()["items"]] == ids[2:4]
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+
+
+async def test_unknown_resource_ids_are_named_by_their_place_in_the_request_and_nothing_is_written(shop: Shop) -> None:
+    branch = await make_branch()
+    wang = await make_resource(branch.id, kind="staff", name="王芳", skills=["massage"])
+    room = await make_resource(branch.id, kind="room", name="VIP 1", skills=["vip"])
+    elsewhere = await make_resource((await make_branch("徐汇店")).id, kind="room", name="别店房", skills=["vip"])
+    service = await make_service(
+        branch.id, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}, {"kind": "room", "skills": ["vip"], "count": 1}],
+    )
+    day = next_weekday(4)
+    # Listed after a known one that sorts after it: the field named is the request's, not a sorted order's.
+    nobody = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+
+    cases = {
+        "unknown": await shop.book(service.id, at(day, "10:00"), resource_ids=[str(wang.id), nobody]),
+        "unknown first": await shop.book(service.id, at(day, "10:00"), resource_ids=[nobody, str(room.id)]),
+        "other branch": await shop.book(service.id, at(day, "10:00"), resource_ids=[str(wang.id), str(elsewhere.id)]),
+        "not a uuid": await shop.book(service.id, at(day, "10:00"), resource_ids=[str(wang.id), "王芳"]),
+    }
+
+    assert {name: r.status_code for name, r in cases.items()} == dict.fromkeys(cases, 422)
+    assert {name: [e["field"] for e in r.json()["errors"]] for name, r in cases.items()} == {
+        "unknown": ["resource_ids[1]"], "unknown first": ["resource_ids[0]"], "other branch": ["resource_ids[1]"],
+        "not a uuid": ["resource_ids[1]"],
+    }
+    assert await Booking.count() == 0
+    assert await Customer.count() == 0

@@ -1,4 +1,5 @@
-"""The public portal: booking without login, and self-service by manage token within the cut-off."""
+"""The public portal: booking without login, self-service by manage token within the cut-offs, and the
+customer picking the staff member only where the service lets them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import datetime, timedelta
 import httpx
 
 from appliance.audit.tables import AuditEntry
-from appliance.bookings.tables import Booking
+from appliance.bookings.tables import Allocation, Booking
+from appliance.catalog.schemas import Resource, Service
 from appliance.testing.builders import make_branch, make_resource, make_service
 from tests.appliance.bookings.test_api import SHANGHAI, at, customer, next_weekday
 
@@ -61,3 +63,88 @@ async def test_unknown_token_is_404_and_portal_cannot_book_staff_only_channels(c
     assert walled.status_code == 422
     assert slots.status_code == 404
     assert await Booking.count() == 0
+
+
+async def test_rescheduling_after_the_cutoff_is_refused_with_a_clear_problem(client: httpx.AsyncClient) -> None:
+    service = await make_bookable(reschedule_cutoff_minutes=60 * 24 * 30)
+    day = next_weekday(0)
+    token = (await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(6)})).json()["manage_token"]
+
+    view = await client.get(f"/api/v1/portal/bookings/{token}")
+    refused = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day, "15:00")})
+
+    assert view.json()["can_reschedule"] is False and view.json()["can_cancel"] is True
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "cutoff_passed"
+    assert refused.json()["detail"] == "online rescheduling closes 43200 minutes before the booking; please call the branch"
+    row = await Booking.select(Booking.starts_at).first()
+    assert row is not None and row["starts_at"] == datetime.fromisoformat(at(day, "10:00"))
+    assert await AuditEntry.count().where(AuditEntry.action == "booking.rescheduled") == 0
+
+
+async def test_a_cancelled_booking_cannot_be_rescheduled_by_its_token(client: httpx.AsyncClient) -> None:
+    service = await make_bookable()
+    day = next_weekday(1)
+    token = (await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(7)})).json()["manage_token"]
+    assert (await client.post(f"/api/v1/portal/bookings/{token}/cancel")).json()["status"] == "cancelled"
+
+    view = await client.get(f"/api/v1/portal/bookings/{token}")
+    refused = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day, "15:00")})
+
+    assert view.json()["can_reschedule"] is False and view.json()["can_cancel"] is False
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition"
+    assert refused.json()["detail"] == "a cancelled booking cannot be rescheduled"
+    assert await Allocation.count().where(Allocation.active == True) == 0  # noqa: E712 - nothing taken at 15:00
+    assert await AuditEntry.count().where(AuditEntry.action == "booking.rescheduled") == 0
+
+
+async def _two_therapists(**service: object) -> tuple[Service, Resource, Resource]:
+    """A service and its two therapists, in the order the engine tries them (by id)."""
+    branch = await make_branch()
+    first, second = sorted(
+        [await make_resource(branch.id, kind="staff", name=n, skills=["massage"]) for n in ("王芳", "李娜")],
+        key=lambda r: str(r.id),
+    )
+    booked = await make_service(branch.id, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}], **service)
+    return booked, first, second
+
+
+async def test_customers_may_not_pick_the_staff_member_unless_the_service_lets_them(client: httpx.AsyncClient) -> None:
+    service, _, second = await _two_therapists()
+    day = next_weekday(2)
+    body = {"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(8)}
+
+    picked = await client.post("/api/v1/portal/bookings", json={**body, "resource_ids": [str(second.id)]})
+    slots = await client.get("/api/v1/portal/availability", params={
+        "service_id": str(service.id), "from": at(day, "00:00"), "to": at(day + timedelta(days=1), "00:00"), "resource_id": str(second.id),
+    })
+    token = (await client.post("/api/v1/portal/bookings", json=body)).json()["manage_token"]
+    moved = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day, "15:00"), "resource_ids": [str(second.id)]})
+
+    assert picked.status_code == 422 and [e["field"] for e in picked.json()["errors"]] == ["resource_ids"]
+    assert slots.status_code == 422 and [e["field"] for e in slots.json()["errors"]] == ["resource_id"]
+    assert moved.status_code == 422 and [e["field"] for e in moved.json()["errors"]] == ["resource_ids"]
+    assert await Booking.count() == 1  # only the booking without a pick
+    row = await Booking.select(Booking.starts_at).first()
+    assert row is not None and row["starts_at"] == datetime.fromisoformat(at(day, "10:00"))
+
+
+async def test_customers_pick_the_staff_member_when_the_service_lets_them(client: httpx.AsyncClient) -> None:
+    service, first, second = await _two_therapists(customer_picks_staff=True)
+    day = next_weekday(3)
+    body = {"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(9)}
+
+    slots = await client.get("/api/v1/portal/availability", params={
+        "service_id": str(service.id), "from": at(day, "10:00"), "to": at(day, "10:01"), "resource_id": str(second.id),
+    })
+    picked = await client.post("/api/v1/portal/bookings", json={**body, "resource_ids": [str(second.id)]})
+    token = picked.json()["manage_token"]
+    moved = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day, "15:00"), "resource_ids": [str(first.id)]})
+
+    assert [s["resource_ids"] for s in slots.json()["slots"]] == [[str(second.id)]]
+    assert picked.status_code == 201, picked.text
+    assert picked.json()["booking"]["resource_ids"] == [str(second.id)]  # not the one the engine tries first
+    assert moved.status_code == 200, moved.text
+    active = await Allocation.select(Allocation.resource).where(Allocation.active == True)  # noqa: E712
+    assert [a["resource"] for a in active] == [first.id]

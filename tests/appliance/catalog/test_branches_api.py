@@ -1,4 +1,4 @@
-"""Branches over HTTP: opening hours."""
+"""Branches over HTTP: the time zone (Asia/Shanghai unless given) and opening hours."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ async def test_a_branch_without_opening_hours_has_none_stated(client: httpx.Asyn
     created = await client.post("/api/v1/branches", json={"name": "静安店", "timezone": "Asia/Shanghai"})
 
     assert created.json()["opening_hours"] == {}
+
+
+async def test_a_branch_without_a_time_zone_is_in_shanghai(client: httpx.AsyncClient) -> None:
+    await sign_in_as(client, "boss")
+
+    created = await client.post("/api/v1/branches", json={"name": "静安店"})
+    unknown = await client.post("/api/v1/branches", json={"name": "徐汇店", "timezone": "Mars/Olympus_Mons"})
+
+    assert created.status_code == 201, created.text
+    assert created.json()["timezone"] == "Asia/Shanghai"
+    assert (await Branch.select(Branch.timezone).first()) == {"timezone": "Asia/Shanghai"}
+    assert unknown.status_code == 422 and [e["field"] for e in unknown.json()["errors"]] == ["timezone"]
+    assert await Branch.count() == 1
 
 
 BAD_HOURS: list[tuple[dict[str, Any], list[str]]] = [

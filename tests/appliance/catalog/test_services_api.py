@@ -54,7 +54,8 @@ async def test_create_service_returns_it_with_its_id_and_audits_the_write(client
     body = response.json()
     assert body == {
         **massage_body(branch), "id": body["id"], "description": "", "channels": ["web", "wechat"],
-        "customer_picks_staff": True, "cancel_cutoff_minutes": 120, "reschedule_cutoff_minutes": 120, "active": True,
+        "customer_picks_staff": True, "cancel_cutoff_minutes": 120, "reschedule_cutoff_minutes": 120,
+        "assignment": "least_loaded", "active": True,
         "created_at": body["created_at"], "updated_at": body["updated_at"],
     }
     assert (await client.get(f"/api/v1/services/{body['id']}")).json() == body
@@ -93,6 +94,8 @@ async def test_a_group_class_needs_only_its_resources_once(client: httpx.AsyncCl
 
 
 BAD_SERVICES: list[tuple[dict[str, Any], list[str]]] = [
+    ({"duration_minutes": 0}, ["duration_minutes"]),
+    ({"duration_minutes": -30}, ["duration_minutes"]),
     ({"duration_minutes": 4}, ["duration_minutes"]),
     ({"duration_minutes": 1441}, ["duration_minutes"]),
     ({"buffer_before_minutes": -1}, ["buffer_before_minutes"]),
@@ -103,6 +106,7 @@ BAD_SERVICES: list[tuple[dict[str, Any], list[str]]] = [
     ({"requirements": [{"kind": "staff"}] * 11}, ["requirements"]),
     ({"requirements": [{"kind": "staff", "count": 0}]}, ["requirements[0].count"]),
     ({"requirements": [{"kind": "robot"}]}, ["requirements[0].kind"]),
+    ({"slot_step_minutes": 0}, ["slot_step_minutes"]),
     ({"slot_step_minutes": 4}, ["slot_step_minutes"]),
     ({"slot_step_minutes": 1441}, ["slot_step_minutes"]),
     ({"min_notice_minutes": -1}, ["min_notice_minutes"]),
@@ -118,6 +122,7 @@ BAD_SERVICES: list[tuple[dict[str, Any], list[str]]] = [
     ({"price": {"amount": 100, "currency": "rmb"}}, ["price.currency"]),
     ({"name": ""}, ["name"]),
     ({"colour": "blue"}, ["colour"]),
+    ({"assignment": "round_robin"}, ["assignment"]),
     ({"branch_id": "00000000-0000-4000-8000-000000000002"}, ["branch_id"]),
     ({"requirements": [{"kind": "room"}], "customer_picks_staff": True}, ["customer_picks_staff"]),
     ({"requirements": [{"kind": "staff", "skills": ["massage"], "count": 3}]}, ["requirements[0]"]),
@@ -225,9 +230,10 @@ async def test_patch_changes_fields_and_records_only_real_changes(client: httpx.
         ({"max_advance_days": 1, "min_notice_minutes": 1440}, ["min_notice_minutes"]),
         ({"min_notice_minutes": 2 * 1440}, ["min_notice_minutes"]),  # merged with max_advance_days=1 below
         ({"duration_minutes": 0}, ["duration_minutes"]),
+        ({"duration_minutes": -60}, ["duration_minutes"]),
         ({"branch_id": "00000000-0000-4000-8000-000000000002"}, ["branch_id"]),
     ],
-    ids=["unmet", "picks-staff", "notice-vs-advance", "notice-vs-stored-advance", "duration", "branch-is-fixed"],
+    ids=["unmet", "picks-staff", "notice-vs-advance", "notice-vs-stored-advance", "duration", "negative-duration", "branch-is-fixed"],
 )
 async def test_patch_revalidates_the_merged_service_and_changes_nothing_when_bad(
     client: httpx.AsyncClient, change: dict[str, Any], fields: list[str]

@@ -181,3 +181,20 @@ async def test_front_desk_reads_the_catalog_but_sees_no_way_to_change_it(client:
     assert [r.status_code for r in refused] == [403, 403, 403]
     assert await queries.get_schedule(wang.id, actor=cli_actor()) == before
     assert await _services(branch.id) == ["精油按摩"]
+
+
+async def test_the_service_form_sets_which_free_resource_a_booking_gets(client: httpx.AsyncClient) -> None:
+    branch = await make_branch()
+    await make_resource(branch.id)
+    headers = await _signed_in(client)
+
+    made = await client.post("/admin/catalog/services", data=_service_form(branch.id, assignment="fixed_order"), headers=headers)
+    [service] = (await queries.list_services(actor=cli_actor(), branch_id=branch.id, limit=5))[0]
+    page = await client.get(f"/admin/catalog/services/{service.id}", headers={"Accept-Language": "zh-CN"})
+    kept = await client.post(f"/admin/catalog/services/{service.id}", data=_service_form(branch.id, name="热石按摩 90"), headers=headers)
+    [after] = (await queries.list_services(actor=cli_actor(), branch_id=branch.id, limit=5))[0]
+
+    assert made.status_code in (200, 201), made.text
+    assert service.assignment == "fixed_order"
+    assert '<option value="fixed_order" selected>始终按固定顺序（排满一位再排下一位）</option>' in page.text
+    assert kept.status_code in (200, 201) and (after.name, after.assignment) == ("热石按摩 90", "fixed_order")
