@@ -34,7 +34,7 @@ from appliance.customers.actions import match_or_create_customer
 from appliance.customers.queries import find_customer_ids
 from appliance.customers.schemas import CustomerContact
 from appliance.customers.sealing import opened_customer, opened_interaction, opened_note
-from appliance.customers.tables import Customer, CustomerInteraction, CustomerNote
+from appliance.customers.tables import Customer, CustomerInteraction, CustomerNote, CustomerPhone
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.db.piccolo_app import APP_CONFIG
@@ -50,8 +50,9 @@ from tests.conftest import make_settings
 NAME, PHONE_LOCAL, EMAIL = "欧阳娜娜", "13912345678", "nana.ouyang.private@example.com"
 BIRTHDAY, ALLERGEN, BOOKING_NOTE = "1987-06-23", "薰衣草精油过敏", "想要生日惊喜蛋糕"
 CONTACT = "13811112222"  # an answer: an emergency contact's phone
+EXTRA_PHONE_LOCAL = "13755556666"  # a further phone of the customer's
 NOTE, CALL, PREFERENCE, CUSTOM = "右膝半月板旧伤", "电话确认改期到周五", "靠窗安静包间", "钢琴教师"
-PLAINTEXT = [NAME, PHONE_LOCAL, EMAIL, BIRTHDAY, ALLERGEN, BOOKING_NOTE, CONTACT, NOTE, CALL, PREFERENCE, CUSTOM]
+PLAINTEXT = [NAME, PHONE_LOCAL, EMAIL, BIRTHDAY, ALLERGEN, BOOKING_NOTE, CONTACT, NOTE, CALL, PREFERENCE, CUSTOM, EXTRA_PHONE_LOCAL]
 
 
 async def seed_personal_data(client: httpx.AsyncClient) -> str:
@@ -72,6 +73,7 @@ async def seed_personal_data(client: httpx.AsyncClient) -> str:
     await make_profile_form(texts=["job"])
     edited = await client.patch(f"/api/v1/customers/{customer_id}", json={
         "gender": "female", "birthday": BIRTHDAY, "preferences": {"room": PREFERENCE}, "custom_fields": {"job": CUSTOM},
+        "extra_phones": [EXTRA_PHONE_LOCAL],
     })
     assert edited.status_code == 200, edited.text
     assert (await client.post(f"/api/v1/customers/{customer_id}/notes", json={"body": NOTE})).status_code == 201
@@ -95,11 +97,12 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
 
     view = (await client.get(f"/api/v1/customers/{customer_id}")).json()
     assert (view["name"], view["phone"], view["email"], view["birthday"]) == (NAME, f"+86{PHONE_LOCAL}", EMAIL, BIRTHDAY)
+    assert view["extra_phones"] == [f"+86{EXTRA_PHONE_LOCAL}"]
     assert view["preferences"] == {"room": PREFERENCE} and view["custom_fields"] == {"job": CUSTOM}
     assert [n["body"] for n in view["notes"]] == [NOTE]
     assert [c["note"] for c in (await client.get(f"/api/v1/customers/{customer_id}/communications")).json()["items"]
             if c["source"] == "staff"] == [CALL]
-    assert await Booking.count() == 1 and await CustomerNote.count() == 1
+    assert await Booking.count() == 1 and await CustomerNote.count() == 1 and await CustomerPhone.count() == 1
     await db.close_pool()  # everything written is on disk
 
     if database == "sqlite":
@@ -112,7 +115,7 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
             ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "--no-owner", name],
             capture_output=True, check=True, timeout=120,
         ).stdout
-        assert b"COPY public.customer" in dump and b"COPY public.booking" in dump
+        assert b"COPY public.customer" in dump and b"COPY public.booking" in dump and b"COPY public.customer_phone" in dump
     await db.start_pool()
 
     assert len(dump) > 10_000 and found_in(dump) == []
