@@ -1,6 +1,7 @@
 """A customer's further phones, on both engines: set through a profile edit (normalised, bounded, 422 by
 place), shown in the 360 view, found like the main phone (exact and last four digits), one customer's
-only (409 either way), matched by bookings, and removed by erasure."""
+only (409 either way), matched by bookings and imports, left with a merged duplicate (leading to the
+survivor), and removed by erasure."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from uuid import UUID
 import httpx
 
 from appliance.auth.actor import cli_actor
-from appliance.customers.actions import erase_customer
-from appliance.customers.queries import find_customer_ids
+from appliance.customers.actions import erase_customer, match_or_create_customer, update_customer
+from appliance.customers.merge import merge_customers
+from appliance.customers.queries import extra_phones_of, find_customer_ids, find_customers_by_contacts
+from appliance.customers.schemas import CustomerContact, CustomerUpdate
 from appliance.customers.tables import CustomerPhone
 from appliance.testing.builders import sign_in_as
 from tests.appliance.bookings.test_portal import make_bookable
@@ -120,3 +123,17 @@ async def test_erasure_removes_the_further_phones(client: httpx.AsyncClient) -> 
     assert view["extra_phones"] == [] and view["phone"] is None
     [erased] = [e for e in await audit_of(customer_id) if e["action"] == "customer.erased"]
     assert "extra_phones" in erased["changed_fields"] and erased["details"]["extra_phones_removed"] == 1
+
+
+async def test_a_merge_leaves_further_phones_with_the_duplicate_and_they_lead_to_the_survivor(database: str) -> None:
+    survivor = await match_or_create_customer(CustomerContact(name="张伟", phone=phone(1)), channel="web", actor=cli_actor())
+    duplicate = await match_or_create_customer(CustomerContact(name="张伟", phone=phone(2)), channel="web", actor=cli_actor())
+    await update_customer(duplicate, CustomerUpdate(extra_phones=[phone(77)]), actor=cli_actor())
+
+    await merge_customers(survivor, duplicate, actor=cli_actor())
+
+    assert [r["customer"] for r in await CustomerPhone.select(CustomerPhone.customer)] == [duplicate]
+    assert await extra_phones_of(survivor) == [] and await extra_phones_of(duplicate) == [phone(77)]
+    booked_for = await match_or_create_customer(CustomerContact(name="张", phone=phone(77)), channel="web", actor=cli_actor())
+    assert booked_for == survivor
+    assert (await find_customers_by_contacts([phone(77)], []))[0] == {phone(77): survivor}
