@@ -30,9 +30,9 @@ from appliance.core.crypto import field_crypto, is_sealed, parse_header
 from appliance.core.crypto.registry import SEALED
 from appliance.core.crypto.reseal import count_stale, count_unindexed
 from appliance.core.db import run_sql
-from appliance.customers.actions import match_or_create_customer
+from appliance.customers.actions import match_or_create_customer, update_customer
 from appliance.customers.queries import find_customer_ids
-from appliance.customers.schemas import CustomerContact
+from appliance.customers.schemas import CustomerContact, CustomerUpdate
 from appliance.customers.sealing import opened_customer, opened_interaction, opened_note
 from appliance.customers.tables import Customer, CustomerInteraction, CustomerNote, CustomerPhone
 from appliance.db import open_database
@@ -295,8 +295,10 @@ async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_a
     database: str,
 ) -> None:
     ids = await seed_customers(5)
+    await update_customer(ids[0], CustomerUpdate(extra_phones=["13700009999"]), actor=cli_actor())
     old_key = field_crypto().keyring().blind_index_key
     indexes_before = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
+    further_before = await CustomerPhone.select(CustomerPhone.phone_bidx).first()
 
     stopped = await rotate(actor=cli_actor(), batch=2, stop_after_batches=1, settle_seconds=0, kind=BLIND_INDEX_KEY)
     midway = field_crypto().keyring(fresh=True)
@@ -315,6 +317,7 @@ async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_a
     assert again == ids[4]
     for n, customer_id in enumerate([*ids, late]):
         assert await lookups_of(n) == [[customer_id]] * 4, n
+    assert await find_customer_ids(phone="13700009999") == await find_customer_ids(phone_last4="9999") == [ids[0]]
 
     finished = await rotate(actor=cli_actor(), batch=2, settle_seconds=0, kind=BLIND_INDEX_KEY)
 
@@ -328,6 +331,8 @@ async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_a
         assert await lookups_of(n) == [[customer_id]] * 4, n
     after = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
     assert all(after[i] != indexes_before[i] for i in ids)
+    assert await CustomerPhone.select(CustomerPhone.phone_bidx).first() != further_before  # rebuilt under the new key
+    assert await find_customer_ids(phone="13700009999") == await find_customer_ids(phone_last4="9999") == [ids[0]]
     entries = await AuditEntry.select(AuditEntry.action, AuditEntry.details).where(
         AuditEntry.action.like("keys.%")
     ).output(load_json=True)
