@@ -415,10 +415,13 @@ def is_overlap_violation(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.IntegrityError) and "allocation_overlap" in str(exc)
 
 
-async def lock_for_transaction(key: str) -> None:
-    """Serialise transactions that touch `key` (PostgreSQL advisory lock, released at commit).
+async def lock_for_transaction(key: str) -> bool:
+    """Serialise transactions that touch `key` (PostgreSQL advisory lock, released at commit); whether
+    it locked (a caller that read before may read again).
 
     SQLite needs none: its write transactions are already one at a time.
     """
-    if current_dialect() == "postgresql":
-        await current_engine().run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", key))
+    if current_dialect() != "postgresql":
+        return False
+    await current_engine().run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", key))
+    return True

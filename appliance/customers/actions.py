@@ -21,16 +21,19 @@ from appliance.core.db import insert_many, insert_row, is_unique_violation, lock
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
 from appliance.customers import schemas
 from appliance.customers.logic import (
-    CONSENT_PURPOSES, MAX_TAGS, TAG_RULE, add_months, earned_tier, map_problems, normalise_email, normalise_phone,
+    CONSENT_PURPOSES, MAX_EXTRA_PHONES, MAX_TAGS, TAG_RULE, add_months, earned_tier, map_problems, normalise_email, normalise_phone,
     normalise_tag,
 )
-from appliance.customers.sealing import PERSONAL_FIELDS, customer_columns, interaction_note, note_body, opened_customer
+from appliance.customers.sealing import (
+    PERSONAL_FIELDS, customer_columns, extra_phone_columns, interaction_note, lookup_indexes, note_body, opened_customer,
+    opened_phone,
+)
 from appliance.customers.queries import (
-    find_customer_by_phone, find_customers_by_contacts, match_phone, get_programme, interaction_entry, note_schema, records_of,
-    tags_of,
+    extra_phones_of, find_customer_ids, find_customers_by_contacts, match_phone, get_programme, interaction_entry,
+    note_schema, records_of, tags_of,
 )
 from appliance.customers.tables import (
-    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerPhone, CustomerTag, PointsEntry,
 )
 from appliance.events.envelope import Subject
 from appliance.forms.answers import check_profile_fields
@@ -98,6 +101,8 @@ async def match_or_create_customer(contact: schemas.CustomerContact, *, channel:
     name, phone, email = validated_contact(contact)
     async with write_transaction():
         match = await match_phone(phone)
+        if match.customer_id is None and await lock_phones([phone]):
+            match = await match_phone(phone)  # another transaction may have claimed it as a further phone
         if match.customer_id is not None:
             return match.customer_id
         now = utc_now()
@@ -115,11 +120,33 @@ async def match_or_create_customer(contact: schemas.CustomerContact, *, channel:
         return customer_id
 
 
+async def lock_phones(phones: Sequence[str]) -> bool:
+    """Serialise the transactions that give a customer any of these E.164 phones, main or further, to the
+    commit (PostgreSQL: the unique indexes hold within each table, not across both); whether it locked.
+    SQLite needs none: its write transactions are one at a time."""
+    indexes = sorted({index for phone in phones for index in lookup_indexes("phone", phone)})  # one order: no deadlock
+    locked = False
+    for index in indexes:
+        locked = await lock_for_transaction(f"phone:{index}") or locked
+    return locked
+
+
+async def _claim_phones(customer_id: UUID, phones: Sequence[str]) -> None:
+    """409 phone_taken when another customer has one of these phones as their main or a further one;
+    the phones stay locked to the commit."""
+    await lock_phones(phones)
+    for phone in phones:
+        if any(owner != customer_id for owner in await find_customer_ids(phone=phone, limit=2)):
+            raise Conflict("another customer has this phone number", code="phone_taken")
+
+
 async def update_customer(
     customer_id: UUID, data: schemas.CustomerUpdate, *, actor: Actor, locale: Locale = "en"
 ) -> list[str]:
     """Change the profile fields given; returns the names of those that changed. A phone another customer
-    has is a 409 (merging duplicates is its own action); a tier override must name a tier of the ladder.
+    has (as their main or a further phone) is a 409, for the main phone and further ones alike (merging
+    duplicates is its own action); further phones replace the stored ones, at most `MAX_EXTRA_PHONES`,
+    none the main phone; a tier override must name a tier of the ladder.
     Custom fields replace the stored ones and are checked against the customers' profile form (a 422
     naming `custom_fields.<key>` in `locale`); they are kept with that form's id and version."""
     _check(actor, Permission.customers_write)
@@ -127,6 +154,7 @@ async def update_customer(
     if "tier_override" in given:
         _check(actor, Permission.loyalty_manage)
     values, problems = _validated(given)
+    extras: list[str] | None = values.pop("extra_phones", None)
     if "tier_override" in values and values["tier_override"] is not None:
         keys = [t.key for t in (await get_programme()).tiers]
         if values["tier_override"] not in keys:
@@ -147,22 +175,30 @@ async def update_customer(
                 checked = await check_profile_fields(values["custom_fields"], kept=row["custom_fields"], locale=locale)
                 values["custom_fields"] = msgspec.to_builtins(checked.answers)
                 form = (checked.form_id, checked.version)
-            changed = sorted(k for k, v in values.items() if row[k] != v)
+            columns = [k for k, v in values.items() if row[k] != v]  # of the customer row
+            current_extras = await extra_phones_of(customer_id)
+            main: str | None = values.get("phone", row["phone"])
+            if extras is not None and main in extras:
+                raise Invalid({f"extra_phones[{extras.index(main)}]": "this is the main phone"})
+            new_extras = [] if extras is None else [p for p in extras if p not in current_extras]
+            extras_changed = extras is not None and sorted(extras) != current_extras
+            changed = sorted(columns + (["extra_phones"] if extras_changed else []))
             if not changed:
                 return []
-            personal = customer_columns(customer_id, **{k: values[k] for k in changed if k in PERSONAL_FIELDS})
-            stored = {k: values[k] for k in changed if k not in PERSONAL_FIELDS} | personal
+            await _claim_phones(customer_id, ([values["phone"]] if "phone" in columns else []) + new_extras)
+            personal = customer_columns(customer_id, **{k: values[k] for k in columns if k in PERSONAL_FIELDS})
+            stored = {k: values[k] for k in columns if k not in PERSONAL_FIELDS} | personal
             updates: dict[Any, Any] = {getattr(Customer, k): v for k, v in stored.items()}
             if form is not None and "custom_fields" in changed:
                 updates |= {Customer.custom_fields_form: form[0], Customer.custom_fields_form_version: form[1]}
-            if "phone" in changed and await find_customer_by_phone(values["phone"]) not in (None, customer_id):
-                raise Conflict("another customer has this phone number", code="phone_taken")
             if "tier_override" in changed:
                 tier = values["tier_override"] or row["earned_tier"]
                 if tier != row["tier"]:
                     updates[Customer.tier] = tier
                     changed.append("tier")
             await Customer.update({**updates, Customer.updated_at: utc_now()}).where(Customer.id == customer_id)
+            if extras is not None and extras_changed:
+                await _store_extra_phones(customer_id, extras)
             await record_change(
                 "customer.updated", subject(customer_id), {"customer_id": str(customer_id), "changed_fields": changed},
                 actor=actor, changed_fields=changed,
@@ -172,6 +208,21 @@ async def update_customer(
             raise Conflict("another customer has this phone number", code="phone_taken") from None
         raise
     return changed
+
+
+async def _store_extra_phones(customer_id: UUID, phones: Sequence[str]) -> None:
+    """Replace the customer's further phones with these (normalised, checked): those kept stay as they are."""
+    rows = await CustomerPhone.select(CustomerPhone.id, CustomerPhone.phone).where(CustomerPhone.customer == customer_id)
+    stored = {opened_phone(r): r["id"] for r in rows}
+    gone = [row_id for phone, row_id in stored.items() if phone not in phones]
+    if gone:
+        await CustomerPhone.delete().where(CustomerPhone.id.is_in(gone))
+    now = utc_now()
+    new_ids = {phone: uuid4() for phone in phones if phone not in stored}
+    await insert_many(CustomerPhone, [
+        {"id": row_id, "customer": customer_id, **extra_phone_columns(row_id, phone), "created_at": now}
+        for phone, row_id in new_ids.items()
+    ])
 
 
 def _validated(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -186,6 +237,9 @@ def _validated(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         values["phone"] = normalise_phone(given["phone"])
         if values["phone"] is None:
             problems["phone"] = "not a valid phone number"
+    if "extra_phones" in given:
+        values["extra_phones"], extra_problems = _normalised_phones(given["extra_phones"])
+        problems |= extra_problems
     if given.get("email") is not None:
         values["email"] = normalise_email(given["email"])
         if values["email"] is None:
@@ -194,6 +248,21 @@ def _validated(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         if field in given:
             problems |= map_problems(given[field], field)
     return values, problems
+
+
+def _normalised_phones(raw: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Further phones normalised as the main one is, duplicates dropped, order kept; problems by place."""
+    phones: list[str] = []
+    problems: dict[str, str] = {}
+    if len(raw) > MAX_EXTRA_PHONES:
+        problems["extra_phones"] = f"at most {MAX_EXTRA_PHONES} further phones"
+    for index, text in enumerate(raw):
+        phone = normalise_phone(text)
+        if phone is None:
+            problems[f"extra_phones[{index}]"] = "not a valid phone number"
+        elif phone not in phones:
+            phones.append(phone)
+    return phones, problems
 
 
 # --- Tags -------------------------------------------------------------------------------------------------
@@ -288,7 +357,7 @@ ERASED_NAME = "已删除"  # what an erased customer is called from then on
 
 async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> datetime:
     """Erase the person's data (PIPL art. 47) by overwriting it, in one transaction, audited with the
-    reason as `customer.erased`. The customer row stays, anonymous ("已删除", no phone, email, gender,
+    reason as `customer.erased`. The customer row stays, anonymous ("已删除", no phone (nor further ones), email, gender,
     birthday, preferences or custom fields; `erased_at` set), and so do their bookings (without form
     answers or booking notes) and the points ledger, for the accounts. Tags (they can say something
     personal, such as an allergy) are removed; note bodies, logged calls' and visits' notes and survey comments are emptied, the staff
@@ -334,6 +403,7 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
                     **{getattr(Customer, k): v for k, v in erased.items()}, Customer.erased_at: now, Customer.updated_at: now,
                 }).where(Customer.id == record_id)
             tags = await CustomerTag.delete().where(CustomerTag.customer.is_in(ids)).returning(CustomerTag.id)
+            phones = await CustomerPhone.delete().where(CustomerPhone.customer.is_in(ids)).returning(CustomerPhone.id)
             await CustomerNote.update({CustomerNote.body: ""}).where(CustomerNote.customer.is_in(ids))
             await CustomerInteraction.update({CustomerInteraction.note: ""}).where(CustomerInteraction.customer.is_in(ids))
             bookings = await Booking.update({Booking.answers: "", Booking.notes: "", Booking.updated_at: now}).where(
@@ -347,12 +417,15 @@ async def erase_customer(customer_id: UUID, reason: str, *, actor: Actor) -> dat
             await CustomerMerge.update({CustomerMerge.profile: ""}).where(
                 CustomerMerge.survivor.is_in(ids) | CustomerMerge.duplicate.is_in(ids)
             )
-            counts = {"bookings_kept": len(bookings), "tags_removed": len(tags), "merged_records_erased": len(ids) - 1}
+            counts = {
+                "bookings_kept": len(bookings), "tags_removed": len(tags), "extra_phones_removed": len(phones),
+                "merged_records_erased": len(ids) - 1,
+            }
             await record_change(
                 "customer.erased", subject(customer_id), {"customer_id": str(customer_id)}, actor=actor,
                 reason=reason[:500], details=counts,
                 changed_fields=[
-                    "name", "phone", "email", "gender", "birthday", "preferences", "custom_fields", "tags",
+                    "name", "phone", "extra_phones", "email", "gender", "birthday", "preferences", "custom_fields", "tags",
                     "notes", "interactions", "booking_answers", "booking_notes", "survey_comments", "merge_profiles", "erased_at",
                 ],
             )

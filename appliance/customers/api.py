@@ -75,8 +75,9 @@ class CustomerController(Controller):
         self, request: AnyRequest, customer_id: FromPath[UUID], data: JSONBody[schemas.CustomerUpdate]
     ) -> schemas.Customer:
         """Change profile fields; `tier_override` (loyalty.manage) sets the tier in force, null returns to
-        the earned one. A phone another customer has is 409 phone_taken. `custom_fields` replace the stored
-        ones and must answer the customers' profile form: 422 naming `custom_fields.<key>` otherwise."""
+        the earned one. `extra_phones` replace the further phones (at most 5; 422 naming `extra_phones[i]`).
+        A phone another customer has, as main or further phone, is 409 phone_taken. `custom_fields` replace
+        the stored ones and must answer the customers' profile form: 422 naming `custom_fields.<key>` otherwise."""
         actor = actor_of(request)
         await actions.update_customer(
             customer_id, data, actor=actor, locale=locale_from(request.headers.get("accept-language"))

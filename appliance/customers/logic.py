@@ -74,6 +74,7 @@ def last4(phone_e164: str | None) -> str:
 # --- Tags --------------------------------------------------------------------------------------------
 
 MAX_TAG_LENGTH: Final = 32
+MAX_EXTRA_PHONES: Final = 5  # further phones per customer, beside the main one
 MAX_TAGS: Final = 30  # per customer: tags are for segments and rules, not a notebook
 # Separators a list of tags is written with in a spreadsheet cell or a URL; never part of a tag.
 _TAG_SEPARATORS = re.compile(r"[,，;；/|#]")

@@ -16,7 +16,9 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from piccolo.columns import Varchar
 from piccolo.columns.combination import WhereRaw
+from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Sum
 
 from appliance.auth.actor import Actor
@@ -31,10 +33,12 @@ from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
 from appliance.customers import schemas
 from appliance.customers.logic import CONSENT_PURPOSES, SegmentFilter, Tier, segment_where, normalise_email, normalise_phone, normalise_tag
-from appliance.customers.sealing import lookup_indexes, opened_customer, opened_interaction, opened_merge_profile, opened_note
+from appliance.customers.sealing import (
+    lookup_indexes, opened_customer, opened_interaction, opened_merge_profile, opened_note, opened_phone,
+)
 from appliance.customers.tables import (
-    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, LoyaltyProgramme, PointsEntry,
-    Segment,
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerPhone, CustomerTag, LoyaltyProgramme,
+    PointsEntry, Segment,
 )
 
 NO_ID = UUID(int=0)  # matches nothing: stands in for an empty list in `is_in`
@@ -52,13 +56,14 @@ async def find_customer_ids(
 ) -> list[UUID]:
     """Customers matching every exact value given: a phone (any spelling; compared as E.164), the last
     four digits of the phone, an email (compared lower-cased), a full name (compared with spaces and case
-    folded). Each is compared through its blind index. Invalid values match nobody."""
+    folded). Each is compared through its blind index; a phone and its last four digits match the main
+    phone or a further one (`CustomerPhone`, indexed as the main one is). Invalid values match nobody."""
     query = Customer.select(Customer.id).order_by(Customer.id).limit(limit)
     if phone is not None:
-        query = query.where(Customer.phone_bidx.is_in(lookup_indexes("phone", normalise_phone(phone)) or ["-"]))
+        query = query.where(_has_phone(CustomerPhone.phone_bidx, lookup_indexes("phone", normalise_phone(phone))))
     if phone_last4 is not None:
         wanted = phone_last4 if len(phone_last4) == 4 and phone_last4.isdigit() else None
-        query = query.where(Customer.phone_last4_bidx.is_in(lookup_indexes("last4", wanted) or ["-"]))
+        query = query.where(_has_phone(CustomerPhone.phone_last4_bidx, lookup_indexes("last4", wanted)))
     if email is not None:
         query = query.where(Customer.email_bidx.is_in(lookup_indexes("email", normalise_email(email)) or ["-"]))
     if name is not None:
@@ -66,20 +71,34 @@ async def find_customer_ids(
     return [row["id"] for row in await query]
 
 
+def _has_phone(extra_column: Varchar, indexes: list[str]) -> Combinable:
+    """Customers whose main phone or a further one has one of these blind indexes (in `extra_column`,
+    CustomerPhone's phone_bidx or phone_last4_bidx, and the Customer column of the same name)."""
+    wanted = indexes or ["-"]
+    main: Varchar = getattr(Customer, extra_column._meta.name)
+    extra = CustomerPhone.select(CustomerPhone.customer).where(extra_column.is_in(wanted))
+    return main.is_in(wanted) | Customer.id.is_in(extra)
+
+
 async def find_customers_by_contacts(
     phones: Sequence[str], emails: Sequence[str]
 ) -> tuple[dict[str, UUID], dict[str, UUID]]:
-    """The batched form of `find_customer_ids` for imports: the customer of each normalised phone (E.164)
-    and of each normalised email found (an email several customers share: the first by id that was not
-    merged away), in one query per kind, through the blind indexes. A contact of a customer merged into
-    another finds the survivor (`survivors_of`), as the list does. Like `find_customer_ids`, the one place
-    that knows how contacts are stored."""
+    """The batched form of `find_customer_ids` for imports: the customer of each normalised phone (E.164,
+    main or further) and of each normalised email found (an email several customers share: the first by
+    id that was not merged away), in one query per kind, through the blind indexes. A contact of a
+    customer merged into another finds the survivor (`survivors_of`), as the list does. Like
+    `find_customer_ids`, the one place that knows how contacts are stored."""
     by_phone: dict[str, UUID] = {}
     by_email: dict[str, UUID] = {}
     if phones:
         phone_of = {index: p for p in phones for index in lookup_indexes("phone", p)}
         for row in await Customer.select(Customer.id, Customer.phone_bidx).where(Customer.phone_bidx.is_in(list(phone_of))):
             by_phone[phone_of[row["phone_bidx"]]] = row["id"]
+        extra = await CustomerPhone.select(CustomerPhone.customer, CustomerPhone.phone_bidx).where(
+            CustomerPhone.phone_bidx.is_in(list(phone_of))
+        )
+        for row in extra:  # a phone is one customer's, main or further: no row overrides another
+            by_phone.setdefault(phone_of[row["phone_bidx"]], row["customer"])
     if emails:
         email_of = {index: e for e in emails for index in lookup_indexes("email", e)}
         rows = await Customer.select(Customer.id, Customer.email_bidx, Customer.merged_into).where(
@@ -89,6 +108,12 @@ async def find_customers_by_contacts(
             by_email.setdefault(email_of[row["email_bidx"]], row["id"])
     survivors = await survivors_of([*by_phone.values(), *by_email.values()])
     return {p: survivors[c] for p, c in by_phone.items()}, {e: survivors[c] for e, c in by_email.items()}
+
+
+async def extra_phones_of(customer_id: UUID) -> list[str]:
+    """The customer's further phones (E.164), in number order."""
+    rows = await CustomerPhone.select(CustomerPhone.id, CustomerPhone.phone).where(CustomerPhone.customer == customer_id)
+    return sorted(opened_phone(r) for r in rows)
 
 
 async def contacts_of(customer_ids: Sequence[UUID]) -> dict[UUID, schemas.CustomerBrief]:
@@ -105,13 +130,15 @@ async def find_customer_by_phone(phone_e164: str) -> UUID | None:
     return found[0] if found else None
 
 
-# `find_customer_by_phone` then `survivors_of`, and the programme's tiers a new customer starts from, in
+# `find_customer_by_phone` (main phones and further ones) then `survivors_of`, and the programme's tiers a new customer starts from, in
 # one statement: every booking runs it. A merge chain longer than any merge history could make stops the
 # walk (merges refuse merged customers: no cycle).
 _BOOKING_CUSTOMER_SQL = """
 WITH RECURSIVE chain (id, merged_into, depth) AS (
     SELECT id, merged_into, 0 FROM customer
-     WHERE id = (SELECT id FROM customer WHERE phone_bidx IN ({indexes}) ORDER BY id LIMIT 1)
+     WHERE id = (SELECT id FROM (SELECT id FROM customer WHERE phone_bidx IN ({indexes})
+                                 UNION ALL SELECT customer FROM customer_phone WHERE phone_bidx IN ({indexes})) AS found
+                  ORDER BY id LIMIT 1)
     UNION ALL
     SELECT c.id, c.merged_into, chain.depth + 1 FROM customer c JOIN chain ON c.id = chain.merged_into
      WHERE chain.depth < 64
@@ -133,7 +160,7 @@ async def match_phone(phone_e164: str) -> PhoneMatch:
     joined); and, should nobody have it, the tiers to judge a new customer's by."""
     indexes = lookup_indexes("phone", normalise_phone(phone_e164)) or ["-"]
     sql = _BOOKING_CUSTOMER_SQL.replace("{indexes}", ", ".join(["{}"] * len(indexes)))
-    [row] = await run_sql(sql, *indexes, PROGRAMME_ID)
+    [row] = await run_sql(sql, *indexes, *indexes, PROGRAMME_ID)
     tiers = schemas.DEFAULT_PROGRAMME.tiers if row["tiers"] is None else msgspec.convert(json_value(row["tiers"]), list[Tier])
     return PhoneMatch(None if row["id"] is None else uuid_value(row["id"]), list(tiers))
 
@@ -539,8 +566,8 @@ async def get_customer(customer_id: UUID, *, actor: Actor) -> schemas.Customer:
         CustomerNote.created_at, CustomerNote.id, ascending=False
     ).limit(RECENT_NOTES)
     return schemas.Customer(
-        id=row["id"], name=row["name"], phone=row["phone"], email=row["email"], gender=row["gender"],
-        birthday=row["birthday"], source_channel=row["source_channel"], tags=(await tags_of([customer_id]))[customer_id],
+        id=row["id"], name=row["name"], phone=row["phone"], extra_phones=await extra_phones_of(customer_id),
+        email=row["email"], gender=row["gender"], birthday=row["birthday"], source_channel=row["source_channel"], tags=(await tags_of([customer_id]))[customer_id],
         preferences=row["preferences"] or {}, custom_fields=row["custom_fields"] or {},
         custom_fields_form_id=row["custom_fields_form"], custom_fields_form_version=row["custom_fields_form_version"],
         consent=await consent_of(customer_id), membership=schemas.Membership(

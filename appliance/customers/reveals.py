@@ -14,7 +14,7 @@ from appliance.customers.actions import subject
 # The personal fields a list or the 360 view shows, opened from their sealed columns.
 SUMMARY_FIELDS: Final = ("name", "phone", "email")
 DETAIL_FIELDS: Final = (
-    "name", "phone", "email", "gender", "birthday", "preferences", "custom_fields", "notes", "interactions",
+    "name", "phone", "extra_phones", "email", "gender", "birthday", "preferences", "custom_fields", "notes", "interactions",
 )
 
 

@@ -46,6 +46,8 @@ class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     phone: Phone | msgspec.UnsetType = msgspec.UNSET
+    # Further phones, replacing the stored ones ([]: none); each checked as `phone` is, 422 naming `extra_phones[i]`.
+    extra_phones: list[str] | msgspec.UnsetType = msgspec.UNSET
     email: Email | None | msgspec.UnsetType = msgspec.UNSET
     gender: Gender | None | msgspec.UnsetType = msgspec.UNSET
     birthday: date | None | msgspec.UnsetType = msgspec.UNSET
@@ -189,6 +191,7 @@ class Customer(msgspec.Struct):
     id: UUID
     name: str
     phone: str | None
+    extra_phones: list[str]  # further phones (E.164), in number order
     email: str | None
     gender: str | None
     birthday: date | None

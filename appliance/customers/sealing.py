@@ -2,7 +2,8 @@
 
 Every write of a customer's personal fields builds its columns with `customer_columns`; every read opens
 them with `opened_customer`. Notes and logged interactions go through `note_body`/`opened_note` and
-`interaction_note`/`opened_interaction`, a merge record's profile values through
+`interaction_note`/`opened_interaction`, further phones through `extra_phone_columns`/`opened_phone`, a
+merge record's profile values through
 `merge_profile`/`opened_merge_profile`. The blind indexes are computed here from the normalised values
 (an E.164 phone, a lower-cased email), so lookups (`customers.queries.find_customer_ids`) compare like
 with like.
@@ -17,6 +18,7 @@ from uuid import UUID
 from appliance.core.crypto.registry import BLIND_INDEXES, lookup_values, open_value, seal_present, sealed_row
 
 CUSTOMER = "customer"
+EXTRA_PHONE = "customer_phone"
 # The sealed columns of a customer, and what an empty one reads as.
 PERSONAL_FIELDS: dict[str, Any] = {
     "name": "", "phone": None, "email": None, "gender": None, "birthday": None, "preferences": {}, "custom_fields": {},
@@ -56,6 +58,18 @@ def lookup_indexes(kind: str, normalised: str | None) -> list[str]:
     email): one, or during a blind-index rotation one per key; none for None."""
     spec = _INDEX[_LOOKUP[kind]]
     return lookup_values(CUSTOMER, spec, normalised)
+
+
+def extra_phone_columns(phone_id: UUID, phone: str) -> dict[str, Any]:
+    """A further phone's stored columns: sealed, with blind indexes a lookup of the customer's finds
+    (`registry.BLIND_INDEXES["customer_phone"]` is keyed as the customer's)."""
+    return sealed_row(EXTRA_PHONE, phone_id, {"phone": phone})
+
+
+def opened_phone(row: Mapping[str, Any]) -> str:
+    """A further phone's E.164 number; `row` needs its "id" and "phone"."""
+    phone: str = open_value(EXTRA_PHONE, "phone", row["id"], row["phone"])
+    return phone
 
 
 def note_body(note_id: UUID, body: str) -> str:

@@ -4,8 +4,8 @@ the loyalty programme (points rate, expiry, membership tiers).
 Personal data is sealed (field encryption, `appliance.core.crypto`): the customer's name, phone, email,
 gender, birthday, preferences and custom fields, note bodies and logged interactions' notes hold sealed
 values (the registry `appliance.core.crypto.registry.SEALED` lists them), written and read through
-`customers.sealing`. Exact lookups (phone, email, full name, the phone's last four digits) use blind
-indexes, only through `customers.queries.find_customer_ids`.
+`customers.sealing`; so are a customer's further phones (`CustomerPhone`). Exact lookups (phone, email,
+full name, the phone's last four digits) use blind indexes, only through `customers.queries.find_customer_ids`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,19 @@ class Customer(Table):
     # Set when the person's data was erased (PIPL art. 47, `customers.actions.erase_customer`): the row
     # stays, anonymous, for the bookings and the points ledger that point to it.
     erased_at = Timestamptz(null=True, default=None)
+
+
+class CustomerPhone(Table):
+    """One of a customer's further phones (the main one is `Customer.phone`), at most `logic.MAX_EXTRA_PHONES`.
+    A phone is one customer's, as the main or a further one: the unique index holds within this table,
+    `customers.actions.update_customer` across both (its blind indexes are the customer's, `registry`)."""
+
+    id = UUID(primary_key=True)
+    customer = ForeignKey(Customer, on_delete=OnDelete.cascade, index=True)
+    phone = Text(default="")  # sealed: E.164
+    phone_bidx = Varchar(length=32, null=True, default=None, unique=True)
+    phone_last4_bidx = Varchar(length=32, null=True, default=None, index=True)
+    created_at = Timestamptz()
 
 
 class CustomerTag(Table):

@@ -29,7 +29,7 @@ from appliance.customers.loyalty import SYSTEM as LOYALTY, refresh_tiers
 from appliance.customers.queries import get_programme
 from appliance.customers.schemas import LoyaltyProgramme
 from appliance.customers.tables import (
-    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerTag, PointsEntry,
+    Customer, CustomerConsent, CustomerInteraction, CustomerMerge, CustomerNote, CustomerPhone, CustomerTag, PointsEntry,
 )
 from appliance.demo import data
 from appliance.demo.logic import DEMO_BRANCH_IDS, PROFILE_FORM_ID, BranchRow, DemoPlan, build_plan, local_today
@@ -58,7 +58,8 @@ BUSINESS_TABLES: tuple[tuple[str, type[Table], Combinable | None], ...] = (
     ("allocations", Allocation, None), ("bookings", Booking, None), ("idempotency_records", IdempotencyRecord, None),
     ("customer_merges", CustomerMerge, None), ("customer_consent", CustomerConsent, None),
     ("customer_interactions", CustomerInteraction, None), ("customer_tags", CustomerTag, None),
-    ("customer_notes", CustomerNote, None), ("points_entries", PointsEntry, None), ("customers", Customer, None),
+    ("customer_notes", CustomerNote, None), ("customer_phones", CustomerPhone, None), ("points_entries", PointsEntry, None),
+    ("customers", Customer, None),
     # The booking questions of the services it deletes (the customers' profile form stays).
     ("service_form_versions", FormVersion, FormVersion.form.is_in(Form.select(Form.id).where(Form.target == "service"))),
     ("service_forms", Form, Form.target == "service"),

@@ -23,6 +23,9 @@ class BlindIndex:
     source: str  # the sealed column it is computed from
     purpose: str
     transform: Callable[[Any], str | None]  # the plaintext (as the application holds it) to the indexed text
+    # The table whose key the index is computed under, when not its own: a column indexed like another
+    # table's, so that one lookup value finds both (a customer's further phones, like the main one).
+    keyed_as: str | None = None
 
 
 def name_key(name: str | None) -> str | None:
@@ -51,6 +54,7 @@ SEALED: Final[Mapping[str, Mapping[str, Kind]]] = {
         "name": "text", "phone": "text", "email": "text", "gender": "text", "birthday": "date",
         "preferences": "json", "custom_fields": "json",
     },
+    "customer_phone": {"phone": "text"},  # a customer's further phones
     "customer_note": {"body": "text"},
     "customer_interaction": {"note": "text"},
     "customer_merge": {"profile": "json"},  # profile values copied or overridden in a merge
@@ -70,18 +74,22 @@ BLIND_INDEXES: Final[Mapping[str, tuple[BlindIndex, ...]]] = {
         BlindIndex("phone_last4_bidx", "phone", "last4", phone_last4_key),
         BlindIndex("email_bidx", "email", "exact", email_key),
     ),
+    "customer_phone": (
+        BlindIndex("phone_bidx", "phone", "exact", phone_key, keyed_as="customer"),
+        BlindIndex("phone_last4_bidx", "phone", "last4", phone_last4_key, keyed_as="customer"),
+    ),
 }
 
 
 def index_value(table: str, spec: BlindIndex, plaintext: Any) -> str | None:
     """The index to store: under the current blind-index key."""
-    return blind_index(table, spec.source, spec.purpose, spec.transform(plaintext))
+    return blind_index(spec.keyed_as or table, spec.source, spec.purpose, spec.transform(plaintext))
 
 
 def lookup_values(table: str, spec: BlindIndex, plaintext: Any) -> list[str]:
     """The indexes a lookup compares with: under every blind-index key rows may still hold (one, but
     for the length of a blind-index rotation)."""
-    return blind_indexes(table, spec.source, spec.purpose, spec.transform(plaintext))
+    return blind_indexes(spec.keyed_as or table, spec.source, spec.purpose, spec.transform(plaintext))
 
 
 def to_bytes(kind: Kind, value: Any) -> bytes:

@@ -7,6 +7,7 @@ API, so auditing of what is read and the storage of contact details stay theirs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
@@ -144,7 +145,9 @@ class CustomerPages(Controller):
         texts = texts_for(request)
         customer = await queries.get_customer(customer_id, actor=actor)
         form = await request.form()
-        values = {k: text(form, k, 300) for k in ("name", "phone", "email", "gender", "birthday", "tier_override")}
+        values = {
+            k: text(form, k, 300) for k in ("name", "phone", "extra_phones", "email", "gender", "birthday", "tier_override")
+        }
         questions = await _profile_questions(texts.locale)
         fields = [q["field"] for q in questions]
         try:
@@ -160,13 +163,15 @@ class CustomerPages(Controller):
             }
             if not (values["phone"] or customer.phone):
                 del change["phone"]  # imported with an email only: the form may leave it so
+            if "extra_phones" in form:
+                change["extra_phones"] = further_phones(values["extra_phones"])
             if actor.can(Permission.loyalty_manage):
                 change["tier_override"] = values["tier_override"] or None
             await actions.update_customer(
                 customer_id, convert(change, schemas.CustomerUpdate), actor=actor, locale=texts.locale
             )
         except AppError as error:
-            errors, problem = field_errors(texts, error)
+            errors, problem = field_errors(texts, error, rename=lambda key: re.sub(r"^extra_phones\[\d+\]$", "extra_phones", key))
             values |= {f"custom_fields.{f.key}": text(form, f"custom_fields.{f.key}") for f in fields}
             return await self._edit_page(request, customer, values, errors, problem, status=error.status, fragment=True)
         return go_to(request, _path(customer_id))
@@ -345,10 +350,17 @@ class CustomerPages(Controller):
         }, section=SECTION, status=status)
 
 
+def further_phones(typed: str) -> list[str]:
+    """The further phones typed in one input, separated by commas or semicolons (ASCII or full-width) or
+    new lines; spaces stay inside a number (one may be typed "139 0000 0077")."""
+    return [p.strip() for p in re.split(r"[,，;；\n]", typed) if p.strip()]
+
+
 def _values_of(customer: schemas.Customer) -> dict[str, Any]:
     """The edit form filled in from the profile."""
     values: dict[str, Any] = {
-        "name": customer.name, "phone": customer.phone or "", "email": customer.email or "",
+        "name": customer.name, "phone": customer.phone or "", "extra_phones": ", ".join(customer.extra_phones),
+        "email": customer.email or "",
         "gender": customer.gender or "", "birthday": customer.birthday.isoformat() if customer.birthday else "",
         "tier_override": customer.membership.tier_override or "",
     }

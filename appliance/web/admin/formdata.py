@@ -26,6 +26,8 @@ KNOWN: dict[str, str] = {
     "required": N_("This is required."),
     "not a valid email address": N_("Enter a valid email address, such as name@example.com."),
     "not a valid phone number": N_("Enter a valid phone number."),
+    "this is the main phone": N_("The main phone is not also a further phone."),
+    "at most 5 further phones": N_("A customer has at most 5 further phones."),
     "not an IANA time zone name such as Asia/Shanghai": N_("Choose a time zone from the list."),
     "must be after starts_at": N_("The end must be after the start."),
     "no such branch": N_("Choose a branch."),

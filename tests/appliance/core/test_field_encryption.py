@@ -30,11 +30,11 @@ from appliance.core.crypto import field_crypto, is_sealed, parse_header
 from appliance.core.crypto.registry import SEALED
 from appliance.core.crypto.reseal import count_stale, count_unindexed
 from appliance.core.db import run_sql
-from appliance.customers.actions import match_or_create_customer
+from appliance.customers.actions import match_or_create_customer, update_customer
 from appliance.customers.queries import find_customer_ids
-from appliance.customers.schemas import CustomerContact
+from appliance.customers.schemas import CustomerContact, CustomerUpdate
 from appliance.customers.sealing import opened_customer, opened_interaction, opened_note
-from appliance.customers.tables import Customer, CustomerInteraction, CustomerNote
+from appliance.customers.tables import Customer, CustomerInteraction, CustomerNote, CustomerPhone
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
 from appliance.db.piccolo_app import APP_CONFIG
@@ -50,8 +50,9 @@ from tests.conftest import make_settings
 NAME, PHONE_LOCAL, EMAIL = "欧阳娜娜", "13912345678", "nana.ouyang.private@example.com"
 BIRTHDAY, ALLERGEN, BOOKING_NOTE = "1987-06-23", "薰衣草精油过敏", "想要生日惊喜蛋糕"
 CONTACT = "13811112222"  # an answer: an emergency contact's phone
+EXTRA_PHONE_LOCAL = "13755556666"  # a further phone of the customer's
 NOTE, CALL, PREFERENCE, CUSTOM = "右膝半月板旧伤", "电话确认改期到周五", "靠窗安静包间", "钢琴教师"
-PLAINTEXT = [NAME, PHONE_LOCAL, EMAIL, BIRTHDAY, ALLERGEN, BOOKING_NOTE, CONTACT, NOTE, CALL, PREFERENCE, CUSTOM]
+PLAINTEXT = [NAME, PHONE_LOCAL, EMAIL, BIRTHDAY, ALLERGEN, BOOKING_NOTE, CONTACT, NOTE, CALL, PREFERENCE, CUSTOM, EXTRA_PHONE_LOCAL]
 
 
 async def seed_personal_data(client: httpx.AsyncClient) -> str:
@@ -72,6 +73,7 @@ async def seed_personal_data(client: httpx.AsyncClient) -> str:
     await make_profile_form(texts=["job"])
     edited = await client.patch(f"/api/v1/customers/{customer_id}", json={
         "gender": "female", "birthday": BIRTHDAY, "preferences": {"room": PREFERENCE}, "custom_fields": {"job": CUSTOM},
+        "extra_phones": [EXTRA_PHONE_LOCAL],
     })
     assert edited.status_code == 200, edited.text
     assert (await client.post(f"/api/v1/customers/{customer_id}/notes", json={"body": NOTE})).status_code == 201
@@ -95,11 +97,12 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
 
     view = (await client.get(f"/api/v1/customers/{customer_id}")).json()
     assert (view["name"], view["phone"], view["email"], view["birthday"]) == (NAME, f"+86{PHONE_LOCAL}", EMAIL, BIRTHDAY)
+    assert view["extra_phones"] == [f"+86{EXTRA_PHONE_LOCAL}"]
     assert view["preferences"] == {"room": PREFERENCE} and view["custom_fields"] == {"job": CUSTOM}
     assert [n["body"] for n in view["notes"]] == [NOTE]
     assert [c["note"] for c in (await client.get(f"/api/v1/customers/{customer_id}/communications")).json()["items"]
             if c["source"] == "staff"] == [CALL]
-    assert await Booking.count() == 1 and await CustomerNote.count() == 1
+    assert await Booking.count() == 1 and await CustomerNote.count() == 1 and await CustomerPhone.count() == 1
     await db.close_pool()  # everything written is on disk
 
     if database == "sqlite":
@@ -112,7 +115,7 @@ async def test_no_personal_value_is_in_the_database_files_and_the_api_still_show
             ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "--no-owner", name],
             capture_output=True, check=True, timeout=120,
         ).stdout
-        assert b"COPY public.customer" in dump and b"COPY public.booking" in dump
+        assert b"COPY public.customer" in dump and b"COPY public.booking" in dump and b"COPY public.customer_phone" in dump
     await db.start_pool()
 
     assert len(dump) > 10_000 and found_in(dump) == []
@@ -292,8 +295,10 @@ async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_a
     database: str,
 ) -> None:
     ids = await seed_customers(5)
+    await update_customer(ids[0], CustomerUpdate(extra_phones=["13700009999"]), actor=cli_actor())
     old_key = field_crypto().keyring().blind_index_key
     indexes_before = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
+    further_before = await CustomerPhone.select(CustomerPhone.phone_bidx).first()
 
     stopped = await rotate(actor=cli_actor(), batch=2, stop_after_batches=1, settle_seconds=0, kind=BLIND_INDEX_KEY)
     midway = field_crypto().keyring(fresh=True)
@@ -312,12 +317,13 @@ async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_a
     assert again == ids[4]
     for n, customer_id in enumerate([*ids, late]):
         assert await lookups_of(n) == [[customer_id]] * 4, n
+    assert await find_customer_ids(phone="13700009999") == await find_customer_ids(phone_last4="9999") == [ids[0]]
 
     finished = await rotate(actor=cli_actor(), batch=2, settle_seconds=0, kind=BLIND_INDEX_KEY)
 
     keyring = field_crypto().keyring(fresh=True)
     assert finished.resumed and finished.finished and finished.key_id == stopped.key_id
-    assert finished.remaining == {"customer": 0} and await count_unindexed() == {"customer": 0}
+    assert finished.remaining == {"customer": 0, "customer_phone": 0} and await count_unindexed() == finished.remaining
     assert keyring.blind_index_key and keyring.blind_index_key.id == stopped.key_id
     assert keyring.previous_blind_index_keys == ()  # the old key is retired
     assert "previous_blind_index_keys" not in json.loads(keyring.path.read_text())["field_encryption"]
@@ -325,6 +331,8 @@ async def test_a_blind_index_rotation_keeps_every_lookup_working_while_it_runs_a
         assert await lookups_of(n) == [[customer_id]] * 4, n
     after = {r["id"]: r["phone_bidx"] for r in await Customer.select(Customer.id, Customer.phone_bidx)}
     assert all(after[i] != indexes_before[i] for i in ids)
+    assert await CustomerPhone.select(CustomerPhone.phone_bidx).first() != further_before  # rebuilt under the new key
+    assert await find_customer_ids(phone="13700009999") == await find_customer_ids(phone_last4="9999") == [ids[0]]
     entries = await AuditEntry.select(AuditEntry.action, AuditEntry.details).where(
         AuditEntry.action.like("keys.%")
     ).output(load_json=True)

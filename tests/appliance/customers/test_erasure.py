@@ -107,7 +107,9 @@ async def test_erasure_overwrites_the_personal_data_keeps_the_anonymous_remainde
         ("customer.erasure_refused", "denied", REASON),
     ]
     assert [entries[0]["details"]["refusal"], entries[2]["details"]["refusal"]] == ["open_bookings", "already_erased"]
-    assert entries[1]["details"] == {"bookings_kept": 1, "tags_removed": 1, "merged_records_erased": 0}
+    assert entries[1]["details"] == {
+        "bookings_kept": 1, "tags_removed": 1, "extra_phones_removed": 0, "merged_records_erased": 0,
+    }
     assert await OutboxEvent.count().where(OutboxEvent.type == "customer.erased") == 1
     bundle = (await export_audit_log(tmp_path / "audit.zip", actor=cli_actor())).bundle
     report = verify_bundle(bundle.path)

@@ -92,6 +92,8 @@ async def test_export_then_restore_then_export_gives_the_same_rows(
     await seed_business(client)
     named = {opened_customer(c)["name"]: c["id"] for c in await Customer.select(Customer.id, Customer.name)}
     await merge_customers(named["韩梅梅4"], named["韩梅梅5"], actor=cli_actor())  # a record with sealed values
+    further = await client.patch(f"/api/v1/customers/{named['韩梅梅1']}", json={"extra_phones": ["13700000099"]})
+    assert further.status_code == 200, further.text
 
     response = await client.post("/api/v1/exports")
 
@@ -108,6 +110,7 @@ async def test_export_then_restore_then_export_gives_the_same_rows(
     assert booking_csv.startswith(b"\xef\xbb\xbf") and b"'=HYPERLINK" in booking_csv  # Excel: not a formula
     assert [b["notes"] for b in first["booking"]] == ['=HYPERLINK("x")'] * 6  # JSON Lines: exact
     assert [m["profile"]["conflicts"]["email"] for m in first["customer_merge"]] == ["han5@example.com"]  # opened
+    assert [(p["customer"], p["phone"]) for p in first["customer_phone"]] == [(str(named["韩梅梅1"]), "+8613700000099")]
     archive = tmp_path / "export.zip"
     archive.write_bytes(response.content)
 

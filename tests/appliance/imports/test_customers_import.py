@@ -9,10 +9,10 @@ from appliance.auth.actor import cli_actor
 from appliance.core.clock import utc_now
 from appliance.imports.actions import STALE, ImportRequest, resume_imports, run_import, start_import
 from appliance.imports.tables import ImportFileChunk, ImportJob
-from appliance.customers.actions import match_or_create_customer
+from appliance.customers.actions import match_or_create_customer, update_customer
 from appliance.customers.merge import merge_customers
 from appliance.customers.queries import find_customer_ids
-from appliance.customers.schemas import CustomerContact
+from appliance.customers.schemas import CustomerContact, CustomerUpdate
 from appliance.customers.sealing import opened_customer, opened_note
 from appliance.customers.tables import Customer, CustomerNote, CustomerTag, PointsEntry
 from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
@@ -202,3 +202,17 @@ async def test_a_row_of_a_merged_duplicate_updates_the_survivor_and_never_the_me
 
     again = await imported(csv_bytes(rows))
     assert (again.counts.created, again.counts.updated, again.counts.unchanged) == (0, 0, 1)
+
+
+async def test_a_row_with_a_customers_further_phone_is_that_customer(database: str) -> None:
+    zhang = await match_or_create_customer(
+        CustomerContact(name="张伟", phone="+8613800138009"), channel="web", actor=cli_actor()
+    )
+    await update_customer(zhang, CustomerUpdate(extra_phones=["13800138000"]), actor=cli_actor())
+
+    job = await imported(csv_bytes([HEADERS, *GOOD]))
+
+    assert (job.status, job.counts.created, job.counts.updated) == ("done", 1, 1)  # 李娜 is new, 张伟 is not
+    kept = opened_customer(await Customer.select().where(Customer.id == zhang).first() or {})
+    assert (kept["name"], kept["phone"], kept["email"]) == ("张伟", "+8613800138009", "zw@example.com")
+    assert await Customer.count() == 2

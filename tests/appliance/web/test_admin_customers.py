@@ -251,3 +251,30 @@ async def test_the_list_and_the_profile_pages_record_what_they_reveal_as_the_api
     assert [(e["action"], e["target_id"]) for e in entries] == [("customers.listed", None), ("customer.viewed", str(customer_id))]
     assert entries[0]["details"] == {"count": 1, "customer_ids": [str(customer_id)], "fields": ["email", "name", "phone"]}
     assert "phone" in entries[1]["details"]["fields"] and phone(1)[3:] not in str(entries)  # names fields, not values
+
+
+async def test_further_phones_are_edited_as_one_comma_separated_field_and_a_bad_one_is_named_inline(
+    client: httpx.AsyncClient,
+) -> None:
+    place = await shop()
+    await book(place.service_id, 2, 10, 1)
+    headers = await _signed_in(client, Role.front_desk)
+    customer_id = await _customer(1)
+    form = {"name": "韩梅梅", "phone": phone(1), "email": "", "gender": ""}
+
+    bad = await client.post(
+        f"/admin/customers/{customer_id}/edit", data={**form, "extra_phones": "13900000077，12345"},
+        headers={**headers, "Accept-Language": "zh-CN"},
+    )
+    saved = await client.post(
+        f"/admin/customers/{customer_id}/edit", data={**form, "extra_phones": "139 0000 0078，13900000077"}, headers=headers,
+    )
+    profile = (await client.get(f"/admin/customers/{customer_id}")).text
+    edit = (await client.get(f"/admin/customers/{customer_id}/edit")).text
+
+    assert bad.status_code == 422
+    assert '<p class="field-error" id="extra_phones-error">请输入有效的手机号码' in bad.text
+    assert saved.headers["hx-location"] == f"/admin/customers/{customer_id}"
+    assert (await queries.get_customer(customer_id, actor=cli_actor())).extra_phones == [phone(77), phone(78)]
+    assert f"{phone(77)}, {phone(78)}" in profile and f'value="{phone(77)}, {phone(78)}"' in edit
+    assert await queries.find_customer_ids(phone_last4="0078") == [customer_id]
