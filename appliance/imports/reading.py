@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from appliance.imports.logic import Cell, text
 Format = Literal["csv", "xlsx"]
 ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK and GB2312
 _CHUNK = 1 << 20
+_ASCII = re.compile(r"[\x00-\x7f]+")
 
 
 class FileProblem(Exception):
@@ -46,18 +49,43 @@ def file_format(path: Path) -> Format:
 
 
 def detect_encoding(path: Path) -> str:
-    """The first of UTF-8 and GB18030 that decodes the whole file, read in chunks."""
+    """UTF-8 if it decodes the whole file, else GB18030 if it does and the text reads as Chinese; read in
+    chunks. Almost any bytes decode as GB18030, so a file in another legacy encoding (Windows-1252's
+    "Müller", Shift-JIS) would import garbled: it is refused when its non-ASCII characters are mostly
+    outside GB2312, the common Chinese set a GBK file's text is nearly all in."""
     for encoding in ENCODINGS:
         decoder = codecs.getincrementaldecoder(encoding)()
+        chinese = ChineseShare()
         try:
             with path.open("rb") as raw:
                 while chunk := raw.read(_CHUNK):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
+                    chinese.add(decoder.decode(chunk))
+                chinese.add(decoder.decode(b"", final=True))
         except UnicodeDecodeError:
             continue
+        if encoding == "gb18030" and not chinese.plausible():
+            break
         return encoding
     raise FileProblem("unreadable_encoding")
+
+
+class ChineseShare:
+    """How many of a text's non-ASCII characters are in GB2312. Rare characters of names (喆, 珺) are
+    GBK only, so some are allowed: three, or a quarter of them (Shift-JIS reads as four in five outside)."""
+
+    def __init__(self) -> None:
+        self.others = self.outside = 0
+
+    def add(self, text: str) -> None:
+        for char, count in Counter(_ASCII.sub("", text)).items():
+            self.others += count
+            try:
+                char.encode("gb2312")
+            except UnicodeEncodeError:
+                self.outside += count
+
+    def plausible(self) -> bool:
+        return self.outside <= max(3, self.others // 4)
 
 
 @contextmanager

@@ -36,6 +36,31 @@ async def test_a_file_in_neither_utf8_nor_gbk_is_refused_with_the_encoding_named
         assert await _nothing_written()
 
 
+async def test_a_file_in_another_legacy_encoding_is_refused_not_imported_garbled(database: str) -> None:
+    """Almost any bytes decode as GB18030: Windows-1252 names and Japanese Shift-JIS would import as
+    nonsense Chinese."""
+    latin = "name,phone\nMüller,13800138000\nBjörn Ström,13900139000\nGünther Köhler,13700137000\nJürgen Bäcker,13600136000\n"
+    latin_bytes = latin.encode("cp1252")
+    japanese = "名前,電話\n山田太郎,13800138000\nさとう はなこ,13900139000\n".encode("shift_jis")
+    for content in (latin_bytes, japanese):
+        content.decode("gb18030")  # decodes: only the text it gives tells
+        job = await imported(content)
+
+        assert (job.status, job.counts.rows) == ("failed", 0)
+        assert job.file_problem is not None and job.file_problem.code == "unreadable_encoding"
+        assert await _nothing_written()
+
+
+async def test_a_gbk_file_with_the_rare_characters_of_names_is_read(database: str) -> None:
+    # 喆, 珺 and 堃 are GBK but not GB2312: a few of them are names, not another encoding.
+    rows = [["姓名", "手机号", "备注"], ["王喆", "13800138000", "老客户"], ["李珺", "13900139000", "喜欢周末"],
+            ["张堃", "13700137000", "皮肤敏感"]]
+    job = await imported(csv_bytes(rows, encoding="gbk"))
+
+    assert (job.status, job.counts.rows, job.file_problem) == ("done", 3, None)
+    assert await Customer.count() == 3
+
+
 async def test_a_file_over_the_row_limit_is_refused_before_anything_is_written(database: str) -> None:
     # A CSV is the cheapest honest file of MAX_ROWS + 1 rows; every row valid and distinct, so only the
     # limit can refuse it, and with on_error=skip so that only the limit stops the writing.
