@@ -21,7 +21,7 @@ from appliance.bookings.sealing import sealed_answers, sealed_notes
 from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
 from appliance.bookings.queries import (
     ServiceContext, booking_schema, forget_service, get_booking_row, load_calendars, load_calendars_at, load_service,
-    remembered_service, resource_ids_of, start_window,
+    remembered_is_current, remembered_service, resource_ids_of, start_window,
 )
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
@@ -173,14 +173,20 @@ async def create_booking(
 
     `staff` bookings may use any channel and any customer; portal bookings are channel web. The service's
     rules are this process's remembered ones only if the booking's calendar query finds the catalog
-    unchanged since they were read; else everything is judged again on the rules read afresh.
+    unchanged since they were read, or, for a refusal judged on them before any query (withdrawn, wrong
+    channel, bad answers), if the catalog's revision still is theirs; else everything is judged again on
+    the rules read afresh.
     """
     if idempotency and (replay := await find_replay(idempotency)):
         return msgspec.convert(replay, schemas.BookingCreated)
     try:
         return await _create_booking(request, actor=actor, staff=staff, idempotency=idempotency, remembered=True)
     except _StaleContext:
-        return await _create_booking(request, actor=actor, staff=staff, idempotency=idempotency, remembered=False)
+        pass
+    except Invalid:
+        if await remembered_is_current(request.service_id):
+            raise
+    return await _create_booking(request, actor=actor, staff=staff, idempotency=idempotency, remembered=False)
 
 
 async def _create_booking(

@@ -146,6 +146,18 @@ def forget_service(service_id: UUID) -> None:
     _remembered.pop(service_id, None)
 
 
+async def remembered_is_current(service_id: UUID) -> bool:
+    """Whether the service's remembered context (if any) was read at the catalog's present revision;
+    forgotten if not. For a refusal judged on it, which no calendar query confirms."""
+    if (hit := _remembered.get(service_id)) is None:
+        return True
+    rows = await run_sql("SELECT revision FROM catalog_revision WHERE id = 1")
+    if rows and rows[0]["revision"] == hit[1]:
+        return True
+    forget_service(service_id)
+    return False
+
+
 async def _load_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
     rows = await run_sql(_SERVICE_SQL, service_id)
     if not rows:

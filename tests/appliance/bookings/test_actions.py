@@ -70,6 +70,23 @@ async def test_a_service_withdrawn_by_hand_takes_no_more_bookings() -> None:
     assert refused.value.fields == {"service_id": "this service is not offered any more"}
 
 
+async def test_a_service_offered_again_by_hand_takes_bookings_again() -> None:
+    """A refusal judged on remembered rules, before any calendar query, must not outlive them."""
+    _, service = await _booked_once()
+    async with write_transaction():
+        await run_sql("UPDATE service SET active = {} WHERE id = {}", False, service.id)
+    for hour in (12, 13):  # the first finds the remembered rules stale; the second remembers it withdrawn
+        with pytest.raises(Invalid):
+            await make_booking(service.id, at(3, hour))
+
+    async with write_transaction():
+        await run_sql("UPDATE service SET active = {} WHERE id = {}", True, service.id)
+    booked = await make_booking(service.id, at(3, 14))
+
+    row = await Booking.select(Booking.service, Booking.starts_at).where(Booking.id == booked).first()
+    assert row is not None and (row["service"], row["starts_at"]) == (service.id, at(3, 14))
+
+
 async def test_a_branch_moved_to_another_time_zone_by_hand_books_in_it() -> None:
     branch, service = await _booked_once()
 
