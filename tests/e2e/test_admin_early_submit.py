@@ -1,6 +1,6 @@
 """A staff member who submits a form before htmx has loaded (a slow link, a quick hand) loses nothing and
 leaks nothing: the submit is held, not sent natively as a GET with the typed text in the URL, and goes out
-through htmx once it is ready."""
+through htmx once it is ready; a click on an htmx button is held and replayed the same way."""
 
 from __future__ import annotations
 
@@ -56,3 +56,12 @@ def test_a_form_submitted_before_htmx_loads_is_held_then_sent(
     expect(page.locator("ul.tags")).to_contain_text(TAG)
     assert server.run(_tags()) == [TAG]
     assert page.url.endswith(f"/admin/customers/{customer_id}")
+
+    # An htmx button (not a form) clicked early is replayed too.
+    page.goto(f"/admin/customers/{customer_id}", wait_until="commit")
+    page.get_by_role("button", name=f"移除标签 {TAG}").click()
+    page.wait_for_timeout(500)
+    assert len(held) == 2 and server.run(_tags()) == [TAG]
+    held[1].continue_()
+    expect(page.locator("ul.tags")).to_have_count(0)  # the only tag is gone
+    assert server.run(_tags()) == []
