@@ -26,6 +26,7 @@ from appliance.bookings.states import TRANSITIONS, PaymentStatus, Status
 from appliance.core.clock import utc_now
 from appliance.core.db import json_value, run_sql, uuid_value, write_transaction
 from appliance.core.errors import AppError, NotFound
+from appliance.core.revision import REVISION_SQL, seen_in_transaction
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.listeners import listen
 from appliance.events.outbox import add_event
@@ -290,18 +291,35 @@ class TimerRule:
     timer: Mapping[str, Any]  # {"anchor", "offset_minutes"}
 
 
-# Raw and narrow: every booking change runs it, and it needs three columns of the rules, not a schema each.
-_ENABLED_TRIGGERS_SQL = "SELECT id, branch, trigger FROM rule WHERE enabled ORDER BY priority, id"
+# Raw and narrow: every booking change needs the timer rules, three columns of them, and the catalog
+# revision they were read at (one row even without rules).
+_ENABLED_TRIGGERS_SQL = (
+    f"SELECT {REVISION_SQL} AS revision, r.id, r.branch, r.trigger FROM (SELECT 1 AS one) AS one"
+    " LEFT JOIN rule r ON r.enabled ORDER BY r.priority, r.id"
+)
+# The enabled timer rules as this process last read them, with the catalog revision of that read: a booking
+# transaction whose calendar query saw the same revision uses them without reading them again.
+_kept_timer_rules: tuple[str, list[TimerRule]] | None = None
+
+
+async def _enabled_timer_rules() -> list[TimerRule]:
+    global _kept_timer_rules
+    kept, seen = _kept_timer_rules, seen_in_transaction()
+    if kept is not None and seen is not None and kept[0] == seen:
+        return kept[1]
+    rows = await run_sql(_ENABLED_TRIGGERS_SQL)
+    found = []
+    for row in rows:
+        timer = (json_value(row["trigger"]) or {}).get("timer") if row["id"] is not None else None
+        if timer is not None:
+            branch = row["branch"]
+            found.append(TimerRule(uuid_value(row["id"]), None if branch is None else uuid_value(branch), timer))
+    _kept_timer_rules = (str(rows[0]["revision"]), found)
+    return found
 
 
 async def _timer_rules(*anchors: str) -> list[TimerRule]:
-    found = []
-    for row in await run_sql(_ENABLED_TRIGGERS_SQL):
-        timer = (json_value(row["trigger"]) or {}).get("timer")
-        if timer is not None and timer.get("anchor") in anchors:
-            branch = row["branch"]
-            found.append(TimerRule(uuid_value(row["id"]), None if branch is None else uuid_value(branch), timer))
-    return found
+    return [rule for rule in await _enabled_timer_rules() if rule.timer.get("anchor") in anchors]
 
 
 listen("automation.rule_timers", sync_rule_timers)

@@ -26,8 +26,9 @@ from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Money
 from appliance.core.db import current_dialect, instant_value, json_value, run_sql, uuid_value
 from appliance.core.errors import NotFound
-from appliance.forms.queries import FormRef
 from appliance.core.pagination import split_page
+from appliance.core.revision import note_seen
+from appliance.forms.queries import FormRef
 
 # Held rows can start before a window (long bookings, post-use locks) and local days spill over
 # UTC days: fetch this much around it.
@@ -122,8 +123,8 @@ async def load_service(service_id: UUID) -> ServiceContext:
     return (await _load_service(service_id))[0]
 
 
-# Booking contexts as last read by this process, with the catalog revision they were read at (migration
-# 2026-11-27T06:30: the database changes it with every write to service, branch or form). Only a check
+# Booking contexts as last read by this process, with the catalog revision they were read at (the database
+# changes it with every write to service, branch, form or rule: core/revision.py). Only a check
 # against the revision the booking's own calendar query reads makes one usable: see `create_booking`.
 _remembered: dict[UUID, tuple[ServiceContext, str]] = {}
 _REMEMBERED_KEPT = 1024
@@ -339,6 +340,7 @@ async def load_calendars_at(
         for resource_id, row in sorted(resources.items(), key=lambda item: str(item[0]))
     ]
     seats_taken = {holder: sum(by_booking.values()) for holder, by_booking in seats_by_holder.items()}
+    note_seen(revision)
     return calendars, seats_taken, revision
 
 

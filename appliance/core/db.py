@@ -142,8 +142,10 @@ class _TransactionWork:
     commits (by table and columns, in the order first queued), and callbacks run once it has."""
 
     rows: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]] = field(default_factory=dict)
+    writes: list[tuple[str, list[Any]]] = field(default_factory=list)  # `write_at_commit`'s, after the rows
     after_commit: list[Callable[[], object]] = field(default_factory=list)
     collected: dict[str, list[Any]] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 _work: ContextVar[_TransactionWork | None] = ContextVar("transaction_work", default=None)
@@ -174,6 +176,12 @@ def after_commit_collect(key: str, items: Sequence[T], callback: Callable[[list[
     collected.extend(items)
 
 
+def transaction_memo() -> dict[str, Any] | None:
+    """The outermost write transaction's notes to itself (what its statements saw), or None outside one."""
+    work = _work.get()
+    return None if work is None else work.memo
+
+
 def in_transaction() -> bool:
     """Whether the caller runs inside a transaction (a write transaction, or Piccolo's own)."""
     return _work.get() is not None or current_engine().current_transaction.get() is not None
@@ -190,6 +198,18 @@ async def insert_at_commit(table: str, columns: tuple[str, ...], row: Sequence[A
         await _insert_rows({(table, columns): [row]})
     else:
         work.rows.setdefault((table, columns), []).append(row)
+
+
+async def write_at_commit(sql: str, *args: Any) -> None:
+    """Run the INSERT `sql` (placeholders `{}`) just before the surrounding write transaction commits, after
+    the rows of `insert_at_commit` and on PostgreSQL in the same one statement: for a write nothing in the
+    transaction reads back whose SELECT may read the transaction's own changes as it leaves them (a
+    report's stale mark from a booking's final start). Outside a transaction it runs at once."""
+    work = _work.get()
+    if work is None:
+        await run_sql(sql, *args)
+    else:
+        work.writes.append((sql, list(args)))
 
 
 async def insert_rows(*tables: tuple[str, tuple[str, ...], Sequence[Sequence[Any]]]) -> None:
@@ -215,9 +235,11 @@ async def insert_row(table: type[Table], values: Mapping[str, Any]) -> None:
 _MAX_PARAMETERS = 30_000
 
 
-async def _insert_rows(rows: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]]) -> None:
-    """Multi-row INSERTs, chained into one statement with data-modifying WITH on PostgreSQL (SQLite has
-    none: there, one per table), as few statements as the parameter limit allows."""
+async def _insert_rows(
+    rows: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]], writes: Sequence[tuple[str, list[Any]]] = ()
+) -> None:
+    """Multi-row INSERTs, then `writes`, chained into one statement with data-modifying WITH on PostgreSQL
+    (SQLite has none: there, one per table and write), as few statements as the parameter limit allows."""
     chunks: list[tuple[str, list[Any]]] = []
     for (table, columns), values in rows.items():
         row_sql = "(" + ", ".join(["{}"] * len(columns)) + ")"
@@ -226,6 +248,7 @@ async def _insert_rows(rows: dict[tuple[str, tuple[str, ...]], list[Sequence[Any
             part = values[at:at + per_chunk]
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row_sql] * len(part))
             chunks.append((sql, [v for row in part for v in row]))
+    chunks += writes
     if current_dialect() == "sqlite":
         for sql, args in chunks:
             await run_sql(sql, *args)
@@ -265,8 +288,8 @@ async def write_transaction() -> AsyncIterator[None]:
     try:
         async with _transaction():
             yield
-            if work.rows:
-                await _insert_rows(work.rows)
+            if work.rows or work.writes:
+                await _insert_rows(work.rows, work.writes)
     finally:
         _work.reset(token)
     _run_callbacks(work.after_commit)

@@ -16,7 +16,9 @@ from typing import Any, Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from appliance.core.db import current_dialect, instant_value, run_sql, uuid_value, write_transaction
+from appliance.core.db import (
+    current_dialect, instant_value, run_sql, uuid_value, write_at_commit, write_transaction,
+)
 from appliance.events.envelope import Envelope
 from appliance.events.listeners import listen
 from appliance.reports.logic import period_bounds
@@ -32,7 +34,8 @@ _MARK: Final = "INSERT INTO report_stale (branch, starts_at, customer) "
 
 
 async def mark_booking(booking_id: UUID, *, previous_start: datetime | None = None) -> None:
-    """The booking's start as this transaction leaves it (read from the row: whatever an event's data says),
+    """The booking's start as this transaction leaves it (read from the row at its commit, whatever an event's
+    data says: in the statement of its audit entries and events on PostgreSQL, no round trip of its own),
     and the start it left on a reschedule."""
     text = _MARK + "SELECT branch, starts_at, customer FROM booking WHERE id = {}"
     args: list[Any] = [booking_id]
@@ -41,7 +44,7 @@ async def mark_booking(booking_id: UUID, *, previous_start: datetime | None = No
         instant = "CAST({} AS TIMESTAMPTZ)" if current_dialect() == "postgresql" else "{}"
         text += f" UNION ALL SELECT branch, {instant}, customer FROM booking WHERE id = {{}}"
         args += [previous_start, booking_id]
-    await run_sql(text, *args)
+    await write_at_commit(text, *args)
 
 
 async def mark_customers(first: UUID, second: UUID) -> None:

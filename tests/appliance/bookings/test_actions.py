@@ -1,21 +1,26 @@
-"""Creating bookings on both engines with the service's rules remembered between bookings: a change to the
-catalog, however it is written (here by hand, as another node or the CLI would), is in force for the
-very next booking; an unchanged catalog costs no read of the service."""
+"""Creating bookings on both engines with the service's rules and the automation's timer rules remembered
+between bookings: a change to the catalog or to the rules, however it is written (here by hand, as another
+node or the CLI would), is in force for the very next booking; an unchanged catalog costs no read of the
+service or of the rules."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
 
 from appliance.auth.actor import cli_actor
+from appliance.automation.engine import TIMER_PREFIX
+from appliance.automation.tables import Rule
 from appliance.bookings.actions import SlotUnavailable
 from appliance.bookings.tables import Booking
 from appliance.catalog.schemas import Branch, Service
-from appliance.core.db import run_sql, write_transaction
+from appliance.events.tables import Timer
+from appliance.core.db import insert_row, run_sql, write_transaction
 from appliance.core.errors import Invalid
 from appliance.forms.actions import create_form
 from appliance.forms.answers import AnswersInvalid
@@ -108,10 +113,25 @@ async def test_a_form_attached_after_a_booking_asks_the_next_one() -> None:
     assert list(refused.value.fields) == ["answers.allergy"]
 
 
-async def test_an_unchanged_catalog_costs_no_read_of_the_service() -> None:
+async def test_an_unchanged_catalog_costs_no_read_of_the_service_or_the_rules() -> None:
     _, service = await _booked_once()
 
     with counted_statements() as seen:
         await make_booking(service.id, at(3, 12))
 
-    assert not [q for q in seen if "FROM service s" in q]
+    assert not [q for q in seen if "FROM service s" in q or "rule" in q]
+
+
+async def test_a_timer_rule_written_by_hand_sets_its_timer_on_the_next_booking() -> None:
+    _, service = await _booked_once()  # the rules (none) remembered at the catalog's revision
+    rule_id = uuid4()
+    trigger = {"timer": {"anchor": "starts_at", "offset_minutes": -60}}
+    async with write_transaction():  # a bare insert: no backfill of timers for the bookings made already
+        await insert_row(Rule, {
+            "id": rule_id, "name": "提前一小时", "trigger": trigger, "created_at": at(0, 9), "updated_at": at(0, 9),
+            "actions": [{"type": "emit_event", "event": "custom.reminder"}],
+        })
+    later = await make_booking(service.id, at(3, 12))
+
+    timers = await Timer.select(Timer.subject_id, Timer.due_at).where(Timer.name == f"{TIMER_PREFIX}{rule_id}")
+    assert [(t["subject_id"], t["due_at"]) for t in timers] == [(str(later), at(3, 11))]
