@@ -29,8 +29,8 @@ from appliance.core.clock import utc_now
 from appliance.core.db import (
     insert_rows, is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction,
 )
-from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
-from appliance.customers.actions import match_or_create_customer, validated_contact
+from appliance.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from appliance.customers.actions import match_or_plan_customer, validated_contact
 from appliance.customers.schemas import CustomerContact
 from appliance.events.envelope import Subject
 from appliance.forms.answers import check_booking_answers
@@ -176,9 +176,21 @@ async def create_booking(
     unchanged since they were read, or, for a refusal judged on them before any query (withdrawn, wrong
     channel, bad answers), if the catalog's revision still is theirs; else everything is judged again on
     the rules read afresh.
+
+    An `idempotency` key is looked up only when the booking cannot be made (its slot taken by the first
+    request, say) or its commit finds the key stored: a replay costs more, a first request no statement.
     """
-    if idempotency and (replay := await find_replay(idempotency)):
-        return msgspec.convert(replay, schemas.BookingCreated)
+    try:
+        return await _create_booking_afresh_if_stale(request, actor=actor, staff=staff, idempotency=idempotency)
+    except AppError:
+        if idempotency and (replay := await find_replay(idempotency)):
+            return msgspec.convert(replay, schemas.BookingCreated)
+        raise
+
+
+async def _create_booking_afresh_if_stale(
+    request: NewBooking, *, actor: Actor, staff: bool, idempotency: IdempotencyKey | None
+) -> schemas.BookingCreated:
     try:
         return await _create_booking(request, actor=actor, staff=staff, idempotency=idempotency, remembered=True)
     except _StaleContext:
@@ -214,7 +226,9 @@ async def _create_booking(
                 slot, calendars = await _take_slot(ctx, starts_at, required, request.seats, revision=revision)
                 if slot is None:
                     break
-                customer_id = await match_or_create_customer(request.customer, channel=request.channel, actor=actor)
+                customer_id, new_customer = await match_or_plan_customer(
+                    request.customer, channel=request.channel, actor=actor
+                )
                 holder = slot.holder or (occurrence_holder(ctx.rules.id, starts_at) if ctx.rules.seats > 1 else str(booking_id))
                 row = {
                     "id": booking_id, "branch": ctx.branch_id, "service": ctx.rules.id, "customer": customer_id,
@@ -227,8 +241,10 @@ async def _create_booking(
                 }
                 row["answers"] = sealed_answers(booking_id, checked.answers)
                 row["notes"] = sealed_notes(booking_id, request.notes)
-                # The booking and its allocations in one statement on PostgreSQL; a lost race fails it.
+                # A new customer, the booking and its allocations in one statement on PostgreSQL; a lost race
+                # fails it.
                 await insert_rows(
+                    *([new_customer] if new_customer else []),
                     ("booking", _BOOKING_COLUMNS, [tuple(row[c] for c in _BOOKING_COLUMNS)]),
                     _holds(booking_id, holder, ctx, slot, calendars),
                 )

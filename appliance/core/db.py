@@ -212,23 +212,32 @@ async def write_at_commit(sql: str, *args: Any) -> None:
         work.writes.append((sql, list(args)))
 
 
-async def insert_rows(*tables: tuple[str, tuple[str, ...], Sequence[Sequence[Any]]]) -> None:
+async def insert_rows(*tables: TableRows) -> None:
     """Insert rows into one table or several, in the order given, now: in one statement on PostgreSQL
     (a booking and its allocations, one round trip), one per table on SQLite. Constraint violations
     surface here as from any insert. Values as the driver takes them (JSON as text)."""
     await _insert_rows({(table, columns): list(rows) for table, columns, rows in tables if rows})
 
 
-async def insert_row(table: type[Table], values: Mapping[str, Any]) -> None:
-    """Insert one row given as column name → value, now, each column it leaves out taking the column's
-    default as Piccolo's insert would: one hand-written statement (`insert_rows`), without building a
-    Piccolo object and query, for rows a hot path writes (a booking's new customer)."""
+# One table's rows for `insert_rows`: the table, its columns, the rows' values in that order.
+TableRows = tuple[str, tuple[str, ...], Sequence[Sequence[Any]]]
+
+
+def row_for(table: type[Table], values: Mapping[str, Any]) -> TableRows:
+    """One row given as column name → value, for `insert_rows`, each column it leaves out taking the
+    column's default as Piccolo's insert would: without building a Piccolo object and query, for rows a
+    hot path writes (a booking's new customer)."""
     columns = table._meta.columns
     names = tuple(c._meta.db_column_name for c in columns)
     row = [
         _encoded(c, values[c._meta.name] if c._meta.name in values else c.get_default_value()) for c in columns
     ]
-    await insert_rows((table._meta.tablename, names, [row]))
+    return table._meta.tablename, names, [row]
+
+
+async def insert_row(table: type[Table], values: Mapping[str, Any]) -> None:
+    """Insert one row (`row_for`) now: one hand-written statement."""
+    await insert_rows(row_for(table, values))
 
 
 # Bind parameters per statement: PostgreSQL allows 32,767, SQLite (since 3.32) 32,766.

@@ -17,7 +17,9 @@ from appliance.auth.roles import Permission
 from appliance.bookings.states import OPEN
 from appliance.bookings.tables import Booking
 from appliance.core.clock import utc_now
-from appliance.core.db import insert_many, insert_row, is_unique_violation, lock_for_transaction, write_transaction
+from appliance.core.db import (
+    TableRows, insert_many, insert_rows, is_unique_violation, lock_for_transaction, row_for, write_transaction,
+)
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
 from appliance.customers import schemas
 from appliance.customers.logic import (
@@ -98,26 +100,38 @@ def _check(actor: Actor, permission: Permission) -> None:
 
 async def match_or_create_customer(contact: schemas.CustomerContact, *, channel: str, actor: Actor) -> UUID:
     """The customer with this phone number, or a new one. Joins the caller's transaction."""
-    name, phone, email = validated_contact(contact)
     async with write_transaction():
-        match = await match_phone(phone)
-        if match.customer_id is None and await lock_phones([phone]):
-            match = await match_phone(phone)  # another transaction may have claimed it as a further phone
-        if match.customer_id is not None:
-            return match.customer_id
-        now = utc_now()
-        customer_id = uuid4()
-        tier = earned_tier(match.tiers, 0, 0)
-        await insert_row(Customer, {
-            "id": customer_id, **stored_contact(customer_id, name=name, phone=phone, email=email),
-            "source_channel": channel, "tier": tier, "earned_tier": tier, "created_at": now, "updated_at": now,
-        })
-        await record_change(
-            "customer.created", subject(customer_id),
-            {"customer_id": str(customer_id), "source_channel": channel}, actor=actor,
-            changed_fields=["name", "phone"] + (["email"] if email else []),
-        )
+        customer_id, new_row = await match_or_plan_customer(contact, channel=channel, actor=actor)
+        if new_row is not None:
+            await insert_rows(new_row)
         return customer_id
+
+
+async def match_or_plan_customer(
+    contact: schemas.CustomerContact, *, channel: str, actor: Actor
+) -> tuple[UUID, TableRows | None]:
+    """Inside the caller's write transaction: the customer with this phone number, or a new one audited
+    whose row the caller inserts with its own next insert (a booking and its new customer, one statement on
+    PostgreSQL), before anything reads or references it. The phone stays locked to the commit."""
+    name, phone, email = validated_contact(contact)
+    match = await match_phone(phone)
+    if match.customer_id is None and await lock_phones([phone]):
+        match = await match_phone(phone)  # another transaction may have claimed it as a further phone
+    if match.customer_id is not None:
+        return match.customer_id, None
+    now = utc_now()
+    customer_id = uuid4()
+    tier = earned_tier(match.tiers, 0, 0)
+    new_row = row_for(Customer, {
+        "id": customer_id, **stored_contact(customer_id, name=name, phone=phone, email=email),
+        "source_channel": channel, "tier": tier, "earned_tier": tier, "created_at": now, "updated_at": now,
+    })
+    await record_change(
+        "customer.created", subject(customer_id),
+        {"customer_id": str(customer_id), "source_channel": channel}, actor=actor,
+        changed_fields=["name", "phone"] + (["email"] if email else []),
+    )
+    return customer_id, new_row
 
 
 async def lock_phones(phones: Sequence[str]) -> bool:

@@ -17,6 +17,7 @@ from appliance.catalog.schemas import Schedule, ScheduleException
 from appliance.customers.tables import Customer
 from appliance.events.tables import OutboxEvent
 from appliance.testing.builders import make_branch, make_resource, make_service, make_user, sign_in
+from tests.appliance.reports.statements import counted_statements
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -119,6 +120,38 @@ async def test_idempotency_key_replays_the_first_result_and_refuses_another_body
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
     assert await Booking.count() == 1
+
+
+async def test_a_replay_after_the_slot_came_free_again_gets_the_first_result_and_books_nothing(shop: Shop) -> None:
+    """The key is looked up only when a booking fails; here the second booking would succeed but for the key."""
+    branch = await make_branch()
+    await make_resource(branch.id, kind="staff", name="王芳", skills=["massage"])
+    service = await make_service(branch.id, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}])
+    body = {"service_id": str(service.id), "starts_at": at(next_weekday(2), "10:00"), "customer": customer(1)}
+    first = await shop.post("/api/v1/bookings", body, **{"Idempotency-Key": "order-43"})
+    cancelled = await shop.post(f"/api/v1/bookings/{first.json()['booking']['id']}/cancel", {})
+
+    with counted_statements() as seen:
+        replay = await shop.post("/api/v1/bookings", body, **{"Idempotency-Key": "order-43"})
+
+    assert first.status_code == 201 and cancelled.status_code == 200
+    assert replay.status_code == 201 and replay.json() == first.json()
+    assert (await Booking.count(), await Customer.count(), await Allocation.count()) == (1, 1, 1)
+    assert len([q for q in seen if "FROM idempotency_record" in q]) == 1  # after the attempt's commit failed
+
+
+async def test_a_first_request_with_a_key_does_not_look_the_key_up(shop: Shop) -> None:
+    branch = await make_branch()
+    await make_resource(branch.id, kind="staff", name="王芳", skills=["massage"])
+    service = await make_service(branch.id, requirements=[{"kind": "staff", "skills": ["massage"], "count": 1}])
+    body = {"service_id": str(service.id), "starts_at": at(next_weekday(2), "10:00"), "customer": customer(1)}
+
+    with counted_statements() as seen:
+        first = await shop.post("/api/v1/bookings", body, **{"Idempotency-Key": "order-44"})
+
+    assert first.status_code == 201
+    assert [q for q in seen if "FROM idempotency_record" in q] == []
+    assert len([q for q in seen if "INSERT INTO idempotency_record" in q]) == 1
 
 
 async def test_fifty_simultaneous_requests_for_the_last_slot_give_one_booking(shop: Shop) -> None:
