@@ -6,7 +6,7 @@ import asyncio
 import json
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -453,7 +453,16 @@ async def lock_for_transaction(key: str) -> bool:
 
     SQLite needs none: its write transactions are already one at a time.
     """
-    if current_dialect() != "postgresql":
+    return await lock_all_for_transaction([key])
+
+
+async def lock_all_for_transaction(keys: Collection[str]) -> bool:
+    """`lock_for_transaction` for many keys in one statement (an import batch's phones), taken in one order
+    by every caller (their hashes ascending): no two transactions each wait for a key the other holds."""
+    if current_dialect() != "postgresql" or not keys:
         return False
-    await current_engine().run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", key))
+    await current_engine().run_querystring(QueryString(
+        "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest({}::text[]) AS k"
+        " ORDER BY h) AS ordered", sorted(set(keys)),
+    ))
     return True

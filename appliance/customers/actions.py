@@ -18,7 +18,8 @@ from appliance.bookings.states import OPEN
 from appliance.bookings.tables import Booking
 from appliance.core.clock import utc_now
 from appliance.core.db import (
-    TableRows, insert_many, insert_rows, is_unique_violation, lock_for_transaction, row_for, write_transaction,
+    TableRows, insert_many, insert_rows, is_unique_violation, lock_all_for_transaction, lock_for_transaction, row_for,
+    write_transaction,
 )
 from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
 from appliance.customers import schemas
@@ -138,11 +139,7 @@ async def lock_phones(phones: Sequence[str]) -> bool:
     """Serialise the transactions that give a customer any of these E.164 phones, main or further, to the
     commit (PostgreSQL: the unique indexes hold within each table, not across both); whether it locked.
     SQLite needs none: its write transactions are one at a time."""
-    indexes = sorted({index for phone in phones for index in lookup_indexes("phone", phone)})  # one order: no deadlock
-    locked = False
-    for index in indexes:
-        locked = await lock_for_transaction(f"phone:{index}") or locked
-    return locked
+    return await lock_all_for_transaction({f"phone:{index}" for phone in phones for index in lookup_indexes("phone", phone)})
 
 
 async def _claim_phones(customer_id: UUID, phones: Sequence[str]) -> None:
@@ -565,6 +562,9 @@ async def import_customers(
     if not batch:
         return schemas.ImportedCustomers(ids={})
     async with write_transaction():
+        # The batch's phones locked first, as every change that gives a customer a phone does: a further phone
+        # added meanwhile is either committed before the lookup below or waits for this import.
+        await lock_phones([r.phone for r in batch if r.phone])
         by_phone, by_email = await find_customers_by_contacts(
             [r.phone for r in batch if r.phone], [r.email for r in batch if r.email]
         )

@@ -1,19 +1,21 @@
 """A customer's further phones, on both engines: set through a profile edit (normalised, bounded, 422 by
 place), shown in the 360 view, found like the main phone (exact and last four digits), one customer's
-only (409 either way), matched by bookings and imports, left with a merged duplicate (leading to the
-survivor), and removed by erasure."""
+only (409 either way, an import waiting for an edit that adds one), matched by bookings and imports, left
+with a merged duplicate (leading to the survivor), and removed by erasure."""
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 import httpx
 
 from appliance.auth.actor import cli_actor
-from appliance.customers.actions import erase_customer, match_or_create_customer, update_customer
+from appliance.core.db import write_transaction
+from appliance.customers.actions import erase_customer, import_customers, match_or_create_customer, update_customer
 from appliance.customers.merge import merge_customers
 from appliance.customers.queries import extra_phones_of, find_customer_ids, find_customers_by_contacts
-from appliance.customers.schemas import CustomerContact, CustomerUpdate
+from appliance.customers.schemas import CustomerContact, CustomerUpdate, ImportedCustomer, ImportedCustomers
 from appliance.customers.tables import CustomerPhone
 from appliance.testing.builders import sign_in_as
 from tests.appliance.bookings.test_portal import make_bookable
@@ -137,3 +139,25 @@ async def test_a_merge_leaves_further_phones_with_the_duplicate_and_they_lead_to
     booked_for = await match_or_create_customer(CustomerContact(name="张", phone=phone(77)), channel="web", actor=cli_actor())
     assert booked_for == survivor
     assert (await find_customers_by_contacts([phone(77)], []))[0] == {phone(77): survivor}
+
+
+async def test_an_import_waits_for_a_further_phone_being_added_and_then_matches_its_customer(database: str) -> None:
+    """The import takes the phones' locks as a profile edit does: run while an edit that gives customer 1 the
+    phone is still open, it matches customer 1 once that commits, and makes no second customer with it."""
+    owner = await match_or_create_customer(CustomerContact(name="张伟", phone=phone(1)), channel="web", actor=cli_actor())
+    locked = asyncio.Event()
+
+    async def edit_held_open() -> None:
+        async with write_transaction():
+            await update_customer(owner, CustomerUpdate(extra_phones=[phone(77)]), actor=cli_actor())
+            locked.set()
+            await asyncio.sleep(0.5)  # room for the import to run, were it not made to wait
+
+    async def import_once_locked() -> ImportedCustomers:
+        await locked.wait()
+        return await import_customers([ImportedCustomer(row=2, name="张三", phone=phone(77))], actor=cli_actor())
+
+    _, imported = await asyncio.gather(edit_held_open(), import_once_locked())
+
+    assert imported.ids == {2: owner} and imported.created == 0
+    assert await find_customer_ids(phone=phone(77)) == [owner]
