@@ -48,9 +48,13 @@ class AvailabilityController(Controller):
     async def days(
         self, request: AnyRequest, service_id: FromQuery[UUID],
         from_: Annotated[date, Parameter(query="from")], to: FromQuery[date],
+        branch_id: FromQuery[UUID | None] = None, resource_id: FromQuery[UUID | None] = None,
     ) -> schemas.AvailableDays:
-        """The branch-local dates that have at least one free slot (for calendar pickers)."""
-        return await free_days(actor_of(request), service_id, from_, to, public=False)
+        """The branch-local dates that have at least one free slot (for calendar pickers); `resource_id` and
+        `branch_id` keep to a resource and a branch as the slots do."""
+        return await free_days(
+            actor_of(request), service_id, from_, to, public=False, resource_id=resource_id, branch_id=branch_id
+        )
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -160,8 +164,10 @@ class PortalController(Controller):
     async def days(
         self, request: AnyRequest, service_id: FromQuery[UUID],
         from_: Annotated[date, Parameter(query="from")], to: FromQuery[date],
+        resource_id: FromQuery[UUID | None] = None,
     ) -> schemas.AvailableDays:
-        return await free_days(actor_of(request), service_id, from_, to, public=True)
+        """The dates with a free slot; with `resource_id` (where customers choose), those of that staff member."""
+        return await free_days(actor_of(request), service_id, from_, to, public=True, resource_id=resource_id)
 
     @post("/bookings", status_code=HTTP_201_CREATED)
     async def create(

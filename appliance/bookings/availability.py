@@ -8,7 +8,7 @@ from uuid import UUID
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
-from appliance.bookings.logic import available_days, find_slots
+from appliance.bookings.logic import ResourceCalendar, available_days, find_slots
 from appliance.catalog.tables import Branch
 from appliance.core.clock import utc_now
 from appliance.core.errors import Invalid, NotFound
@@ -34,12 +34,30 @@ async def visible_service(actor: Actor, service_id: UUID, *, public: bool) -> qu
     return ctx
 
 
+async def _outside_branch(actor: Actor, ctx: queries.ServiceContext, branch_id: UUID | None) -> bool:
+    """Whether `branch_id` leaves the service out: a service is offered in its own branch only, so another
+    branch has no slots for it (a filter, as on the booking list); an unknown one is a 422."""
+    if branch_id is None:
+        return False
+    if not (actor.can(Permission.bookings_read, branch_id) and await Branch.exists().where(Branch.id == branch_id)):
+        raise Invalid({"branch_id": "no such branch"})
+    return branch_id != ctx.branch_id
+
+
+def _preferred(calendars: list[ResourceCalendar], resource_id: UUID | None) -> frozenset[UUID]:
+    """The resource every slot must use, checked: one of the branch's active resources."""
+    if resource_id is None:
+        return frozenset()
+    if resource_id not in {c.id for c in calendars}:
+        raise Invalid({"resource_id": "no such active resource in this service's branch"})
+    return frozenset({resource_id})
+
+
 async def free_slots(
     actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool,
     branch_id: UUID | None = None,
 ) -> schemas.Availability:
-    """`branch_id` keeps the candidate resources to that branch: a service is offered in its own branch
-    only, so another branch leaves no slots (a filter, as on the booking list), and an unknown one is a 422."""
+    """`resource_id` a resource every slot must use; `branch_id` a branch to keep to (`_outside_branch`)."""
     if ends <= starts:
         raise Invalid({"to": "must be after from"})
     if ends - starts > MAX_WINDOW:
@@ -47,34 +65,37 @@ async def free_slots(
     ctx = await visible_service(actor, service_id, public=public)
     if public and resource_id and not ctx.customer_picks_staff:
         raise Invalid({"resource_id": "this service does not let customers choose"})
-    if branch_id is not None:
-        if not (actor.can(Permission.bookings_read, branch_id) and await Branch.exists().where(Branch.id == branch_id)):
-            raise Invalid({"branch_id": "no such branch"})
-        if branch_id != ctx.branch_id:
-            return schemas.Availability(service_id=service_id, timezone=ctx.timezone.key, slots=[])
+    if await _outside_branch(actor, ctx, branch_id):
+        return schemas.Availability(service_id=service_id, timezone=ctx.timezone.key, slots=[])
     calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
-    required = frozenset({resource_id}) if resource_id else frozenset()
-    if resource_id and resource_id not in {c.id for c in calendars}:
-        raise Invalid({"resource_id": "no such active resource in this service's branch"})
     slots = find_slots(
         ctx.rules, calendars, tz=ctx.timezone, window_start=starts, window_end=ends, now=utc_now(),
-        required=required, seats_taken=seats_taken,
+        required=_preferred(calendars, resource_id), seats_taken=seats_taken,
     )
     return schemas.Availability(
         service_id=service_id, timezone=ctx.timezone.key, slots=[actions.slot_out(s) for s in slots]
     )
 
 
-async def free_days(actor: Actor, service_id: UUID, first: date, last: date, *, public: bool) -> schemas.AvailableDays:
+async def free_days(
+    actor: Actor, service_id: UUID, first: date, last: date, *, public: bool, resource_id: UUID | None = None,
+    branch_id: UUID | None = None,
+) -> schemas.AvailableDays:
+    """The dates with a free slot, kept to `resource_id` and `branch_id` as `free_slots` keeps its slots."""
     if last < first:
         raise Invalid({"to": "must not be before from"})
     if (last - first) > MAX_WINDOW:
         raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
     ctx = await visible_service(actor, service_id, public=public)
+    if public and resource_id and not ctx.customer_picks_staff:
+        raise Invalid({"resource_id": "this service does not let customers choose"})
+    if await _outside_branch(actor, ctx, branch_id):
+        return schemas.AvailableDays(service_id=service_id, timezone=ctx.timezone.key, days=[])
     window_start = datetime.combine(first, datetime.min.time(), ctx.timezone)
     window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ctx.timezone)
     calendars, seats_taken = await queries.load_calendars(ctx.branch_id, window_start, window_end)
     days = available_days(
-        ctx.rules, calendars, tz=ctx.timezone, first_day=first, last_day=last, now=utc_now(), seats_taken=seats_taken
+        ctx.rules, calendars, tz=ctx.timezone, first_day=first, last_day=last, now=utc_now(),
+        required=_preferred(calendars, resource_id), seats_taken=seats_taken,
     )
     return schemas.AvailableDays(service_id=service_id, timezone=ctx.timezone.key, days=days)

@@ -1,5 +1,5 @@
-"""`GET /api/v1/availability` on both engines: the branch and preferred-resource parameters, the explanation
-of each slot's resources, and bad parameters named in a problem."""
+"""`GET /api/v1/availability` and its days mode on both engines: the branch and preferred-resource parameters,
+the explanation of each slot's resources, and bad parameters named in a problem."""
 
 from __future__ import annotations
 
@@ -88,3 +88,26 @@ async def test_unknown_ids_and_an_empty_window_are_problems_naming_the_field(sho
         cases, "application/problem+json"
     )
     assert {field: [e["field"] for e in r.json()["errors"]] for field, r in cases.items()} == {f: [f] for f in cases}
+
+
+async def test_the_days_mode_keeps_to_a_resource_and_a_branch_like_the_slots(shop: Shop, client: httpx.AsyncClient) -> None:
+    jingan, xuhui = await make_branch("静安店"), await make_branch("徐汇店")
+    first_day, second_day = next_weekday(0), next_weekday(1)  # 王芳 works the first, 李娜 the second
+    wang = await make_resource(jingan.id, kind="staff", name="王芳", skills=["massage"],
+                               schedule=one_day_schedule(first_day, "09:00", "12:00"))
+    li = await make_resource(jingan.id, kind="staff", name="李娜", skills=["massage"],
+                             schedule=one_day_schedule(second_day, "09:00", "12:00"))
+    service = await make_service(jingan.id, duration_minutes=60, slot_step_minutes=60, requirements=MASSAGE)
+    span = sorted([first_day, second_day])
+    window = {"service_id": service.id, "from": span[0].isoformat(), "to": span[1].isoformat()}
+
+    async def days(**params: Any) -> httpx.Response:
+        return await client.get("/api/v1/availability/days", params={k: str(v) for k, v in {**window, **params}.items()})
+
+    every, of_wang, of_li = await days(), await days(resource_id=wang.id), await days(resource_id=li.id)
+    own, other, unknown = await days(branch_id=jingan.id), await days(branch_id=xuhui.id), await days(resource_id=NOBODY)
+
+    assert every.json()["days"] == own.json()["days"] == [d.isoformat() for d in span]
+    assert (of_wang.json()["days"], of_li.json()["days"]) == ([first_day.isoformat()], [second_day.isoformat()])
+    assert other.status_code == 200 and other.json()["days"] == []
+    assert unknown.status_code == 422 and [e["field"] for e in unknown.json()["errors"]] == ["resource_id"]
