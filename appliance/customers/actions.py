@@ -4,9 +4,10 @@ of the changed fields only: no personal value goes into an audit entry or a log 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from uuid import UUID, uuid4
 
 import msgspec
@@ -135,11 +136,18 @@ async def match_or_plan_customer(
     return customer_id, new_row
 
 
+# Phones are locked by bucket of their blind index: an import batch's thousands of phones then hold at most
+# this many advisory locks (PostgreSQL's lock table is shared, a few thousand entries in all), at the price
+# of a booking that creates a customer waiting for an import batch under way (a second at most).
+PHONE_LOCK_BUCKETS: Final = 64
+
+
 async def lock_phones(phones: Sequence[str]) -> bool:
     """Serialise the transactions that give a customer any of these E.164 phones, main or further, to the
     commit (PostgreSQL: the unique indexes hold within each table, not across both); whether it locked.
     SQLite needs none: its write transactions are one at a time."""
-    return await lock_all_for_transaction({f"phone:{index}" for phone in phones for index in lookup_indexes("phone", phone)})
+    indexes = {index for phone in phones for index in lookup_indexes("phone", phone)}
+    return await lock_all_for_transaction({f"phones:{zlib.crc32(i.encode()) % PHONE_LOCK_BUCKETS}" for i in indexes})
 
 
 async def _claim_phones(customer_id: UUID, phones: Sequence[str]) -> None:

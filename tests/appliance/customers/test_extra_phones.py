@@ -9,10 +9,13 @@ import asyncio
 from uuid import UUID
 
 import httpx
+import pytest
 
 from appliance.auth.actor import cli_actor
-from appliance.core.db import write_transaction
-from appliance.customers.actions import erase_customer, import_customers, match_or_create_customer, update_customer
+from appliance.core.db import run_sql, write_transaction
+from appliance.customers.actions import (
+    PHONE_LOCK_BUCKETS, erase_customer, import_customers, match_or_create_customer, update_customer,
+)
 from appliance.customers.merge import merge_customers
 from appliance.customers.queries import extra_phones_of, find_customer_ids, find_customers_by_contacts
 from appliance.customers.schemas import CustomerContact, CustomerUpdate, ImportedCustomer, ImportedCustomers
@@ -161,3 +164,17 @@ async def test_an_import_waits_for_a_further_phone_being_added_and_then_matches_
 
     assert imported.ids == {2: owner} and imported.created == 0
     assert await find_customer_ids(phone=phone(77)) == [owner]
+
+
+async def test_an_import_batch_holds_a_bounded_number_of_phone_locks(database: str) -> None:
+    """PostgreSQL's lock table is shared and a few thousand entries long: a batch of 500 new phones locks
+    buckets of them, not each."""
+    if database != "postgresql":
+        pytest.skip("SQLite takes no phone locks: its write transactions are one at a time")
+    batch = [ImportedCustomer(row=n, name=f"客户{n}", phone=f"+86137{n:08d}") for n in range(2, 502)]
+    async with write_transaction():
+        imported = await import_customers(batch, actor=cli_actor())
+        [held] = await run_sql("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+
+    assert imported.created == 500
+    assert 0 < held["n"] <= PHONE_LOCK_BUCKETS <= 64
