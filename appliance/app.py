@@ -44,6 +44,7 @@ from appliance.health.api import HealthController
 from appliance.settings import Settings, load_settings
 from appliance.automation.api import ApprovalController, RuleController
 from appliance.events.api import DeliveryController
+from appliance.events.outbox import hand_over_now
 from appliance.surveys.api import SurveyController
 from appliance.reports.api import ReportController
 from appliance.notifications.api import (
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
+            hand_over_now()  # events committed in the last moments: not left to the sweeper
             stop_sweeping.set()
             if sweeping is not None:
                 await sweeping

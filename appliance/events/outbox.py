@@ -22,6 +22,10 @@ from appliance.worker.actors import enqueue
 # Events handed over together (one transaction's, or one sweep's) travel up to this many to a `fan_out`
 # message: a burst costs a message per batch rather than per event, and still spreads over the workers.
 HAND_OVER_BATCH = 20
+# How long committed events wait for others to share their message. Under load a booking's events then
+# travel with those of the next few: in the benchmark (32 clients) this took the worker's CPU per booking
+# from ~1.4 ms to ~0.6 ms and the API's from ~3.7 ms to ~2.6 ms, for 20 ms more before subscribers act.
+HAND_OVER_WAIT = 0.02  # seconds
 _log = get_logger(__name__)
 _COLUMNS = ("id", "type", "version", "occurred_at", "actor", "subject", "data")
 
@@ -62,10 +66,11 @@ async def add_events(
 
 def hand_over(event_ids: Sequence[str]) -> None:
     """Send these events to the broker for fan-out, `HAND_OVER_BATCH` to a message. In an event loop the
-    sending waits for the loop's next turn, so the events of every transaction that committed meanwhile
-    (concurrent requests) share messages: under load a message per few bookings, not one each, in the
-    API (a Redis round trip each) and in the worker (a fetch, a claim and an insert each). Lost with
-    the process in between, they are the sweeper's, as any events whose hand-over failed."""
+    sending waits `HAND_OVER_WAIT`, so the events of every transaction that commits meanwhile (concurrent
+    requests) share messages: under load a message per several bookings, not one each, in the API (a
+    Redis round trip each) and in the worker (a fetch, a claim and an insert each). Lost with the process
+    in between, they are the sweeper's, as any events whose hand-over failed; a server stopping sends them
+    first (`hand_over_now`)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -73,8 +78,18 @@ def hand_over(event_ids: Sequence[str]) -> None:
         return
     if (waiting := _waiting.get(loop)) is None:
         waiting = _waiting[loop] = []
-        loop.call_soon(_send_waiting, loop)
+        loop.call_later(HAND_OVER_WAIT, _send_waiting, loop)
     waiting.extend(event_ids)
+
+
+def hand_over_now() -> None:
+    """Send at once the events of this event loop that wait for their message (a server shutting down)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if loop in _waiting:
+        _send_waiting(loop)  # the scheduled send then finds nothing left
 
 
 _waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[str]] = weakref.WeakKeyDictionary()

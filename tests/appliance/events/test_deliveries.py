@@ -301,23 +301,39 @@ async def test_the_events_of_one_transaction_are_handed_over_in_batches_after_co
             "test.batch", [(Subject("test", str(n)), {"n": n}) for n in range(count)], actor=cli_actor()
         )
         assert sent == []  # nothing before the commit
-    await asyncio.sleep(0)  # handed over at the event loop's next turn
+    await asyncio.sleep(0)
+    assert sent == []  # nor before the wait for other events to share the messages
+    await asyncio.sleep(2 * outbox.HAND_OVER_WAIT)
 
     assert [name for name, _ in sent] == ["fan_out"] * 3
     assert [len(ids) for _, ids in sent] == [outbox.HAND_OVER_BATCH, outbox.HAND_OVER_BATCH, 5]
     assert [i for _, ids in sent for i in ids] == [str(e.id) for e in envelopes]
 
 
-async def test_events_handed_over_in_one_turn_of_the_loop_share_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    # As the commits of concurrent requests do when they complete together.
+async def test_events_handed_over_within_the_wait_share_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the commits of concurrent requests do when they complete within a few milliseconds.
     sent: list[tuple[str, tuple[str, ...]]] = []
     monkeypatch.setattr(outbox, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
 
     outbox.hand_over(["a", "b"])
+    await asyncio.sleep(0)
     outbox.hand_over(["c"])
     assert sent == []
-    await asyncio.sleep(0)
+    await asyncio.sleep(2 * outbox.HAND_OVER_WAIT)
     outbox.hand_over(["d"])
-    await asyncio.sleep(0)
+    await asyncio.sleep(2 * outbox.HAND_OVER_WAIT)
 
     assert sent == [("fan_out", ("a", "b", "c")), ("fan_out", ("d",))]
+
+
+async def test_events_waiting_for_their_message_are_sent_at_once_when_the_server_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[tuple[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(outbox, "enqueue", lambda name, *args, delay=None: sent.append((name, args)))
+
+    outbox.hand_over(["a"])
+    outbox.hand_over_now()
+    assert sent == [("fan_out", ("a",))]
+    await asyncio.sleep(2 * outbox.HAND_OVER_WAIT)
+    assert sent == [("fan_out", ("a",))]  # the scheduled send found nothing left
