@@ -29,7 +29,7 @@ from appliance.core.clock import utc_now
 from appliance.core.db import (
     insert_rows, is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction,
 )
-from appliance.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from appliance.core.errors import Conflict, Forbidden, Invalid, NotFound
 from appliance.customers.actions import match_or_plan_customer, validated_contact
 from appliance.customers.schemas import CustomerContact
 from appliance.events.envelope import Subject
@@ -177,12 +177,13 @@ async def create_booking(
     channel, bad answers), if the catalog's revision still is theirs; else everything is judged again on
     the rules read afresh.
 
-    An `idempotency` key is looked up only when the booking cannot be made (its slot taken by the first
-    request, say) or its commit finds the key stored: a replay costs more, a first request no statement.
+    An `idempotency` key is looked up only when the booking fails, however (its slot taken by the first
+    request, a lock timeout), or its commit finds the key stored: a replay costs more, a first request no
+    statement.
     """
     try:
         return await _create_booking_afresh_if_stale(request, actor=actor, staff=staff, idempotency=idempotency)
-    except AppError:
+    except Exception:
         if idempotency and (replay := await find_replay(idempotency)):
             return msgspec.convert(replay, schemas.BookingCreated)
         raise

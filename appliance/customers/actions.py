@@ -136,9 +136,10 @@ async def match_or_plan_customer(
     return customer_id, new_row
 
 
-# Phones are locked by bucket of their blind index: an import batch's thousands of phones then hold at most
-# this many advisory locks (PostgreSQL's lock table is shared, a few thousand entries in all), at the price
-# of a booking that creates a customer waiting for an import batch under way (a second at most).
+# Phones are locked by bucket of their blind index: an import batch's thousand phones then hold at most this
+# many advisory locks (PostgreSQL's lock table is shared, a few thousand entries in all), at the price of a
+# booking that creates a customer waiting for the import batch under way: its transaction, a fraction of a
+# second for customers, longer for bookings (their facts and rollups are derived in it too).
 PHONE_LOCK_BUCKETS: Final = 64
 
 

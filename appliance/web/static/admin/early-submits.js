@@ -31,7 +31,11 @@
     if (ready || event.target !== document.body) return;
     ready = true;
     for (const [form, submitter] of held) {
-      if (form.isConnected) form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+      if (!form.isConnected) continue;
+      // htmx learns which button submitted a form from its click (the button's name and value are sent),
+      // so the button that did is clicked again; a form submitted with Enter is submitted again.
+      if (submitter && submitter.form === form && submitter.isConnected) submitter.click();
+      else form.requestSubmit();
     }
     held.clear();
     for (const button of clicked) if (button.isConnected) button.click();
