@@ -87,6 +87,20 @@ async def _combined(survivor_id: UUID, duplicate_id: UUID) -> tuple[dict[str, An
     return kept, combine.combine(kept, theirs)
 
 
+async def _form_ref(customer_id: UUID) -> tuple[UUID | None, int | None]:
+    """The profile form (and its version) the customer's custom fields were answered under."""
+    row = await Customer.select(Customer.custom_fields_form, Customer.custom_fields_form_version).where(
+        Customer.id == customer_id
+    ).first()
+    return (row["custom_fields_form"], row["custom_fields_form_version"]) if row else (None, None)
+
+
+async def _set_form_ref(customer_id: UUID, form: tuple[UUID | None, int | None]) -> None:
+    await Customer.update({Customer.custom_fields_form: form[0], Customer.custom_fields_form_version: form[1]}).where(
+        Customer.id == customer_id
+    )
+
+
 async def _store_profile(customer_id: UUID, values: dict[str, Any], now: datetime) -> None:
     """Write profile fields of one customer: personal ones sealed (with their blind indexes)."""
     personal = customer_columns(customer_id, **{k: v for k, v in values.items() if k in PERSONAL_FIELDS})
@@ -169,6 +183,11 @@ async def merge_customers(survivor_id: UUID, duplicate_id: UUID, *, actor: Actor
                 await store_choice(survivor_id, purpose, combined, "merge")
         survivor_profile, profile = await _combined(survivor_id, duplicate_id)
         moved["fields_filled"] = _filled_names(profile.filled)
+        # Custom fields copied to a survivor that had none keep the definition they were answered under.
+        if "custom_fields" in profile.filled and (await _form_ref(survivor_id))[0] is None:
+            if (theirs_form := await _form_ref(duplicate_id))[0] is not None:
+                await _set_form_ref(survivor_id, theirs_form)
+                moved["form_taken"] = True
         record = schemas.MergeMoved(**moved)
         await Customer.update({Customer.merged_into: survivor_id, Customer.updated_at: now}).where(Customer.id == duplicate_id)
         await _store_profile(survivor_id, combine.with_filled(survivor_profile, profile.filled), now)
@@ -221,6 +240,8 @@ async def undo_merge(merge_id: UUID, *, actor: Actor) -> schemas.CustomerMerge:
         await Customer.update({Customer.merged_into: None, Customer.updated_at: now}).where(Customer.id == duplicate_id)
         restored = combine.without_filled(await _profile(survivor_id), merge.profile.filled)
         await _store_profile(survivor_id, restored, now)
+        if merge.moved.form_taken and "custom_fields" in restored and not restored["custom_fields"]:
+            await _set_form_ref(survivor_id, (None, None))  # no custom fields left: no form they answer
         counts["fields_restored"] = len(restored)
         await _refresh([survivor_id, duplicate_id])
         await CustomerMerge.update({CustomerMerge.undone_at: now}).where(CustomerMerge.id == merge_id)

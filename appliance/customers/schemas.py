@@ -308,6 +308,8 @@ class MergeMoved(msgspec.Struct):
     tags_added: list[str] = []  # the duplicate's tags the survivor did not have
     consent_before: dict[str, bool | None] = {}  # the survivor's choices the merge changed, as they were
     fields_filled: list[str] = []  # the survivor's blank profile fields (or map entries) copied from the duplicate
+    # The survivor, with no custom fields of its own, took the duplicate's profile-form reference with them.
+    form_taken: bool = False
 
 
 class MergeProfile(msgspec.Struct):

@@ -267,3 +267,29 @@ async def test_erasing_the_customer_kept_erases_the_duplicates_merged_into_it(cl
     assert await find_customer_ids(phone=phone(2)) == []
     [entry] = [e for e in await audit_of(survivor) if e["action"] == "customer.erased"]
     assert entry["details"]["merged_records_erased"] == 1
+
+
+async def test_custom_fields_copied_to_a_survivor_without_any_keep_their_form_until_the_undo(
+    client: httpx.AsyncClient,
+) -> None:
+    survivor, duplicate, _ = await _two(client)
+    form = await make_profile_form(texts=["home_branch"])
+    await actions.update_customer(UUID(duplicate), CustomerUpdate(custom_fields={"home_branch": "静安"}), actor=cli_actor())
+
+    async def form_of(customer_id: str) -> tuple[Any, Any]:
+        row = await Customer.select(Customer.custom_fields_form, Customer.custom_fields_form_version).where(
+            Customer.id == UUID(customer_id)
+        ).first()
+        return row["custom_fields_form"], row["custom_fields_form_version"]
+
+    before = await form_of(survivor)
+    merged = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()
+    during = await form_of(survivor)
+    undone = await client.post(f"/api/v1/customer-merges/{merged['id']}/undo")
+
+    assert before == (None, None)
+    assert during == (form.id, form.version) == await form_of(duplicate)
+    assert merged["moved"]["form_taken"] is True
+    assert undone.status_code == 200
+    assert await form_of(survivor) == (None, None)
+    assert (await client.get(f"/api/v1/customers/{survivor}")).json()["custom_fields"] == {}
