@@ -34,14 +34,20 @@ async def visible_service(actor: Actor, service_id: UUID, *, public: bool) -> qu
     return ctx
 
 
-async def _outside_branch(actor: Actor, ctx: queries.ServiceContext, branch_id: UUID | None) -> bool:
-    """Whether `branch_id` leaves the service out: a service is offered in its own branch only, so another
-    branch has no slots for it (a filter, as on the booking list); an unknown one is a 422."""
+async def _filtered_service(
+    actor: Actor, service_id: UUID, resource_id: UUID | None, branch_id: UUID | None, *, public: bool
+) -> tuple[queries.ServiceContext, bool]:
+    """The visible service, checked against the filters both modes take, and whether `branch_id` leaves it
+    out: a service is offered in its own branch only, so another branch has nothing free for it (a filter,
+    as on the booking list); an unknown branch is a 422, as is a resource the public may not choose."""
+    ctx = await visible_service(actor, service_id, public=public)
+    if public and resource_id and not ctx.customer_picks_staff:
+        raise Invalid({"resource_id": "this service does not let customers choose"})
     if branch_id is None:
-        return False
+        return ctx, False
     if not (actor.can(Permission.bookings_read, branch_id) and await Branch.exists().where(Branch.id == branch_id)):
         raise Invalid({"branch_id": "no such branch"})
-    return branch_id != ctx.branch_id
+    return ctx, branch_id != ctx.branch_id
 
 
 def _preferred(calendars: list[ResourceCalendar], resource_id: UUID | None) -> frozenset[UUID]:
@@ -57,15 +63,13 @@ async def free_slots(
     actor: Actor, service_id: UUID, starts: datetime, ends: datetime, resource_id: UUID | None, *, public: bool,
     branch_id: UUID | None = None,
 ) -> schemas.Availability:
-    """`resource_id` a resource every slot must use; `branch_id` a branch to keep to (`_outside_branch`)."""
+    """`resource_id` a resource every slot must use; `branch_id` a branch to keep to (`_filtered_service`)."""
     if ends <= starts:
         raise Invalid({"to": "must be after from"})
     if ends - starts > MAX_WINDOW:
         raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
-    ctx = await visible_service(actor, service_id, public=public)
-    if public and resource_id and not ctx.customer_picks_staff:
-        raise Invalid({"resource_id": "this service does not let customers choose"})
-    if await _outside_branch(actor, ctx, branch_id):
+    ctx, left_out = await _filtered_service(actor, service_id, resource_id, branch_id, public=public)
+    if left_out:
         return schemas.Availability(service_id=service_id, timezone=ctx.timezone.key, slots=[])
     calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
     slots = find_slots(
@@ -86,10 +90,8 @@ async def free_days(
         raise Invalid({"to": "must not be before from"})
     if (last - first) > MAX_WINDOW:
         raise Invalid({"to": f"at most {MAX_WINDOW.days} days after from"})
-    ctx = await visible_service(actor, service_id, public=public)
-    if public and resource_id and not ctx.customer_picks_staff:
-        raise Invalid({"resource_id": "this service does not let customers choose"})
-    if await _outside_branch(actor, ctx, branch_id):
+    ctx, left_out = await _filtered_service(actor, service_id, resource_id, branch_id, public=public)
+    if left_out:
         return schemas.AvailableDays(service_id=service_id, timezone=ctx.timezone.key, days=[])
     window_start = datetime.combine(first, datetime.min.time(), ctx.timezone)
     window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ctx.timezone)

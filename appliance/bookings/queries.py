@@ -27,7 +27,7 @@ from appliance.catalog.schemas import Money
 from appliance.core.db import current_dialect, instant_value, json_value, run_sql, uuid_value
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
-from appliance.core.revision import note_seen
+from appliance.core.revision import REVISION_SQL, current_revision, note_seen
 from appliance.forms.queries import FormRef
 
 # Held rows can start before a window (long bookings, post-use locks) and local days spill over
@@ -113,10 +113,10 @@ SELECT s.id, s.branch, s.name, s.duration_minutes, s.buffer_before_minutes, s.bu
        s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.assignment, s.price_amount,
        s.price_currency, s.channels, s.requires_approval, s.customer_picks_staff, s.cancel_cutoff_minutes,
        s.reschedule_cutoff_minutes, s.active, b.timezone AS branch_timezone, b.name AS branch_name,
-       f.id AS form_id, f.version AS form_version, (SELECT revision FROM catalog_revision WHERE id = 1) AS revision
+       f.id AS form_id, f.version AS form_version, :revision AS revision
   FROM service s JOIN branch b ON b.id = s.branch LEFT JOIN form f ON f.attached_to = 'service:' || s.id
  WHERE s.id = {}
-"""
+""".replace(":revision", REVISION_SQL)
 
 
 async def load_service(service_id: UUID) -> ServiceContext:
@@ -152,8 +152,7 @@ async def remembered_is_current(service_id: UUID) -> bool:
     forgotten if not. For a refusal judged on it, which no calendar query confirms."""
     if (hit := _remembered.get(service_id)) is None:
         return True
-    rows = await run_sql("SELECT revision FROM catalog_revision WHERE id = 1")
-    if rows and rows[0]["revision"] == hit[1]:
+    if await current_revision() == hit[1]:
         return True
     forget_service(service_id)
     return False
@@ -204,7 +203,7 @@ async def _load_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
 _CALENDAR_SQL = """
 SELECT 'b' AS row_kind, b.id AS resource, CAST(NULL AS TIMESTAMPTZ) AS starts_at,
        CAST(NULL AS TIMESTAMPTZ) AS ends_at, CAST(NULL AS INTEGER) AS unit,
-       CAST((SELECT revision FROM catalog_revision WHERE id = 1) AS VARCHAR) AS holder,
+       CAST(:revision AS VARCHAR) AS holder,
        b.opening_hours AS schedule, CAST(NULL AS JSON) AS skills, CAST(NULL AS INTEGER) AS number,
        CAST(NULL AS VARCHAR) AS name, CAST(NULL AS UUID) AS booking,
        CAST(NULL AS :packed) AS units, CAST(NULL AS :packed) AS starts, CAST(NULL AS :packed) AS ends
@@ -250,6 +249,7 @@ def _calendar_sql(dialect: str) -> str:
     packed, pack = ("INT8[]", "array_agg({})") if dialect == "postgresql" else ("TEXT", "group_concat({}, ' ')")
     return (
         _CALENDAR_SQL.replace(":packed", packed)
+        .replace(":revision", REVISION_SQL)
         .replace(":units", pack.replace("{}", "a.unit"))
         .replace(":starts", pack.replace("{}", _epoch_us(dialect, "a.starts_at")))
         .replace(":ends", pack.replace("{}", _epoch_us(dialect, "a.ends_at")))

@@ -235,11 +235,6 @@ def row_for(table: type[Table], values: Mapping[str, Any]) -> TableRows:
     return table._meta.tablename, names, [row]
 
 
-async def insert_row(table: type[Table], values: Mapping[str, Any]) -> None:
-    """Insert one row (`row_for`) now: one hand-written statement."""
-    await insert_rows(row_for(table, values))
-
-
 # Bind parameters per statement: PostgreSQL allows 32,767, SQLite (since 3.32) 32,766.
 _MAX_PARAMETERS = 30_000
 

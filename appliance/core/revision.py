@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from appliance.core.db import transaction_memo
+from appliance.core.db import run_sql, transaction_memo
 
 # A scalar subquery for a select list: the revision as the same statement sees it.
 REVISION_SQL: Final = "(SELECT revision FROM catalog_revision WHERE id = 1)"
@@ -26,3 +26,9 @@ def seen_in_transaction() -> str | None:
     """The catalog revision the surrounding write transaction last read, if it read one."""
     memo = transaction_memo()
     return None if memo is None else memo.get(_SEEN)
+
+
+async def current_revision() -> str | None:
+    """The catalog revision as the database has it now (None before its migration)."""
+    rows = await run_sql(f"SELECT {REVISION_SQL} AS revision")
+    return rows[0]["revision"] if rows else None

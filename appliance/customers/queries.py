@@ -125,13 +125,8 @@ async def contacts_of(customer_ids: Sequence[UUID]) -> dict[UUID, schemas.Custom
     return {r["id"]: schemas.CustomerBrief(id=r["id"], name=r["name"], phone=r["phone"]) for r in opened}
 
 
-async def find_customer_by_phone(phone_e164: str) -> UUID | None:
-    found = await find_customer_ids(phone=phone_e164, limit=1)
-    return found[0] if found else None
-
-
-# `find_customer_by_phone` (main phones and further ones) then `survivors_of`, and the programme's tiers a new customer starts from, in
-# one statement: every booking runs it. A merge chain longer than any merge history could make stops the
+# `find_customer_ids` by phone (main phones and further ones, the first by id) then `survivors_of`, and the
+# programme's tiers a new customer starts from, in one statement: every booking runs it. A merge chain longer than any merge history could make stops the
 # walk (merges refuse merged customers: no cycle).
 _BOOKING_CUSTOMER_SQL = """
 WITH RECURSIVE chain (id, merged_into, depth) AS (

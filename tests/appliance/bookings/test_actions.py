@@ -20,7 +20,7 @@ from appliance.bookings.actions import SlotUnavailable
 from appliance.bookings.tables import Booking
 from appliance.catalog.schemas import Branch, Service
 from appliance.events.tables import Timer
-from appliance.core.db import insert_row, run_sql, write_transaction
+from appliance.core.db import insert_rows, row_for, run_sql, write_transaction
 from appliance.core.errors import Invalid
 from appliance.forms.actions import create_form
 from appliance.forms.answers import AnswersInvalid
@@ -127,10 +127,10 @@ async def test_a_timer_rule_written_by_hand_sets_its_timer_on_the_next_booking()
     rule_id = uuid4()
     trigger = {"timer": {"anchor": "starts_at", "offset_minutes": -60}}
     async with write_transaction():  # a bare insert: no backfill of timers for the bookings made already
-        await insert_row(Rule, {
+        await insert_rows(row_for(Rule, {
             "id": rule_id, "name": "提前一小时", "trigger": trigger, "created_at": at(0, 9), "updated_at": at(0, 9),
             "actions": [{"type": "emit_event", "event": "custom.reminder"}],
-        })
+        }))
     later = await make_booking(service.id, at(3, 12))
 
     timers = await Timer.select(Timer.subject_id, Timer.due_at).where(Timer.name == f"{TIMER_PREFIX}{rule_id}")
