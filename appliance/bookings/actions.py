@@ -20,7 +20,7 @@ from appliance.bookings.idempotency import IdempotencyKey, find_replay, remember
 from appliance.bookings.sealing import sealed_answers, sealed_notes
 from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
 from appliance.bookings.queries import (
-    ServiceContext, booking_schema, forget_service, get_booking_row, load_calendars, load_calendars_at, load_service,
+    ServiceContext, booking_schema, forget_service, get_booking_row, kinds_needed, load_calendars, load_calendars_at, load_service,
     remembered_is_current, remembered_service, resource_ids_of, start_window,
 )
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
@@ -85,7 +85,9 @@ def _check_start_time(ctx: ServiceContext, starts_at: datetime, now: datetime) -
 
 async def _alternatives(ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int) -> list[schemas.SlotOut]:
     """The free slots nearest to the one asked for, within a day either side."""
-    calendars, seats_taken = await load_calendars(ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1))
+    calendars, seats_taken = await load_calendars(
+        ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1), kinds=kinds_needed(ctx.rules, required)
+    )
     slots = find_slots(
         ctx.rules, calendars, tz=ctx.timezone, window_start=wanted - timedelta(days=1),
         window_end=wanted + timedelta(days=1), now=utc_now(), required=frozenset(required), seats_wanted=seats,
@@ -119,7 +121,7 @@ async def _take_slot(
         await lock_for_transaction(occurrence_holder(rules.id, starts_at))
     calendars, seats_taken, now_at = await load_calendars_at(
         ctx.branch_id, *start_window(rules, starts_at, ctx.timezone), margin=timedelta(0),
-        exclude_booking=exclude_booking,
+        exclude_booking=exclude_booking, kinds=kinds_needed(rules, required),
     )
     if revision is not None and now_at != revision:
         forget_service(rules.id)

@@ -71,7 +71,9 @@ async def free_slots(
     ctx, left_out = await _filtered_service(actor, service_id, resource_id, branch_id, public=public)
     if left_out:
         return schemas.Availability(service_id=service_id, timezone=ctx.timezone.key, slots=[])
-    calendars, seats_taken = await queries.load_calendars(ctx.branch_id, starts, ends)
+    calendars, seats_taken = await queries.load_calendars(
+        ctx.branch_id, starts, ends, kinds=queries.kinds_needed(ctx.rules, [resource_id] if resource_id else ())
+    )
     slots = find_slots(
         ctx.rules, calendars, tz=ctx.timezone, window_start=starts, window_end=ends, now=utc_now(),
         required=_preferred(calendars, resource_id), seats_taken=seats_taken,
@@ -95,7 +97,9 @@ async def free_days(
         return schemas.AvailableDays(service_id=service_id, timezone=ctx.timezone.key, days=[])
     window_start = datetime.combine(first, datetime.min.time(), ctx.timezone)
     window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ctx.timezone)
-    calendars, seats_taken = await queries.load_calendars(ctx.branch_id, window_start, window_end)
+    calendars, seats_taken = await queries.load_calendars(
+        ctx.branch_id, window_start, window_end, kinds=queries.kinds_needed(ctx.rules, [resource_id] if resource_id else ())
+    )
     days = available_days(
         ctx.rules, calendars, tz=ctx.timezone, first_day=first, last_day=last, now=utc_now(),
         required=_preferred(calendars, resource_id), seats_taken=seats_taken,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from itertools import repeat
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from appliance.bookings.logic import (
     Held, Hours, Need, ResourceCalendar, ServiceRules, parse_schedule, parse_weekly, within_opening_hours,
 )
 from appliance.bookings.tables import Allocation, Booking
-from appliance.catalog.schemas import Money
+from appliance.catalog.schemas import Money, ResourceKind
 from appliance.core.db import current_dialect, instant_value, json_value, run_sql, uuid_value
 from appliance.core.errors import NotFound
 from appliance.core.pagination import split_page
@@ -211,24 +211,27 @@ SELECT 'b' AS row_kind, b.id AS resource, CAST(NULL AS TIMESTAMPTZ) AS starts_at
 UNION ALL
 SELECT 'r', r.id, NULL, NULL, r.capacity, r.kind, r.schedule, r.skills, r.post_use_lock_minutes, r.name,
        NULL, NULL, NULL, NULL
-  FROM resource r WHERE r.branch = {} AND r.active
+  FROM resource r WHERE r.branch = {} AND r.active AND {} LIKE '%,' || r.kind || ',%'
 UNION ALL
 SELECT 'a', a.resource, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        :units, :starts, :ends
   FROM allocation a JOIN resource r ON r.id = a.resource
- WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
+ WHERE r.branch = {} AND r.active AND {} LIKE '%,' || r.kind || ',%'
+   AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
    AND a.holder NOT LIKE '%@%' AND COALESCE(a.booking <> {}, TRUE)
  GROUP BY a.resource
 UNION ALL
 SELECT 'g', a.resource, a.starts_at, a.ends_at, a.unit, a.holder, NULL, NULL,
        (SELECT b.seats FROM booking b WHERE b.id = a.booking), NULL, a.booking, NULL, NULL, NULL
   FROM allocation a JOIN resource r ON r.id = a.resource
- WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
+ WHERE r.branch = {} AND r.active AND {} LIKE '%,' || r.kind || ',%'
+   AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
    AND a.holder LIKE '%@%' AND COALESCE(a.booking <> {}, TRUE)
 UNION ALL
 SELECT 't', t.resource, t.starts_at, t.ends_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM time_off t JOIN resource r ON r.id = t.resource
- WHERE r.branch = {} AND r.active AND t.starts_at < {} AND t.ends_at > {} AND COALESCE(t.booking <> {}, TRUE)
+ WHERE r.branch = {} AND r.active AND {} LIKE '%,' || r.kind || ',%'
+   AND t.starts_at < {} AND t.ends_at > {} AND COALESCE(t.booking <> {}, TRUE)
 """
 _NO_BOOKING = UUID(int=0)  # stands in for "exclude no booking": no allocation belongs to it
 
@@ -274,25 +277,38 @@ def start_window(rules: ServiceRules, starts_at: datetime, tz: ZoneInfo) -> tupl
     return min(day_start, starts_at - rules.buffer_before), max(day_end, reach)
 
 
+def kinds_needed(rules: ServiceRules, required: Collection[UUID] = ()) -> frozenset[str] | None:
+    """The resource kinds a calendar for `rules` must hold: those its requirements name, or every kind
+    (None) when the caller names resources of its own, which are then checked against the branch's all."""
+    return None if required else frozenset(need.kind for need in rules.needs)
+
+
+def _kinds_pattern(kinds: Collection[str] | None) -> str:
+    """`kinds` as the calendar query matches them: ",room,staff," ("," + every kind + "," for None). Kinds
+    are plain words (catalog.schemas.ResourceKind), so no LIKE wildcard can come in with them."""
+    return "," + ",".join(sorted(get_args(ResourceKind) if kinds is None else kinds)) + ","
+
+
 async def load_calendars(
     branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None,
-    margin: timedelta = CALENDAR_MARGIN,
+    margin: timedelta = CALENDAR_MARGIN, kinds: Collection[str] | None = None,
 ) -> tuple[list[ResourceCalendar], dict[str, int]]:
     """`load_calendars_at` without the catalog revision."""
     calendars, seats_taken, _ = await load_calendars_at(
-        branch_id, window_start, window_end, exclude_booking=exclude_booking, margin=margin
+        branch_id, window_start, window_end, exclude_booking=exclude_booking, margin=margin, kinds=kinds
     )
     return calendars, seats_taken
 
 
 async def load_calendars_at(
     branch_id: UUID, window_start: datetime, window_end: datetime, *, exclude_booking: UUID | None = None,
-    margin: timedelta = CALENDAR_MARGIN,
+    margin: timedelta = CALENDAR_MARGIN, kinds: Collection[str] | None = None,
 ) -> tuple[list[ResourceCalendar], dict[str, int], str | None]:
-    """Every active resource of the branch with its schedule (cut to the branch's opening hours), time
-    off and held allocations overlapping the window widened by `margin` — in ONE query — and the seats
-    already taken per group-class holder; and the catalog revision as the same statement saw it (None
-    without one).
+    """Every active resource of the branch of `kinds` (None: all) with its schedule (cut to the branch's
+    opening hours), time off and held allocations overlapping the window widened by `margin` — in ONE
+    query — and the seats already taken per group-class holder; and the catalog revision as the same
+    statement saw it (None without one). A service's calendars need only the kinds it requires
+    (`kinds_needed`): a branch's devices cost a massage's availability nothing.
 
     `exclude_booking` leaves out one booking's allocations and the blocks that follow it (a reschedule may
     reuse its own time, and its blocks move with it).
@@ -300,9 +316,10 @@ async def load_calendars_at(
     start, end = window_start - margin, window_end + margin
     since = start - LONGEST_ALLOCATION
     excluded = exclude_booking or _NO_BOOKING
+    pattern = _kinds_pattern(kinds)
     rows = await run_sql(
-        _calendar_sql(current_dialect()), branch_id, branch_id, branch_id, end, start, since, excluded,
-        branch_id, end, start, since, excluded, branch_id, end, start, excluded,
+        _calendar_sql(current_dialect()), branch_id, branch_id, pattern, branch_id, pattern, end, start, since,
+        excluded, branch_id, pattern, end, start, since, excluded, branch_id, pattern, end, start, excluded,
     )
     resources: dict[UUID, dict[str, Any]] = {}
     held: dict[UUID, list[tuple[int, int, int, str]]] = defaultdict(list)

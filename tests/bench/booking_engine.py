@@ -246,6 +246,7 @@ def resource_plans() -> list[ResourcePlan]:
 
 
 MEASURED = ServicePlan("精油按摩", 60, 15, (("staff", "massage"), ("room", "spa")), 19_800, 0.35)
+MEASURED_KINDS = tuple(kind for kind, _ in MEASURED.needs)  # what its calendar query reads: staff, room
 SERVICE_PLANS = (
     MEASURED,
     ServicePlan("足疗", 30, 10, (("staff", "massage"),), 9_800, 0.35),
@@ -626,8 +627,8 @@ def window(days: tuple[int, int], now: datetime) -> tuple[datetime, datetime]:
 
 
 # The rows availability needs, fetched raw in one round trip, with the same predicates the product's
-# calendar query uses (appliance.bookings.queries.load_calendars): the branch, its active resources with
-# schedules, their active allocations and time off around the window.
+# calendar query uses (appliance.bookings.queries.load_calendars): the branch, its active resources of the
+# measured service's kinds with schedules, their active allocations and time off around the window.
 BARE_CALENDAR_SQL = """
 SELECT 'b' AS row_kind, b.id AS resource, b.opening_hours AS schedule, CAST(NULL AS TIMESTAMPTZ) AS starts_at,
        CAST(NULL AS TIMESTAMPTZ) AS ends_at, CAST(NULL AS INTEGER) AS unit, CAST(NULL AS VARCHAR) AS holder,
@@ -635,16 +636,17 @@ SELECT 'b' AS row_kind, b.id AS resource, b.opening_hours AS schedule, CAST(NULL
   FROM branch b WHERE b.id = {}
 UNION ALL
 SELECT 'r', r.id, r.schedule, NULL, NULL, r.capacity, r.kind, r.post_use_lock_minutes
-  FROM resource r WHERE r.branch = {} AND r.active
+  FROM resource r WHERE r.branch = {} AND r.active AND r.kind IN ({}, {})
 UNION ALL
 SELECT 'a', a.resource, NULL, a.starts_at, a.ends_at, a.unit, a.holder,
        CASE WHEN a.holder LIKE '%@%' THEN (SELECT bk.seats FROM booking bk WHERE bk.id = a.booking) ELSE 1 END
   FROM allocation a JOIN resource r ON r.id = a.resource
- WHERE r.branch = {} AND r.active AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
+ WHERE r.branch = {} AND r.active AND r.kind IN ({}, {})
+   AND a.active AND a.starts_at < {} AND a.ends_at > {} AND a.starts_at > {}
 UNION ALL
 SELECT 't', t.resource, NULL, t.starts_at, t.ends_at, NULL, NULL, NULL
   FROM time_off t JOIN resource r ON r.id = t.resource
- WHERE r.branch = {} AND r.active AND t.starts_at < {} AND t.ends_at > {}
+ WHERE r.branch = {} AND r.active AND r.kind IN ({}, {}) AND t.starts_at < {} AND t.ends_at > {}
 """
 CALENDAR_MARGIN = timedelta(days=1)  # as load_calendars: held rows may start before the window
 # For attribution only: the schema caps duration, buffers and post-use lock, so no allocation is longer
@@ -658,7 +660,11 @@ BOUNDED_CALENDAR_SQL = BARE_CALENDAR_SQL
 
 async def bare_calendar_fetch(branch_id: UUID, starts: datetime, ends: datetime, *, bounded: bool = False) -> int:
     low, high = starts - CALENDAR_MARGIN, ends + CALENDAR_MARGIN
-    args = (branch_id, branch_id, branch_id, high, low, low - LONGEST_ALLOCATION, branch_id, high, low)
+    kinds = MEASURED_KINDS
+    args = (
+        branch_id, branch_id, *kinds, branch_id, *kinds, high, low, low - LONGEST_ALLOCATION, branch_id, *kinds, high,
+        low,
+    )
     sql = QueryString(BOUNDED_CALENDAR_SQL if bounded else BARE_CALENDAR_SQL, *args)
     rows = await core_db.current_engine().run_querystring(sql)
     return len(rows)
@@ -710,7 +716,7 @@ async def measure_availability(
     load_ms = []
     for _ in range(requests):
         started = time.perf_counter()
-        calendars, seats_taken = await load_calendars(catalog.branch_id, starts, ends)
+        calendars, seats_taken = await load_calendars(catalog.branch_id, starts, ends, kinds=MEASURED_KINDS)
         load_ms.append((time.perf_counter() - started) * 1000)
     ctx = await load_service(catalog.measured_service_id)
     engine_ms = []
@@ -797,7 +803,7 @@ async def bookable_starts(catalog: Catalog, days: tuple[int, int], wanted: int, 
     now = datetime.now(UTC)
     starts_at, ends_at = window(days, now)
     ctx = await load_service(catalog.measured_service_id)
-    calendars, seats_taken = await load_calendars(catalog.branch_id, starts_at, ends_at)
+    calendars, seats_taken = await load_calendars(catalog.branch_id, starts_at, ends_at, kinds=MEASURED_KINDS)
     rules, tz = ctx.rules, ctx.timezone
     slots = find_slots(
         rules, calendars, tz=tz, window_start=starts_at, window_end=ends_at, now=now, seats_taken=seats_taken

@@ -12,7 +12,9 @@ import pytest
 from appliance.auth.actor import cli_actor
 from appliance.bookings.actions import NewBooking, create_booking
 from appliance.bookings.logic import Held
-from appliance.bookings.queries import LONGEST_ALLOCATION, BookingFilter, list_bookings, load_calendars
+from appliance.bookings.queries import (
+    LONGEST_ALLOCATION, BookingFilter, kinds_needed, list_bookings, load_calendars, load_service,
+)
 from appliance.bookings.tables import Allocation
 from appliance.core.db import is_overlap_violation
 from appliance.customers.queries import find_customer_ids
@@ -87,6 +89,30 @@ async def test_group_class_rows_keep_their_holder_and_seats_and_one_booking_can_
     )
     assert seats_taken == {holder: 1}
     assert Held.between(*a_block, 0, "") in calendars[0].held  # an allocation of no booking is never left out
+
+
+async def test_a_calendar_of_some_kinds_holds_only_their_resources_with_everything_they_hold() -> None:
+    branch = await make_branch()
+    staff = await make_resource(branch.id, "staff", "王技师", ["massage"])
+    room = await make_resource(branch.id, "room", "一号房", ["spa"])
+    laser = await make_resource(branch.id, "equipment", "激光仪", ["laser"])
+    day = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=10)
+    hour = (day + timedelta(hours=10), day + timedelta(hours=11))
+    await Allocation.insert(*(block(r.id, *hour) for r in (staff, room, laser)))
+    service = await make_service(branch.id, "精油按摩", 60, [requirement("staff", "massage"), requirement("room", "spa")])
+    ctx = await load_service(service.id)
+
+    kinds = kinds_needed(ctx.rules)
+    calendars, _ = await load_calendars(branch.id, day, day + timedelta(days=1), kinds=kinds)
+    everything, _ = await load_calendars(branch.id, day, day + timedelta(days=1))
+
+    assert kinds == {"staff", "room"}
+    assert sorted(c.id for c in calendars) == sorted([staff.id, room.id])
+    assert sorted(c.id for c in everything) == sorted([staff.id, room.id, laser.id])
+    by_id = {c.id: c for c in everything}
+    assert all(c.held == by_id[c.id].held and c.hours == by_id[c.id].hours for c in calendars)
+    # A caller naming resources of its own gets every kind: the ones named are checked against all.
+    assert kinds_needed(ctx.rules, [laser.id]) is None
 
 
 # --- What the database itself refuses --------------------------------------------------------------
