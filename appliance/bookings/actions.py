@@ -36,7 +36,7 @@ from appliance.events.envelope import Subject
 from appliance.forms.answers import check_booking_answers
 from appliance.forms.schemas import Locale
 
-MANAGE_PATH = "/portal/manage/{token}"
+MANAGE_PATH = "/portal/bookings/{token}"  # the manage page, web/portal.py
 # A lost race (another booking took the picked resource between check and insert) is retried with
 # fresh data, so a free alternative resource is still found; past this many, the slot is gone.
 RACE_RETRIES = 4
@@ -62,11 +62,18 @@ class NewBooking:
     locale: Locale = "en"  # of the messages naming bad answers
 
 
-def slot_out(slot: Slot) -> schemas.SlotOut:
+def slot_out(slot: Slot, *, public: bool = False, picks_shown: bool = True) -> schemas.SlotOut:
+    """A slot as the API gives it. The public never sees the explanation (it names staff and how busy each
+    is), nor which resources a slot would use unless the service lets customers choose them."""
     return schemas.SlotOut(
-        starts_at=slot.starts_at, ends_at=slot.ends_at, resource_ids=[p.resource_id for p in slot.picks],
-        seats_left=slot.seats_left, explanation=slot.explanation,
+        starts_at=slot.starts_at, ends_at=slot.ends_at,
+        resource_ids=[p.resource_id for p in slot.picks] if picks_shown or not public else [],
+        seats_left=slot.seats_left, explanation="" if public else slot.explanation,
     )
+
+
+def public_slot_out(ctx: ServiceContext, slot: Slot) -> schemas.SlotOut:
+    return slot_out(slot, public=True, picks_shown=ctx.customer_picks_staff)
 
 
 def _check_start_time(ctx: ServiceContext, starts_at: datetime, now: datetime) -> None:
@@ -83,7 +90,9 @@ def _check_start_time(ctx: ServiceContext, starts_at: datetime, now: datetime) -
         raise Invalid({"starts_at": f"too far ahead: at most {rules.max_advance.days} days in advance"})
 
 
-async def _alternatives(ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int) -> list[schemas.SlotOut]:
+async def _alternatives(
+    ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int, *, public: bool
+) -> list[schemas.SlotOut]:
     """The free slots nearest to the one asked for, within a day either side."""
     calendars, seats_taken = await load_calendars(
         ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1), kinds=kinds_needed(ctx.rules, required)
@@ -94,11 +103,13 @@ async def _alternatives(ctx: ServiceContext, wanted: datetime, required: Collect
         seats_taken=seats_taken,
     )
     nearest = sorted(slots, key=lambda s: (abs((s.starts_at - wanted).total_seconds()), s.starts_at))
-    return [slot_out(s) for s in nearest[:ALTERNATIVES]]
+    return [public_slot_out(ctx, s) if public else slot_out(s) for s in nearest[:ALTERNATIVES]]
 
 
-async def _unavailable(ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int) -> SlotUnavailable:
-    alternatives = await _alternatives(ctx, wanted, required, seats)
+async def _unavailable(
+    ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int, *, public: bool
+) -> SlotUnavailable:
+    alternatives = await _alternatives(ctx, wanted, required, seats, public=public)
     return SlotUnavailable(
         "that time is no longer available", extra={"alternatives": msgspec.to_builtins(alternatives)}
     )
@@ -272,7 +283,7 @@ async def _create_booking(
             if is_unique_violation(exc):
                 continue  # the same new customer was created concurrently: now they exist
             raise
-    raise await _unavailable(ctx, starts_at, required, request.seats)
+    raise await _unavailable(ctx, starts_at, required, request.seats, public=not staff)
 
 
 def _event_data(booking: schemas.Booking) -> dict[str, Any]:
@@ -356,16 +367,24 @@ async def reschedule_booking(
                 if slot is None:
                     break
                 holder = slot.holder or (occurrence_holder(ctx.rules.id, starts_at) if ctx.rules.seats > 1 else str(booking_id))
+                now = utc_now()
+                # Conditional on the row as read, and first, so the booking is locked before its allocations
+                # change: a cancel or another move that committed meanwhile makes this one fail, instead of
+                # leaving new allocations held by a cancelled booking or a second set of them.
+                moved = await Booking.update(
+                    {Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now}
+                ).where(
+                    (Booking.id == booking_id) & (Booking.status == current.value)
+                    & (Booking.updated_at == row["updated_at"])
+                ).returning(Booking.id)
+                if not moved:
+                    raise Conflict("the booking changed meanwhile; reload it", code="invalid_transition")
                 old = [r["id"] for r in await Allocation.select(Allocation.id).where(
                     (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
                 )]
                 await insert_rows(_holds(booking_id, holder, ctx, slot, calendars))
                 if old:
                     await Allocation.update({Allocation.active: False}).where(Allocation.id.is_in(old))
-                now = utc_now()
-                await Booking.update(
-                    {Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now}
-                ).where(Booking.id == booking_id)
                 booking = booking_schema(
                     {**row, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "updated_at": now},
                     [p.resource_id for p in slot.picks],
@@ -380,7 +399,7 @@ async def reschedule_booking(
             if is_overlap_violation(exc):
                 continue
             raise
-    raise await _unavailable(ctx, starts_at, required, row["seats"])
+    raise await _unavailable(ctx, starts_at, required, row["seats"], public=actor.kind == "customer")
 
 
 async def reassign_resource(

@@ -78,9 +78,8 @@ async def free_slots(
         ctx.rules, calendars, tz=ctx.timezone, window_start=starts, window_end=ends, now=utc_now(),
         required=_preferred(calendars, resource_id), seats_taken=seats_taken,
     )
-    return schemas.Availability(
-        service_id=service_id, timezone=ctx.timezone.key, slots=[actions.slot_out(s) for s in slots]
-    )
+    shown = [actions.public_slot_out(ctx, s) if public else actions.slot_out(s) for s in slots]
+    return schemas.Availability(service_id=service_id, timezone=ctx.timezone.key, slots=shown)
 
 
 async def free_days(

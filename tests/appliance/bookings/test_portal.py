@@ -4,13 +4,15 @@ customer picking the staff member only where the service lets them."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import httpx
 
 from appliance.audit.tables import AuditEntry
+from appliance.auth.roles import Role
 from appliance.bookings.tables import Allocation, Booking
 from appliance.catalog.schemas import Resource, Service
-from appliance.testing.builders import make_branch, make_resource, make_service
+from appliance.testing.builders import make_branch, make_resource, make_service, make_user, sign_in
 from tests.appliance.bookings.test_api import SHANGHAI, at, customer, next_weekday
 
 
@@ -26,12 +28,14 @@ async def test_customer_books_views_reschedules_and_cancels_with_the_token(clien
 
     created = await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(3)})
     token = created.json()["manage_token"]
+    manage_page = await client.get(created.json()["manage_path"])
     view = await client.get(f"/api/v1/portal/bookings/{token}")
     moved = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day, "15:00")})
     cancelled = await client.post(f"/api/v1/portal/bookings/{token}/cancel")
 
     assert created.status_code == 201, created.text
     assert created.json()["booking"]["channel"] == "web"
+    assert manage_page.status_code == 200 and service.name in manage_page.text  # the path given leads to the page
     assert view.json()["can_cancel"] is True and view.json()["service_name"] == service.name
     assert datetime.fromisoformat(moved.json()["starts_at"]).astimezone(SHANGHAI).hour == 15
     assert cancelled.json()["status"] == "cancelled"
@@ -148,3 +152,31 @@ async def test_customers_pick_the_staff_member_when_the_service_lets_them(client
     assert moved.status_code == 200, moved.text
     active = await Allocation.select(Allocation.resource).where(Allocation.active == True)  # noqa: E712
     assert [a["resource"] for a in active] == [first.id]
+
+
+async def test_the_public_sees_neither_who_is_busy_nor_which_staff_a_slot_uses_unless_it_may_choose(
+    client: httpx.AsyncClient,
+) -> None:
+    service, first, second = await _two_therapists()
+    day = next_weekday(4)
+    busy = await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(10)})
+    window = {"service_id": str(service.id), "from": at(day, "09:00"), "to": at(day, "12:00")}
+
+    public = await client.get("/api/v1/portal/availability", params=window)
+    taken = await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(11)})
+    again = await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(12)})
+    await make_user("desk", Role.owner)
+    await sign_in(client, "desk")
+    staff = await client.get("/api/v1/availability", params=window)
+
+    assert busy.status_code == 201 and taken.status_code == 201, taken.text  # two therapists: 10:00 twice
+    assert again.status_code == 409
+    slots = public.json()["slots"]
+    assert slots and all(s["explanation"] == "" and s["resource_ids"] == [] for s in slots)
+    alternatives = again.json()["alternatives"]
+    assert alternatives and all(a["explanation"] == "" and a["resource_ids"] == [] for a in alternatives)
+    # Staff see both: the explanation names the staff member and their booked minutes.
+    staff_slots = staff.json()["slots"]
+    assert all(s["resource_ids"] for s in staff_slots)
+    assert any("王芳" in s["explanation"] or "李娜" in s["explanation"] for s in staff_slots)
+    assert {first.id, second.id} >= {UUID(r) for s in staff_slots for r in s["resource_ids"]}
