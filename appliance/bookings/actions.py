@@ -25,7 +25,7 @@ from appliance.bookings.queries import (
 )
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
-from appliance.core.clock import utc_now
+from appliance.core.clock import check_in_reach, utc_now
 from appliance.core.db import (
     insert_rows, is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction,
 )
@@ -227,6 +227,7 @@ async def _create_booking(
         raise Invalid({"seats": f"at most {ctx.rules.seats} for this service"})
     validated_contact(request.customer)
     checked = await check_booking_answers(ctx.form, request.answers or {}, locale=request.locale)
+    check_in_reach(starts_at=request.starts_at)
     starts_at = request.starts_at.astimezone(utc_now().tzinfo)
     now = utc_now()
     _check_start_time(ctx, starts_at, now)
@@ -357,6 +358,7 @@ async def reschedule_booking(
     if current not in RESCHEDULABLE:
         raise Conflict(f"a {current.value} booking cannot be rescheduled", code="invalid_transition")
     ctx = await load_service(row["service"])
+    check_in_reach(starts_at=starts_at)
     starts_at = starts_at.astimezone(utc_now().tzinfo)
     _check_start_time(ctx, starts_at, utc_now())
     required = tuple(resource_ids)

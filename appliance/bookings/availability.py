@@ -10,7 +10,7 @@ from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
 from appliance.bookings.logic import ResourceCalendar, available_days, find_slots
 from appliance.catalog.tables import Branch
-from appliance.core.clock import utc_now
+from appliance.core.clock import check_in_reach, utc_now
 from appliance.core.errors import Invalid, NotFound
 
 MAX_WINDOW = timedelta(days=62)
@@ -64,6 +64,7 @@ async def free_slots(
     branch_id: UUID | None = None,
 ) -> schemas.Availability:
     """`resource_id` a resource every slot must use; `branch_id` a branch to keep to (`_filtered_service`)."""
+    check_in_reach(**{"from": starts, "to": ends})
     if ends <= starts:
         raise Invalid({"to": "must be after from"})
     if ends - starts > MAX_WINDOW:
@@ -87,6 +88,7 @@ async def free_days(
     branch_id: UUID | None = None,
 ) -> schemas.AvailableDays:
     """The dates with a free slot, kept to `resource_id` and `branch_id` as `free_slots` keeps its slots."""
+    check_in_reach(**{"from": first, "to": last})
     if last < first:
         raise Invalid({"to": "must not be before from"})
     if (last - first) > MAX_WINDOW:

@@ -28,7 +28,7 @@ from appliance.bookings.availability import free_days, free_slots
 from appliance.bookings.idempotency import caller_scope, idempotency_key
 from appliance.catalog import queries as catalog
 from appliance.catalog import schemas as catalog_schemas
-from appliance.core.clock import utc_now
+from appliance.core.clock import in_reach, utc_now
 from appliance.core.errors import AppError, Invalid, NotFound
 from appliance.customers.schemas import CustomerContact
 from appliance.forms.logic import expected_answers
@@ -148,6 +148,7 @@ async def _picker(
 ) -> Picker:
     actor = actor_of(request)
     today = utc_now().astimezone(tz).date()
+    month, day = (d if d and in_reach(d) else None for d in (month, day))  # a hand-made address: today's month
     slots = await _slots(actor, service_id, day, tz, staff) if day else []
     return Picker(month=await _month(actor, service_id, month or day, today), slots=slots)
 

@@ -180,3 +180,27 @@ async def test_the_public_sees_neither_who_is_busy_nor_which_staff_a_slot_uses_u
     assert all(s["resource_ids"] for s in staff_slots)
     assert any("王芳" in s["explanation"] or "李娜" in s["explanation"] for s in staff_slots)
     assert {first.id, second.id} >= {UUID(r) for s in staff_slots for r in s["resource_ids"]}
+
+
+async def test_dates_at_the_ends_of_the_calendar_are_a_clear_422_or_todays_month_never_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    service = await make_bookable(channels=["web"])
+    sid = str(service.id)
+
+    ancient = await client.get("/api/v1/portal/availability", params={
+        "service_id": sid, "from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z",
+    })
+    last_day = await client.get("/api/v1/portal/availability/days", params={"service_id": sid, "from": "9999-12-31", "to": "9999-12-31"})
+    booked = await client.post("/api/v1/portal/bookings", json={
+        "service_id": sid, "starts_at": "9999-12-31T23:00:00-05:00", "customer": customer(13),
+    })
+    month_page = await client.get(f"/portal/services/{sid}", params={"month": "9999-12-01"})
+    day_page = await client.get(f"/portal/services/{sid}", params={"day": "9999-12-31"})
+
+    assert ancient.status_code == 422 and [e["field"] for e in ancient.json()["errors"]] == ["from", "to"]
+    assert last_day.status_code == 422 and [e["field"] for e in last_day.json()["errors"]] == ["from", "to"]
+    assert booked.status_code == 422 and [e["field"] for e in booked.json()["errors"]] == ["starts_at"]
+    assert booked.headers["content-type"].startswith("application/problem+json")
+    assert month_page.status_code == 200 and day_page.status_code == 200
+    assert await Booking.count() == 0
