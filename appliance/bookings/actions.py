@@ -176,6 +176,8 @@ async def _service_for(service_id: UUID, *, actor: Actor, staff: bool, remembere
         raise Invalid({"service_id": "no such service"})
     if not ctx.active:
         raise Invalid({"service_id": "this service is not offered any more"})
+    if not staff and not ctx.branch_active:
+        raise Invalid({"service_id": "this branch takes no bookings at present"})
     return ctx, revision
 
 
@@ -526,7 +528,8 @@ async def portal_view(token: str) -> schemas.PortalBooking:
         service_id=row["service"], service_name=ctx.name, starts_at=row["starts_at"], ends_at=row["ends_at"],
         seats=row["seats"], price=booking_schema(row, []).price,
         can_cancel=status in TRANSITIONS["cancel"].sources and not _cutoff_problem(row, ctx.cancel_cutoff, "cancelling"),
-        can_reschedule=status in RESCHEDULABLE and not _cutoff_problem(row, ctx.reschedule_cutoff, "rescheduling"),
+        can_reschedule=status in RESCHEDULABLE and ctx.active and ctx.branch_active
+        and not _cutoff_problem(row, ctx.reschedule_cutoff, "rescheduling"),
         cutoff_at=row["starts_at"] - ctx.cancel_cutoff,
     )
 
@@ -548,6 +551,8 @@ async def reschedule_by_customer(
     ctx = await load_service(row["service"])
     if problem := _cutoff_problem(row, ctx.reschedule_cutoff, "rescheduling"):
         raise Conflict(problem, code="cutoff_passed")
+    if not (ctx.active and ctx.branch_active):
+        raise Conflict("this service takes no new times online at present; please call the branch", code="not_offered")
     if resource_ids and not ctx.customer_picks_staff:
         raise Invalid({"resource_ids": "this service does not let customers choose"})
     actor = customer_actor(row, ip=ip, request_id=request_id)

@@ -27,7 +27,7 @@ async def visible_service(actor: Actor, service_id: UUID, *, public: bool) -> qu
             raise
         raise Invalid({"service_id": "no such service"}) from None
     if public:
-        if not (ctx.active and (not ctx.channels or "web" in ctx.channels)):
+        if not ctx.offered_online():
             raise NotFound("no such service")
     elif not actor.can(Permission.bookings_read, ctx.branch_id):
         raise Invalid({"service_id": "no such service"})

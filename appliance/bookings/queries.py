@@ -58,6 +58,11 @@ class ServiceContext:
     reschedule_cutoff: timedelta
     active: bool
     form: FormRef | None  # its booking questions, current version
+    branch_active: bool
+
+    def offered_online(self) -> bool:
+        """Whether customers may book it themselves: offered, on the web, at a branch that is open."""
+        return self.active and self.branch_active and (not self.channels or "web" in self.channels)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -113,6 +118,7 @@ SELECT s.id, s.branch, s.name, s.duration_minutes, s.buffer_before_minutes, s.bu
        s.requirements, s.slot_step_minutes, s.min_notice_minutes, s.max_advance_days, s.assignment, s.price_amount,
        s.price_currency, s.channels, s.requires_approval, s.customer_picks_staff, s.cancel_cutoff_minutes,
        s.reschedule_cutoff_minutes, s.active, b.timezone AS branch_timezone, b.name AS branch_name,
+       b.active AS branch_active,
        f.id AS form_id, f.version AS form_version, :revision AS revision
   FROM service s JOIN branch b ON b.id = s.branch LEFT JOIN form f ON f.attached_to = 'service:' || s.id
  WHERE s.id = {}
@@ -193,6 +199,7 @@ async def _load_service(service_id: UUID) -> tuple[ServiceContext, str | None]:
         reschedule_cutoff=_minutes(row["reschedule_cutoff_minutes"]),
         active=bool(row["active"]),
         form=FormRef(uuid_value(row["form_id"]), row["form_version"]) if row["form_id"] is not None else None,
+        branch_active=bool(row["branch_active"]),
     ), row["revision"]
 
 

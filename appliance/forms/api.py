@@ -67,7 +67,7 @@ class PortalFormController(Controller):
     async def service_form(self, service_id: FromPath[UUID]) -> schemas.PublicForm:
         """The questions to answer when booking the service online (none when it has no form)."""
         ctx = await load_service(service_id)
-        if not ctx.active or (ctx.channels and "web" not in ctx.channels):
+        if not ctx.offered_online():
             raise NotFound("no such service")
         if ctx.form is None:
             return schemas.PublicForm(service_id=service_id, form_id=None, version=None, fields=[])

@@ -9,9 +9,11 @@ from uuid import UUID
 import httpx
 
 from appliance.audit.tables import AuditEntry
+from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
 from appliance.bookings.tables import Allocation, Booking
-from appliance.catalog.schemas import Resource, Service
+from appliance.catalog.actions import update_branch, update_service
+from appliance.catalog.schemas import BranchUpdate, Resource, Service, ServiceUpdate
 from appliance.testing.builders import make_branch, make_resource, make_service, make_user, sign_in
 from tests.appliance.bookings.test_api import SHANGHAI, at, customer, next_weekday
 
@@ -204,3 +206,30 @@ async def test_dates_at_the_ends_of_the_calendar_are_a_clear_422_or_todays_month
     assert booked.headers["content-type"].startswith("application/problem+json")
     assert month_page.status_code == 200 and day_page.status_code == 200
     assert await Booking.count() == 0
+
+
+async def test_a_closed_branch_takes_no_online_bookings_and_a_retired_service_no_online_moves(
+    client: httpx.AsyncClient,
+) -> None:
+    service = await make_bookable(channels=["web"])
+    retired = await make_bookable(channels=["web"])
+    day = next_weekday(2)
+    window = {"service_id": str(service.id), "from": at(day, "00:00"), "to": at(day + timedelta(days=1), "00:00")}
+    token = (await client.post("/api/v1/portal/bookings", json={"service_id": str(retired.id), "starts_at": at(day, "10:00"), "customer": customer(14)})).json()["manage_token"]
+    await update_branch(service.branch_id, BranchUpdate(active=False), actor=cli_actor())
+    await update_service(retired.id, ServiceUpdate(active=False), actor=cli_actor())
+
+    slots = await client.get("/api/v1/portal/availability", params=window)
+    form = await client.get(f"/api/v1/portal/services/{service.id}/form")
+    days = await client.get("/api/v1/portal/availability/days", params={**window, "from": day.isoformat(), "to": day.isoformat()})
+    booked = await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(15)})
+    view = await client.get(f"/api/v1/portal/bookings/{token}")
+    moved = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day, "15:00")})
+
+    assert slots.status_code == 404 and days.status_code == 404 and form.status_code == 404
+    assert booked.status_code == 422 and [e["field"] for e in booked.json()["errors"]] == ["service_id"]
+    assert view.json()["can_reschedule"] is False and view.json()["can_cancel"] is True
+    assert moved.status_code == 409 and moved.json()["code"] == "not_offered"
+    assert await Booking.count() == 1
+    row = await Booking.select(Booking.starts_at).first()
+    assert row is not None and row["starts_at"] == datetime.fromisoformat(at(day, "10:00"))
