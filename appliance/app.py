@@ -36,7 +36,7 @@ from appliance.core import db
 from appliance.customers.api import CustomerController, CustomerMergeController, LoyaltyController, SegmentController
 from appliance.core.cache import open_redis
 from appliance.core.headers import security_headers
-from appliance.core.http import EXCEPTION_HANDLERS, RequestIdMiddleware
+from appliance.core.http import EXCEPTION_HANDLERS, RequestIdMiddleware, rate_limit_network
 from appliance.core.log import configure_logging
 from appliance.forms.api import FormController, PortalFormController
 from appliance.db import open_database
@@ -85,7 +85,7 @@ class MetricsController(PrometheusController):
 
 
 def _rate_limit_key(request: Request[Any, Any, Any]) -> str:
-    return str(request.scope.get("state", {}).get("client_ip") or "unknown")
+    return rate_limit_network(request.scope.get("state", {}).get("client_ip"))
 
 
 def _limiter(kind: str, per_minute: int, store: str) -> RateLimitConfig:

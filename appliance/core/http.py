@@ -121,11 +121,28 @@ def client_ip(scope: Scope, trusted_proxies: tuple[str, ...]) -> str | None:
 
     if not is_trusted(address):
         return address
-    forwarded = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"), "")
+    # Every X-Forwarded-For line, in order: a proxy may add its own line after the one the client sent.
+    forwarded = ",".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for")
     for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
         if not is_trusted(hop):
             return hop
     return address
+
+
+def rate_limit_network(ip: str | None) -> str:
+    """What a per-client limit counts under: an IPv4 address, or an IPv6 address's /64, which one
+    subscriber holds whole (a client rotating through it is still one client). Not an address: itself."""
+    if not ip:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def problem(
