@@ -35,6 +35,7 @@ from appliance.forms.logic import expected_answers
 from appliance.forms.messages import pick
 from appliance.forms.queries import attachment, current_form, form_fields
 from appliance.forms.schemas import FieldDef
+from appliance.notifications.channels import public_url
 from appliance.surveys import actions as surveys
 from appliance.surveys.schemas import SurveyAnswerCreate
 from appliance.web.answers import answers_from_form
@@ -289,7 +290,8 @@ class PortalPages(Controller):
     async def ics(self, request: AnyRequest, token: FromPath[str]) -> Response[bytes]:
         booking = await actions.portal_view(token)
         branch = await catalog.get_public_branch(booking.branch_id)
-        manage_url = str(request.base_url).rstrip("/") + f"/portal/bookings/{token}"
+        # APPLIANCE_PUBLIC_URL, as in messages: behind a TLS proxy the request's own base is plain http.
+        manage_url = public_url() + f"/portal/bookings/{token}"
         return Response(
             booking_calendar(booking, branch, manage_url=manage_url), media_type="text/calendar; charset=utf-8",
             headers={**PRIVATE, "Content-Disposition": 'attachment; filename="booking.ics"'},

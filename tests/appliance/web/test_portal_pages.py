@@ -16,6 +16,7 @@ from appliance.auth.actor import cli_actor
 from appliance.bookings.tables import Booking
 from appliance.forms import actions as form_actions
 from appliance.forms.schemas import FormCreate
+from appliance.notifications.channels import public_url
 from appliance.surveys.actions import invite
 from appliance.surveys.tables import SurveyAnswer
 from appliance.testing.builders import make_booking, make_branch, make_resource, make_service
@@ -121,6 +122,7 @@ async def test_the_manage_page_reschedules_cancels_and_offers_a_calendar_file(cl
     body = ics.content.decode()
     assert "\r\nDTSTART:" + tomorrow_at(14).astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ") + "\r\n" in body
     assert "SUMMARY:精油按摩 · 静安店" in body
+    assert public_url() + manage_path in body.replace("\r\n ", "")  # unfolded; the configured address, not the request's
     assert cancelled.status_code == 303 and "Your booking has been cancelled." in after.text  # en, chosen on the picker
     [row] = await Booking.select(Booking.starts_at, Booking.status)
     assert (row["starts_at"], row["status"]) == (tomorrow_at(14), "cancelled")
