@@ -63,12 +63,12 @@ class Month:
     next: date | None
 
 
-async def _month(actor: Actor, service_id: UUID, month: date | None, today: date) -> Month:
+async def _month(actor: Actor, service_id: UUID, month: date | None, today: date, moving: UUID | None) -> Month:
     first = (month or today).replace(day=1)
     if first < today.replace(day=1):
         first = today.replace(day=1)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-    summary = await free_days(actor, service_id, max(first, today), last, public=True) \
+    summary = await free_days(actor, service_id, max(first, today), last, public=True, moving=moving) \
         if last >= today else None
     free = set(summary.days) if summary else set()
     weeks: list[list[MonthDay | None]] = []
@@ -79,9 +79,11 @@ async def _month(actor: Actor, service_id: UUID, month: date | None, today: date
                  next=following)
 
 
-async def _slots(actor: Actor, service_id: UUID, day: date, tz: ZoneInfo, staff: UUID | None) -> list[booking_schemas.SlotOut]:
+async def _slots(
+    actor: Actor, service_id: UUID, day: date, tz: ZoneInfo, staff: UUID | None, moving: UUID | None
+) -> list[booking_schemas.SlotOut]:
     starts = datetime.combine(day, datetime.min.time(), tz)
-    found = await free_slots(actor, service_id, starts, starts + timedelta(days=1), staff, public=True)
+    found = await free_slots(actor, service_id, starts, starts + timedelta(days=1), staff, public=True, moving=moving)
     return found.slots
 
 
@@ -145,13 +147,15 @@ class Picker:
 
 
 async def _picker(
-    request: AnyRequest, service_id: UUID, tz: ZoneInfo, month: date | None, day: date | None, staff: UUID | None
+    request: AnyRequest, service_id: UUID, tz: ZoneInfo, month: date | None, day: date | None, staff: UUID | None,
+    *, moving: UUID | None = None,
 ) -> Picker:
+    """`moving`: the booking being rescheduled, whose own time counts as free."""
     actor = actor_of(request)
     today = utc_now().astimezone(tz).date()
     month, day = (d if d and in_reach(d) else None for d in (month, day))  # a hand-made address: today's month
-    slots = await _slots(actor, service_id, day, tz, staff) if day else []
-    return Picker(month=await _month(actor, service_id, month or day, today), slots=slots)
+    slots = await _slots(actor, service_id, day, tz, staff, moving) if day else []
+    return Picker(month=await _month(actor, service_id, month or day, today, moving), slots=slots)
 
 
 def _error_page(request: AnyRequest, error: AppError) -> Template:
@@ -380,7 +384,7 @@ async def _manage_page(
         return _error_page(request, error)
     tz = ZoneInfo(branch.timezone)
     picking = booking.can_reschedule and (month is not None or day is not None)
-    picker = await _picker(request, booking.service_id, tz, month, day, None) if picking else None
+    picker = await _picker(request, booking.service_id, tz, month, day, None, moving=booking.id) if picking else None
     return page(request, "portal/manage.html", {
         "booking": booking, "branch": branch, "token": token, "new": new, "month": picker.month if picker else None,
         "day": day, "slots": [s for s in picker.slots if s.starts_at != booking.starts_at] if picker else [], "done": done,

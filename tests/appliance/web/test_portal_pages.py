@@ -13,6 +13,7 @@ import httpx
 import msgspec
 
 from appliance.auth.actor import cli_actor
+from appliance.auth.credentials import digest
 from appliance.bookings.tables import Booking
 from appliance.forms import actions as form_actions
 from appliance.forms.schemas import FormCreate
@@ -175,3 +176,25 @@ async def test_the_details_page_tells_its_script_when_a_linked_question_is_asked
     }
     assert re.findall(r'data-key="(\w+)"', page.text) == ["has_allergy", "allergy", "age", "guardian"]
     assert "portal/visible-if" in page.text
+
+
+async def test_the_manage_pages_picker_counts_the_bookings_own_time_as_free_on_any_channel(
+    client: httpx.AsyncClient,
+) -> None:
+    branch = await make_branch("静安店")
+    await make_resource(branch.id, name="王芳")  # the only therapist: her 10:00 is this booking's
+    service = await make_service(branch.id, "精油按摩", channels=["phone"], slot_step_minutes=30)
+    booking_id = await make_booking(service.id, tomorrow_at(10), channel="phone")
+    token = "manage-" + booking_id.hex
+    await Booking.update({Booking.manage_token_hash: digest(token)}).where(Booking.id == booking_id)
+    half_past = tomorrow_at(10) + timedelta(minutes=30)
+
+    picker = await client.get(f"/portal/bookings/{token}", params={"day": half_past.date().isoformat(), "lang": "en"})
+    moved = await client.post(f"/portal/bookings/{token}/reschedule", data={"start": half_past.isoformat()}, headers=ORIGIN)
+
+    assert picker.status_code == 200 and "Choose a new time" in picker.text
+    assert 'value="' + half_past.astimezone(ZoneInfo("UTC")).isoformat() in picker.text  # overlaps its own hour only
+    assert 'value="' + tomorrow_at(10).astimezone(ZoneInfo("UTC")).isoformat() not in picker.text  # where it is now
+    assert moved.status_code == 303
+    [row] = await Booking.select(Booking.starts_at)
+    assert row["starts_at"] == half_past
