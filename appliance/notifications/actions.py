@@ -3,10 +3,14 @@
 
 Before sending, in this order: a channel nobody set up skips the message; a customer who opted out of
 the channel, or has no address on it, skips it; a customer's non-urgent message due in quiet hours is
-deferred to their end by a durable timer. Each outcome is recorded on the message."""
+deferred to their end by a durable timer. Each outcome is recorded on the message.
+
+A staff message may reach several people: each one's outcome is kept on the message as it happens, so a
+retry sends only to those still waiting, and one person the channel cannot reach fails for them alone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -33,6 +37,7 @@ QUEUED = "message.queued"
 DEFERRED_TIMER = "message.deferred"  # fires at the end of the quiet hours a message waits out
 SURVEY_TEMPLATE = "survey_invitation"
 SUBSCRIBER = "notifications"
+SENT = "sent"  # a staff recipient's outcome when the channel took the message; any other outcome says why not
 
 
 async def queue_message(
@@ -76,6 +81,46 @@ class _Skip(Exception):
     """Nothing to send, for a reason worth recording (opted out, no address, no staff)."""
 
 
+def _reached(outcomes: dict[str, str]) -> int:
+    return sum(why == SENT for why in outcomes.values())
+
+
+def _shortfall(outcomes: dict[str, str], rest: str = "") -> str:
+    """Whom a staff message did not reach and why, by user id (no names or addresses): the message's reason.
+    `rest`: why it went no further, for those it was never tried for (it stopped part-way on a retry)."""
+    missed = [f"{user}: {why}" for user, why in outcomes.items() if why != SENT]
+    if rest:
+        return "; ".join([f"reached {_reached(outcomes)}, then stopped: {rest}", *missed])
+    if not missed:
+        return ""
+    if len(outcomes) == 1:  # one person: their reason alone, as a message with one address always had
+        return next(iter(outcomes.values()))
+    count = f"{len(missed)} of {len(outcomes)} not reached" if _reached(outcomes) else f"none of {len(outcomes)} reached"
+    return f"{count}: " + "; ".join(missed)
+
+
+async def _send_each(
+    message_id: UUID, via: Channel, users: list[str], outgoing: Callable[[str], Outgoing], outcomes: dict[str, str]
+) -> None:
+    """Send to every user without an outcome in `outcomes` yet, recording each outcome on the message as it
+    comes: a retry (Retryable, a crash, a timeout) then goes only to those still waiting. A Permanent is
+    that person's alone; NotSetUp ends the round for everyone left (skipped if nobody got it)."""
+    for user in users:
+        if user in outcomes:
+            continue
+        try:
+            await via.send(outgoing(user))
+        except NotSetUp as exc:
+            if not _reached(outcomes):
+                raise
+            outcomes.update({u: redact_text(str(exc))[:200] for u in users if u not in outcomes})
+        except Permanent as exc:
+            outcomes[user] = redact_text(str(exc))[:200]
+        else:
+            outcomes[user] = SENT
+        await Message.update({Message.outcomes: outcomes}).where(Message.id == message_id)
+
+
 async def _addresses(row: dict[str, Any], via: Channel, facts: BookingFacts) -> list[str]:
     if row["recipient"] != "customer":
         if via.address != "user":
@@ -113,11 +158,15 @@ async def _render(row: dict[str, Any], facts: BookingFacts, unsubscribe_url: str
 
 async def send_message(message_id: UUID) -> str:
     """Send a queued message now: "sent", "skipped" (recorded why), "deferred" (quiet hours) or "already"
-    (sent or settled before). Raises Retryable (it stays queued) or Permanent (it is marked failed)."""
-    row = await Message.select().where(Message.id == message_id).first()
+    (sent or settled before). Raises Retryable (it stays queued) or Permanent (it is marked failed).
+
+    A staff message is "sent" once anyone got it (the reason then says who was not reached and why) and
+    "failed" when nobody could be reached."""
+    row = await Message.select().where(Message.id == message_id).output(load_json=True).first()
     if row is None or row["status"] not in ("queued", "deferred"):
         return "already"
     via = channel(row["channel"])
+    outcomes: dict[str, str] = dict(row["outcomes"] or {})  # staff recipients settled by earlier tries
     try:
         if via is None:
             raise NotSetUp(f"channel not set up: no {row['channel']} integration is enabled")
@@ -134,20 +183,30 @@ async def send_message(message_id: UUID) -> str:
         token = await unsubscribe_token(facts.customer_id, via.name) if to_customer and facts.customer_id else None
         rendered = await _render(row, facts, public_url() + UNSUBSCRIBE_PATH.format(token=token) if token else None)
         one_click = public_url() + ONE_CLICK_PATH.format(token=token) if token else None
-        for address in addresses:
-            await via.send(Outgoing(
-                message_id, address, rendered.subject, rendered.body, booking_id=row["booking"], unsubscribe_url=one_click,
-            ))
-    except (NotSetUp, _Skip) as exc:
+
+        def outgoing(address: str) -> Outgoing:
+            return Outgoing(message_id, address, rendered.subject, rendered.body, booking_id=row["booking"],
+                            unsubscribe_url=one_click)
+
+        if to_customer:  # one address, and a personal one: nothing per recipient to keep
+            await via.send(outgoing(addresses[0]))
+        else:
+            await _send_each(message_id, via, addresses, outgoing, outcomes)
+            if not _reached(outcomes):
+                raise Permanent(_shortfall(outcomes))
+    except (NotSetUp, _Skip, Permanent) as exc:
+        if _reached(outcomes):  # a retry could go no further, but some already got it on an earlier try
+            await _settle(message_id, "sent", _shortfall(outcomes, rest=str(exc)))
+            return "sent"
+        if isinstance(exc, Permanent) and not isinstance(exc, NotSetUp):
+            await _settle(message_id, "failed", str(exc))
+            raise
         await _settle(message_id, "skipped", str(exc))
         return "skipped"
-    except Permanent as exc:
-        await _settle(message_id, "failed", str(exc))
-        raise
     except Retryable as exc:
         await Message.update({Message.reason: redact_text(str(exc))[:500]}).where(Message.id == message_id)
         raise
-    await _settle(message_id, "sent")
+    await _settle(message_id, "sent", _shortfall(outcomes))
     return "sent"
 
 

@@ -10,11 +10,22 @@ A channel
   `email` (the customer's address), `phone` (the customer's mobile, E.164, e.g. +8613800138000) or
   `user` (an appliance user id; a WeCom or DingTalk plugin maps it to that person's WeCom userid or
   DingTalk userId through its external-id links);
-- sends one message per `send` call and raises `Retryable` for what may pass (server down, timeout,
-  rate limit, 4xx), `Permanent` for what will not (5xx, a refused address, a person it cannot reach),
-  or `NotSetUp` when it has no configuration here (the message is skipped, the reason recorded).
-  `send` may be called again for the same `message_id` after a crash (at-least-once): pass the id on
-  as the vendor's idempotency key or message id where the vendor has one.
+- sends one message to one recipient per `send` call (a staff message to several people is one call
+  each) and raises
+  - `Retryable` for what may pass: from an HTTP vendor a 5xx, 408 or 429, a timeout or a connection
+    error. The delivery's back-off sets the next try, as `Retryable` carries no wait: honour a
+    vendor's Retry-After by waiting out a short one inside `send` (a try has 30 s) and, for a longer
+    one, raising `Retryable` without calling the vendor until it has passed;
+  - `Permanent` for what will not: from an HTTP vendor any other 4xx (a refused number, a person it
+    cannot reach). For a staff message it fails that recipient alone;
+  - `NotSetUp` when it has no configuration here (the message is skipped, the reason recorded).
+  An expired access token is no failure: the plugin refreshes it and retries the call once itself.
+  SMTP reply codes are not HTTP statuses: the email channel treats a 4xx reply as transient
+  (`Retryable`) and a 5xx reply as permanent (`Permanent`).
+- has `send` called again for the same recipient of a message after a crash or a retry (at-least-once):
+  pass `Outgoing.idempotency_key` (one per message and recipient) as the vendor's idempotency key or
+  message id where the vendor has one. Not `message_id` alone: every recipient of a message shares it,
+  so a vendor would drop the second person's copy as a duplicate of the first.
 """
 
 from __future__ import annotations
@@ -45,12 +56,18 @@ class NotSetUp(Permanent):
 
 @dataclass(frozen=True)
 class Outgoing:
-    message_id: UUID  # stable across re-sends of one message
+    message_id: UUID  # stable across re-sends of one message, and shared by all its recipients
     to: str  # the address, of the channel's `address` kind
     subject: str  # empty for channels without subjects
     body: str
     booking_id: UUID | None = None
     unsubscribe_url: str | None = None  # customer messages: stops this channel (email: List-Unsubscribe)
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across re-sends to this recipient, distinct between recipients: the key to give a vendor
+        (the inbox's `delivery_key` is the same "<message>:<recipient>")."""
+        return f"{self.message_id}:{self.to}"
 
 
 class Channel(Protocol):

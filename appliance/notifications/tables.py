@@ -7,7 +7,7 @@ rendered text is kept, as it is what the staff member reads."""
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -23,6 +23,9 @@ class Message(Table):
     recipient = Varchar(length=64)  # customer | assigned_staff | role:<role>
     status = Varchar(length=16, default="queued", index=True)  # queued | deferred | sent | skipped | failed
     reason = Varchar(length=500, default="")
+    # Staff messages: each person's outcome, user id → "sent" or why they cannot be reached, written after
+    # every send so a retry goes only to those still missing. Customer messages (one address) leave it empty.
+    outcomes = JSON(default={})
     created_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
     deferred_until = Timestamptz(null=True, default=None)  # held back by quiet hours until then
