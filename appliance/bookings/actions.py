@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
+from piccolo.columns import Column
 
 from appliance.audit.trail import record_change
 from appliance.auth.actor import Actor
@@ -353,8 +354,10 @@ async def _apply_transition(
 async def reschedule_booking(
     booking_id: UUID, starts_at: datetime, *, actor: Actor, resource_ids: tuple[UUID, ...] = (),
     permission: Permission = Permission.bookings_write, row: dict[str, Any] | None = None,
+    cancel_closed_at: datetime | None = None,
 ) -> schemas.Booking:
-    """Move a booking atomically: the new allocations are taken before the old ones are released."""
+    """Move a booking atomically: the new allocations are taken before the old ones are released.
+    `cancel_closed_at` is recorded with the move: online cancelling stays closed since then."""
     row = row or await get_booking_row(booking_id, actor=actor, permission=permission)
     current = Status(row["status"])
     if current not in RESCHEDULABLE:
@@ -375,9 +378,10 @@ async def reschedule_booking(
                 # Conditional on the row as read, and first, so the booking is locked before its allocations
                 # change: a cancel or another move that committed meanwhile makes this one fail, instead of
                 # leaving new allocations held by a cancelled booking or a second set of them.
-                moved = await Booking.update(
-                    {Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now}
-                ).where(
+                changes: dict[Column | str, Any] = {Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now}
+                if cancel_closed_at is not None:
+                    changes[Booking.cancel_closed_at] = cancel_closed_at
+                moved = await Booking.update(changes).where(
                     (Booking.id == booking_id) & (Booking.status == current.value)
                     & (Booking.updated_at == row["updated_at"])
                 ).returning(Booking.id)
@@ -519,6 +523,19 @@ def _cutoff_problem(row: dict[str, Any], cutoff: timedelta, what: str) -> str | 
     return None
 
 
+def _cancel_problem(row: dict[str, Any], ctx: ServiceContext) -> str | None:
+    """Why the customer may not cancel online now, if so: the cut-off has passed for this start, or it had
+    passed for an earlier one when they moved the booking."""
+    if row["cancel_closed_at"] is not None:
+        return "online cancelling had closed when this booking was moved; please call the branch"
+    return _cutoff_problem(row, ctx.cancel_cutoff, "cancelling")
+
+
+def _cancel_closes_at(row: dict[str, Any], ctx: ServiceContext) -> datetime:
+    closed: datetime | None = row["cancel_closed_at"]
+    return closed if closed is not None else row["starts_at"] - ctx.cancel_cutoff
+
+
 async def portal_view(token: str) -> schemas.PortalBooking:
     row = await _row_by_token(token)
     ctx = await load_service(row["service"])
@@ -527,17 +544,17 @@ async def portal_view(token: str) -> schemas.PortalBooking:
         id=row["id"], status=status.value, branch_id=row["branch"], branch_name=ctx.branch_name,
         service_id=row["service"], service_name=ctx.name, starts_at=row["starts_at"], ends_at=row["ends_at"],
         seats=row["seats"], price=booking_schema(row, []).price,
-        can_cancel=status in TRANSITIONS["cancel"].sources and not _cutoff_problem(row, ctx.cancel_cutoff, "cancelling"),
+        can_cancel=status in TRANSITIONS["cancel"].sources and not _cancel_problem(row, ctx),
         can_reschedule=status in RESCHEDULABLE and ctx.active and ctx.branch_active
         and not _cutoff_problem(row, ctx.reschedule_cutoff, "rescheduling"),
-        cutoff_at=row["starts_at"] - ctx.cancel_cutoff,
+        cutoff_at=_cancel_closes_at(row, ctx),
     )
 
 
 async def cancel_by_customer(token: str, *, ip: str | None, request_id: str | None) -> schemas.PortalBooking:
     row = await _row_by_token(token)
     ctx = await load_service(row["service"])
-    if problem := _cutoff_problem(row, ctx.cancel_cutoff, "cancelling"):
+    if problem := _cancel_problem(row, ctx):
         raise Conflict(problem, code="cutoff_passed")
     actor = customer_actor(row, ip=ip, request_id=request_id)
     await _apply_transition(row, TRANSITIONS["cancel"], actor=actor, note={"by": "customer"})
@@ -556,7 +573,13 @@ async def reschedule_by_customer(
     if resource_ids and not ctx.customer_picks_staff:
         raise Invalid({"resource_ids": "this service does not let customers choose"})
     actor = customer_actor(row, ip=ip, request_id=request_id)
-    await reschedule_booking(row["id"], starts_at, actor=actor, resource_ids=resource_ids, row=row)
+    # A move after online cancelling closed keeps it closed: else moving to a far date, then cancelling,
+    # would be a late cancellation by another name.
+    closes_at = _cancel_closes_at(row, ctx)
+    await reschedule_booking(
+        row["id"], starts_at, actor=actor, resource_ids=resource_ids, row=row,
+        cancel_closed_at=closes_at if utc_now() > closes_at else None,
+    )
     return await portal_view(token)
 
 

@@ -31,6 +31,9 @@ class Booking(Table):
     notes = Text(default="")  # sealed ("" when there are none)
     # SHA-256 of the customer's self-service token; the token itself is shown once.
     manage_token_hash = Varchar(length=64, unique=True)
+    # When online cancelling had closed (start minus the cut-off) at the moment the customer moved the
+    # booking: it stays closed after the move, or a late move to a far date would reopen it.
+    cancel_closed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

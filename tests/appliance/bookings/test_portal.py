@@ -233,3 +233,34 @@ async def test_a_closed_branch_takes_no_online_bookings_and_a_retired_service_no
     assert await Booking.count() == 1
     row = await Booking.select(Booking.starts_at).first()
     assert row is not None and row["starts_at"] == datetime.fromisoformat(at(day, "10:00"))
+
+
+async def test_moving_a_booking_after_online_cancelling_closed_does_not_reopen_it(client: httpx.AsyncClient) -> None:
+    service = await make_bookable(cancel_cutoff_minutes=60 * 24 * 30, max_advance_days=90)  # reschedule: no cut-off
+    day = next_weekday(0)
+    token = (await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(16)})).json()["manage_token"]
+    closed = (await client.get(f"/api/v1/portal/bookings/{token}")).json()
+    far = day + timedelta(days=42)  # its own cut-off would fall twelve days or more from now
+
+    moved = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(far, "10:00")})
+    cancelled = await client.post(f"/api/v1/portal/bookings/{token}/cancel")
+
+    assert closed["can_cancel"] is False and closed["can_reschedule"] is True
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["can_cancel"] is False and moved.json()["cutoff_at"] == closed["cutoff_at"]
+    assert cancelled.status_code == 409 and cancelled.json()["code"] == "cutoff_passed"
+    assert "moved" in cancelled.json()["detail"]
+    row = await Booking.select(Booking.status, Booking.starts_at).first()
+    assert row is not None and row["status"] == "confirmed" and row["starts_at"] == datetime.fromisoformat(at(far, "10:00"))
+
+
+async def test_a_move_before_online_cancelling_closed_leaves_it_open_for_the_new_time(client: httpx.AsyncClient) -> None:
+    service = await make_bookable(cancel_cutoff_minutes=60, max_advance_days=90)
+    day = next_weekday(0)
+    token = (await client.post("/api/v1/portal/bookings", json={"service_id": str(service.id), "starts_at": at(day, "10:00"), "customer": customer(17)})).json()["manage_token"]
+
+    moved = await client.post(f"/api/v1/portal/bookings/{token}/reschedule", json={"starts_at": at(day + timedelta(days=7), "10:00")})
+    cancelled = await client.post(f"/api/v1/portal/bookings/{token}/cancel")
+
+    assert moved.status_code == 200 and moved.json()["can_cancel"] is True
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
