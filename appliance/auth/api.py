@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from litestar.datastructures import Cookie
 from litestar.status_codes import HTTP_200_OK
 
 from appliance.auth import actions, mfa, queries, schemas
-from appliance.auth.actor import Actor
+from appliance.auth.actor import ANONYMOUS, Actor
 from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
 from appliance.auth.roles import ROLE_PERMISSIONS, Permission
 from appliance.auth.sessions import SessionManager, SsoTokens
@@ -25,6 +26,13 @@ AnyRequest = Request[Any, Any, Any]
 def actor_of(request: AnyRequest) -> Actor:
     actor: Actor = request.scope["user"]
     return actor
+
+
+def public_actor_of(request: AnyRequest) -> Actor:
+    """Who a public form (a portal booking) acts as: the public, from the request's address, whoever is
+    signed in on the device; a staff session on a front-desk tablet does not make it staff's booking."""
+    actor = actor_of(request)
+    return replace(ANONYMOUS, ip=actor.ip, request_id=actor.request_id)
 
 
 def user_id_of(request: AnyRequest) -> UUID:

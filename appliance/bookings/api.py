@@ -11,7 +11,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from appliance.auth.api import AnyRequest, actor_of
+from appliance.auth.api import AnyRequest, actor_of, public_actor_of
 from appliance.auth.guards import PUBLIC, requires
 from appliance.auth.roles import Permission
 from appliance.bookings import actions, queries, schemas
@@ -173,7 +173,7 @@ class PortalController(Controller):
     async def create(
         self, request: AnyRequest, data: JSONBody[schemas.PortalBookingCreate], idempotency: IdempotencyHeader = None
     ) -> schemas.BookingCreated:
-        actor = actor_of(request)
+        actor = public_actor_of(request)
         new = actions.NewBooking(
             service_id=data.service_id, starts_at=data.starts_at, customer=data.customer, channel="web",
             resource_ids=tuple(data.resource_ids), answers=data.answers, seats=data.seats,

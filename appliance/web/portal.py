@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from appliance.auth.actor import Actor
-from appliance.auth.api import actor_of
+from appliance.auth.api import actor_of, public_actor_of
 from appliance.auth.guards import PUBLIC
 from appliance.bookings import actions
 from appliance.bookings import schemas as booking_schemas
@@ -238,7 +238,7 @@ class PortalPages(Controller):
             service_id=service.id, starts_at=start, customer=CustomerContact(name=name, phone=phone, email=email or None),
             resource_ids=[staff] if staff else [], answers=answers_from_form(fields, form),
         )
-        actor = actor_of(request)
+        actor = public_actor_of(request)
         new = actions.NewBooking(
             service_id=data.service_id, starts_at=data.starts_at, customer=data.customer, channel="web",
             resource_ids=tuple(data.resource_ids), answers=data.answers, seats=data.seats, locale=texts.locale,

@@ -264,3 +264,20 @@ async def test_a_move_before_online_cancelling_closed_leaves_it_open_for_the_new
 
     assert moved.status_code == 200 and moved.json()["can_cancel"] is True
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
+async def test_a_portal_booking_made_on_a_device_signed_in_as_staff_is_the_publics_not_staffs(
+    client: httpx.AsyncClient,
+) -> None:
+    service = await make_bookable(channels=["web"])
+    await make_user("desk", Role.owner)
+    me = await sign_in(client, "desk")
+
+    created = await client.post(
+        "/api/v1/portal/bookings", headers={"X-CSRF-Token": me["csrf_token"]},
+        json={"service_id": str(service.id), "starts_at": at(next_weekday(2), "10:00"), "customer": customer(18)},
+    )
+
+    assert created.status_code == 201, created.text
+    [entry] = await AuditEntry.select(AuditEntry.actor_kind, AuditEntry.actor_id).where(AuditEntry.action == "booking.created")
+    assert entry["actor_kind"] == "anonymous" and entry["actor_id"] is None
