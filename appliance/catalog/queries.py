@@ -207,6 +207,12 @@ async def get_bookable_service(service_id: UUID) -> schemas.Service:
     return service
 
 
+async def choosable_staff_of(service_id: UUID) -> list[schemas.Resource]:
+    """`list_choosable_staff` by the service's id, for a customer holding a booking of it (no actor)."""
+    row = await Service.select().where(Service.id == service_id).output(load_json=True).first()
+    return await list_choosable_staff(service_schema(row)) if row else []
+
+
 async def list_choosable_staff(service: schemas.Service) -> list[schemas.Resource]:
     """The active staff members a customer may pick for the service: those with every skill one of its
     staff requirements asks for. Empty when the service does not let customers choose."""

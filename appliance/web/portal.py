@@ -26,6 +26,7 @@ from appliance.bookings import actions
 from appliance.bookings import schemas as booking_schemas
 from appliance.bookings.availability import free_days, free_slots
 from appliance.bookings.idempotency import caller_scope, idempotency_key
+from appliance.bookings.queries import resource_ids_of
 from appliance.catalog import queries as catalog
 from appliance.catalog import schemas as catalog_schemas
 from appliance.core.clock import in_reach, utc_now
@@ -260,8 +261,11 @@ class PortalPages(Controller):
     async def manage(
         self, request: AnyRequest, token: FromPath[str], new: FromQuery[int] = 0,
         month: FromQuery[date | None] = None, day: FromQuery[date | None] = None, done: FromQuery[str | None] = None,
+        staff: FromQuery[str | None] = None,
     ) -> Template:
-        return await _manage_page(request, token, new=bool(new), month=month, day=day, done=done, problem=None)
+        return await _manage_page(
+            request, token, new=bool(new), month=month, day=day, staff=staff, done=done, problem=None
+        )
 
     @post("/bookings/{token:str}/cancel", opt={"csrf_exempt": True})
     async def cancel(self, request: AnyRequest, token: FromPath[str]) -> Template | Redirect:
@@ -373,9 +377,24 @@ async def _details_page(
     }, status=status)
 
 
+ANY_STAFF = "any"  # the manage page's staff filter: whoever is free, not the booking's own staff member
+
+
+def _staff_to_keep(
+    people: list[catalog_schemas.Resource], asked: str | None, holding: list[UUID]
+) -> catalog_schemas.Resource | None:
+    """Whom a new time is found with: the person asked for, or "any"; unasked, the staff member the booking
+    has now, so a customer who chose someone keeps them unless they choose otherwise."""
+    if asked == ANY_STAFF:
+        return None
+    if asked is not None:
+        return next((p for p in people if str(p.id) == asked), None)
+    return next((p for p in people if p.id in holding), None)
+
+
 async def _manage_page(
     request: AnyRequest, token: str, *, new: bool = False, month: date | None = None, day: date | None = None,
-    done: str | None = None, problem: str | None, status: int = 200,
+    staff: str | None = None, done: str | None = None, problem: str | None, status: int = 200,
 ) -> Template:
     try:
         booking = await actions.portal_view(token)
@@ -384,8 +403,13 @@ async def _manage_page(
         return _error_page(request, error)
     tz = ZoneInfo(branch.timezone)
     picking = booking.can_reschedule and (month is not None or day is not None)
-    picker = await _picker(request, booking.service_id, tz, month, day, None, moving=booking.id) if picking else None
+    people = await catalog.choosable_staff_of(booking.service_id) if picking else []
+    chosen = _staff_to_keep(people, staff, (await resource_ids_of([booking.id]))[booking.id]) if people else None
+    picker = await _picker(
+        request, booking.service_id, tz, month, day, chosen.id if chosen else None, moving=booking.id
+    ) if picking else None
     return page(request, "portal/manage.html", {
+        "people": people, "chosen": chosen, "any_staff": ANY_STAFF,
         "booking": booking, "branch": branch, "token": token, "new": new, "month": picker.month if picker else None,
         "day": day, "slots": [s for s in picker.slots if s.starts_at != booking.starts_at] if picker else [], "done": done,
         "problem": problem, "tz": branch.timezone,

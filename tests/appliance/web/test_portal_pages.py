@@ -14,7 +14,7 @@ import msgspec
 
 from appliance.auth.actor import cli_actor
 from appliance.auth.credentials import digest
-from appliance.bookings.tables import Booking
+from appliance.bookings.tables import Allocation, Booking
 from appliance.forms import actions as form_actions
 from appliance.forms.schemas import FormCreate
 from appliance.notifications.channels import public_url
@@ -198,3 +198,27 @@ async def test_the_manage_pages_picker_counts_the_bookings_own_time_as_free_on_a
     assert moved.status_code == 303
     [row] = await Booking.select(Booking.starts_at)
     assert row["starts_at"] == half_past
+
+
+async def test_moving_a_booking_keeps_the_staff_member_the_customer_chose_unless_they_choose_anyone(
+    client: httpx.AsyncClient,
+) -> None:
+    branch = await make_branch("静安店")
+    first, second = sorted([await make_resource(branch.id, name=n) for n in ("王芳", "李娜")], key=lambda r: str(r.id))
+    service = await make_service(branch.id, "精油按摩", customer_picks_staff=True)
+    form = {"start": tomorrow_at(10).isoformat(), "name": "韩梅梅", "phone": "+8613900000001", "staff": str(second.id)}
+    manage_path = (await client.post(f"/portal/services/{service.id}/book", data=form, headers=ORIGIN)).headers["location"].split("?")[0]
+    day = tomorrow_at(14).date().isoformat()
+
+    kept = await client.get(manage_path, params={"day": day, "lang": "en"})
+    anyone = await client.get(manage_path, params={"day": day, "staff": "any", "lang": "en"})
+    staff_inputs = re.findall(r'name="staff" value="([^"]+)"', kept.text)
+    moved = await client.post(f"{manage_path}/reschedule", data={"start": tomorrow_at(14).isoformat(), "staff": staff_inputs[0]}, headers=ORIGIN)
+
+    assert staff_inputs and set(staff_inputs) == {str(second.id)}  # the one she chose, though the engine tries 王芳 first
+    assert 'aria-current="true">李娜' in kept.text
+    assert 'name="staff"' not in anyone.text and 'aria-current="true">Anyone' in anyone.text
+    assert moved.status_code == 303
+    active = await Allocation.select(Allocation.resource).where(Allocation.active == True)  # noqa: E712
+    assert [a["resource"] for a in active] == [second.id]
+    assert first.id != second.id
