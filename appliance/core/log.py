@@ -35,6 +35,9 @@ _PII_PATTERNS = (
 _SECRETS_IN_TEXT = (
     re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^/\s:@]*:)[^/\s@]+(@)"),
     re.compile(r"(?i)\b((?:set-)?cookie[\"']?\s*[=:]\s*)[^\s;,\"']+(?:;\s*[^\s;,\"']+)*()"),
+    # Vendor webhook addresses carry their secret as a bare query parameter (WeCom group robot: `?key=`,
+    # DingTalk robot: `&sign=`).
+    re.compile(r"(?i)([?&](?:key|sign|signature)=)[^&\s#\"']+()"),
     re.compile(
         r"(?i)\b([\w-]{0,40}(?:password|passwd|secret|token|session|authorization|api[_-]?key)[\w-]{0,40}[\"']?\s*[=:]\s*)"
         r"(?:\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)()"

@@ -171,3 +171,16 @@ def test_a_mobile_number_in_text_is_masked(text: str) -> None:
 def test_an_identifier_holding_a_run_of_digits_is_not_taken_for_a_mobile_number(identifier: str) -> None:
     # CI once redacted part of a request id: its hex held "18216326986", which looks like a mobile number.
     assert redact_text(identifier) == identifier
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("POST https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa failed", "693a91f6"),
+        ("https://oapi.dingtalk.com/robot/send?access_token=abc123def&timestamp=1700000000000&sign=Zm9vYmFy%3D", "Zm9vYmFy"),
+    ],
+)
+def test_a_webhook_address_keeps_its_place_but_not_its_secret(text: str, secret: str) -> None:
+    masked = redact_text(text)
+    assert secret not in masked and "abc123def" not in masked
+    assert REDACTED in masked and text.split("?")[0] in masked  # where it was sent stays readable
