@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from appliance.bookings.queries import (
 )
 from appliance.bookings.states import HOLDING, RESCHEDULABLE, TRANSITIONS, PaymentStatus, Status, Transition, transition_problem
 from appliance.bookings.tables import Allocation, Booking
+from appliance.catalog.logic import MAX_PRICE_AMOUNT
 from appliance.core.clock import check_in_reach, utc_now
 from appliance.core.db import (
     insert_rows, is_overlap_violation, is_unique_violation, lock_for_transaction, write_transaction,
@@ -92,11 +93,14 @@ def _check_start_time(ctx: ServiceContext, starts_at: datetime, now: datetime) -
 
 
 async def _alternatives(
-    ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int, *, public: bool
+    ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int, *, public: bool,
+    exclude_booking: UUID | None,
 ) -> list[schemas.SlotOut]:
-    """The free slots nearest to the one asked for, within a day either side."""
+    """The free slots nearest to the one asked for, within a day either side; a booking being moved
+    counts its own time as free."""
     calendars, seats_taken = await load_calendars(
-        ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1), kinds=kinds_needed(ctx.rules, required)
+        ctx.branch_id, wanted - timedelta(days=1), wanted + timedelta(days=1), kinds=kinds_needed(ctx.rules, required),
+        exclude_booking=exclude_booking,
     )
     slots = find_slots(
         ctx.rules, calendars, tz=ctx.timezone, window_start=wanted - timedelta(days=1),
@@ -108,9 +112,10 @@ async def _alternatives(
 
 
 async def _unavailable(
-    ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int, *, public: bool
+    ctx: ServiceContext, wanted: datetime, required: Collection[UUID], seats: int, *, public: bool,
+    exclude_booking: UUID | None = None,
 ) -> SlotUnavailable:
-    alternatives = await _alternatives(ctx, wanted, required, seats, public=public)
+    alternatives = await _alternatives(ctx, wanted, required, seats, public=public, exclude_booking=exclude_booking)
     return SlotUnavailable(
         "that time is no longer available", extra={"alternatives": msgspec.to_builtins(alternatives)}
     )
@@ -228,6 +233,8 @@ async def _create_booking(
         raise Invalid({"resource_ids": "this service does not let customers choose"})
     if request.seats > ctx.rules.seats:
         raise Invalid({"seats": f"at most {ctx.rules.seats} for this service"})
+    if ctx.price.amount * request.seats > MAX_PRICE_AMOUNT:
+        raise Invalid({"seats": f"the price of {request.seats} seats would exceed {MAX_PRICE_AMOUNT} minor units"})
     validated_contact(request.customer)
     checked = await check_booking_answers(ctx.form, request.answers or {}, locale=request.locale)
     check_in_reach(starts_at=request.starts_at)
@@ -351,12 +358,24 @@ async def _apply_transition(
     return booking
 
 
+async def _update_if_unchanged(row: dict[str, Any], changes: dict[Column | str, Any]) -> None:
+    """Inside a write transaction, before a booking's allocations change: update it only if it is still as
+    `row` read it (status, updated_at), which locks it. A cancel or a move committed meanwhile makes this a
+    409, instead of leaving a cancelled booking holding new allocations or a booking two sets of them."""
+    updated = await Booking.update(changes).where(
+        (Booking.id == row["id"]) & (Booking.status == row["status"]) & (Booking.updated_at == row["updated_at"])
+    ).returning(Booking.id)
+    if not updated:
+        raise Conflict("the booking changed meanwhile; reload it", code="invalid_transition")
+
+
 async def reschedule_booking(
     booking_id: UUID, starts_at: datetime, *, actor: Actor, resource_ids: tuple[UUID, ...] = (),
     permission: Permission = Permission.bookings_write, row: dict[str, Any] | None = None,
     cancel_closed_at: datetime | None = None,
 ) -> schemas.Booking:
-    """Move a booking atomically: the new allocations are taken before the old ones are released.
+    """Move a booking atomically: in one transaction the old allocations are released and the new taken;
+    if the new cannot be taken, the transaction rolls back and the booking keeps its time.
     `cancel_closed_at` is recorded with the move: online cancelling stays closed since then."""
     row = row or await get_booking_row(booking_id, actor=actor, permission=permission)
     current = Status(row["status"])
@@ -375,24 +394,19 @@ async def reschedule_booking(
                     break
                 holder = slot.holder or (occurrence_holder(ctx.rules.id, starts_at) if ctx.rules.seats > 1 else str(booking_id))
                 now = utc_now()
-                # Conditional on the row as read, and first, so the booking is locked before its allocations
-                # change: a cancel or another move that committed meanwhile makes this one fail, instead of
-                # leaving new allocations held by a cancelled booking or a second set of them.
-                changes: dict[Column | str, Any] = {Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now}
+                changes: dict[Column | str, Any] = {
+                    Booking.starts_at: slot.starts_at, Booking.ends_at: slot.ends_at, Booking.updated_at: now,
+                }
                 if cancel_closed_at is not None:
                     changes[Booking.cancel_closed_at] = cancel_closed_at
-                moved = await Booking.update(changes).where(
-                    (Booking.id == booking_id) & (Booking.status == current.value)
-                    & (Booking.updated_at == row["updated_at"])
-                ).returning(Booking.id)
-                if not moved:
-                    raise Conflict("the booking changed meanwhile; reload it", code="invalid_transition")
-                old = [r["id"] for r in await Allocation.select(Allocation.id).where(
+                await _update_if_unchanged(row, changes)
+                # The old allocations go before the new come, in the same transaction: a group class's
+                # booking moving within its own session gets a new holder, which the overlap guard
+                # would otherwise refuse against its own still active rows.
+                await Allocation.update({Allocation.active: False}).where(
                     (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
-                )]
+                )
                 await insert_rows(_holds(booking_id, holder, ctx, slot, calendars))
-                if old:
-                    await Allocation.update({Allocation.active: False}).where(Allocation.id.is_in(old))
                 booking = booking_schema(
                     {**row, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "updated_at": now},
                     [p.resource_id for p in slot.picks],
@@ -407,31 +421,32 @@ async def reschedule_booking(
             if is_overlap_violation(exc):
                 continue
             raise
-    raise await _unavailable(ctx, starts_at, required, row["seats"], public=actor.kind == "customer")
+    raise await _unavailable(
+        ctx, starts_at, required, row["seats"], public=actor.kind == "customer", exclude_booking=booking_id
+    )
 
 
 async def reassign_resource(
-    booking_id: UUID, resource_id: UUID, *, actor: Actor, reason: str = ""
+    booking_id: UUID, resource_id: UUID, *, actor: Actor, reason: str = "", row: dict[str, Any] | None = None,
 ) -> schemas.Booking:
     """Give a booking `resource_id` at the same time, in place of the pick it can stand in for (a VIP's
     "gold consultant" instead of whoever was free); the other picks stay where they can. Atomic like a
-    reschedule: the new allocation is taken before the old is released. Emitted as booking.reassigned."""
-    row = await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_write)
+    reschedule, and like it refused (409) if the booking changed since it was read. The booking keeps its
+    own length, whatever the service's is now. Emitted as booking.reassigned."""
+    row = row or await get_booking_row(booking_id, actor=actor, permission=Permission.bookings_write)
     ctx, picks = await _reassignable(row)
     if resource_id in picks:
         return booking_schema(row, picks)  # already there: nothing changes, nothing is recorded
     for _attempt in range(RACE_RETRIES):
         try:
             async with write_transaction():
-                slot, calendars = await _reassigned_slot(ctx, row, picks, resource_id)
-                old = [r["id"] for r in await Allocation.select(Allocation.id).where(
-                    (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
-                )]
-                await insert_rows(_holds(booking_id, str(booking_id), ctx, slot, calendars))
-                if old:
-                    await Allocation.update({Allocation.active: False}).where(Allocation.id.is_in(old))
                 now = utc_now()
-                await Booking.update({Booking.updated_at: now}).where(Booking.id == booking_id)
+                await _update_if_unchanged(row, {Booking.updated_at: now})
+                slot, calendars = await _reassigned_slot(ctx, row, picks, resource_id)
+                await Allocation.update({Allocation.active: False}).where(
+                    (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
+                )
+                await insert_rows(_holds(booking_id, str(booking_id), ctx, slot, calendars))
                 booking = booking_schema({**row, "updated_at": now}, [p.resource_id for p in slot.picks])
                 await record_change(
                     "booking.reassigned", Subject("booking", str(booking_id)),
@@ -465,6 +480,8 @@ async def _reassignable(row: dict[str, Any]) -> tuple[ServiceContext, list[UUID]
     ctx = await load_service(row["service"])
     if ctx.rules.seats > 1:
         raise Conflict("a group class's resources are shared by all its bookings", code="group_class")
+    # The booking keeps its own length: the service's may have changed since it was made.
+    ctx = replace(ctx, rules=replace(ctx.rules, duration=row["ends_at"] - row["starts_at"]))
     return ctx, (await resource_ids_of([row["id"]]))[row["id"]]
 
 

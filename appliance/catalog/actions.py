@@ -32,7 +32,7 @@ from appliance.catalog.queries import (
 )
 from appliance.catalog.tables import Branch, Resource, Service, TimeOff
 from appliance.core.clock import utc_now
-from appliance.core.db import write_transaction
+from appliance.core.db import run_sql, write_transaction
 from appliance.core.errors import Forbidden, Invalid, NotFound
 from appliance.events.envelope import Subject
 
@@ -161,6 +161,19 @@ _RESOURCE_COLUMNS: dict[str, Column] = {
 }
 
 
+async def _capacity_problem(resource_id: UUID, capacity: int) -> str | None:
+    """Why the resource cannot shrink to `capacity`: a booking ahead holds a unit beyond it. Availability
+    counts only the units a resource has, so that booking's time would be sold again."""
+    rows = await run_sql(
+        "SELECT MAX(unit) AS highest FROM allocation WHERE resource = {} AND active AND ends_at > {}",
+        resource_id, utc_now(),
+    )
+    highest = rows[0]["highest"] if rows else None
+    if highest is not None and highest >= capacity:
+        return f"a booking ahead holds unit {highest + 1} of this resource; move it before reducing the capacity to {capacity}"
+    return None
+
+
 async def update_resource(resource_id: UUID, data: schemas.ResourceUpdate, *, actor: Actor) -> schemas.Resource:
     """Rename, re-skill, resize, relink or (de)activate a resource; only real changes are recorded."""
     changes = _given(data)
@@ -173,6 +186,8 @@ async def update_resource(resource_id: UUID, data: schemas.ResourceUpdate, *, ac
         changed = sorted(k for k, v in changes.items() if getattr(current, k) != v)
         if not changed:
             return current
+        if "capacity" in changed and (problem := await _capacity_problem(resource_id, changes["capacity"])):
+            raise Invalid({"capacity": problem})
         resource = msgspec.structs.replace(current, **{k: changes[k] for k in changed}, updated_at=utc_now())
         await Resource.update(
             {**{_RESOURCE_COLUMNS[k]: changes[k] for k in changed}, Resource.updated_at: resource.updated_at}

@@ -62,6 +62,8 @@ REQUIRED: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
 MAX_NAME: Final = 200
 MAX_NOTE: Final = 2000
 MAX_SOURCE: Final = 32
+# The database holds no allocation longer than this (migration 2026-11-26T13:30), an imported one included.
+LONGEST_BOOKING: Final = timedelta(hours=72)
 _HEADER_NOISE = re.compile(r"[\s_\-*.:：]|[(（](必填|选填|required|optional)[)）]$")
 
 # --- Problems -------------------------------------------------------------------------------------------
@@ -87,6 +89,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "invalid_amount": ("an amount such as 198 or 198.50, not negative", "应为金额，如 198 或 198.50，不能为负"),
     "not_in_past": ("a past booking must have started before now", "历史预约的开始时间必须早于现在"),
     "ends_before_start": ("ends before it starts", "结束时间早于开始时间"),
+    "too_long": ("lasts more than 72 hours: a booking is at most a day and a half with its buffers", "时长超过 72 小时"),
     "unknown_branch": ("no branch of this name", "没有这个门店"),
     "branch_required": ("several branches have this service; name the branch", "多个门店都有此服务，请填写门店"),
     "unknown_service": ("no service of this name (in this branch)", "（该门店）没有这个服务项目"),
@@ -516,6 +519,8 @@ def resolve_booking(
             row.add("ends_at", "invalid_datetime")
         elif starts_at is not None and ends_at <= starts_at:
             row.add("ends_at", "ends_before_start")
+        elif starts_at is not None and ends_at - starts_at > LONGEST_BOOKING:
+            row.add("ends_at", "too_long")
     if row.problems or starts_at is None:
         return None
     amount = service.price_amount if line.amount is None else line.amount

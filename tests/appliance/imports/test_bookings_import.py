@@ -116,3 +116,19 @@ async def test_a_booking_with_the_phone_of_a_merged_duplicate_goes_to_the_surviv
     assert [b["customer"] for b in owners] == [survivor, survivor, survivor]
     kept = await Customer.select(Customer.visit_count).where(Customer.id == survivor).first()
     assert kept is not None and kept["visit_count"] == 3
+
+
+async def test_a_past_booking_longer_than_any_allocation_is_a_row_problem_not_a_failed_job(database: str) -> None:
+    await _shop()
+    rows = [
+        [*HEADERS, "结束时间"],
+        ["张伟", "13800138000", "精油按摩", "静安店", "王芳", "2025-03-05 14:30", "已完成", "198", "2025-03-09 14:30"],
+        ["李娜", "13900139000", "精油按摩", "静安店", "王芳", "2025-03-06 10:00", "已完成", "198", "2025-03-06 11:00"],
+    ]
+
+    job = await imported(csv_bytes(rows), "bookings", on_error="skip")
+
+    assert job.status == "done"  # it was "failed", an internal error, and the good row not written
+    assert [(p.row, p.column, p.code) for p in job.problems] == [(2, "结束时间", "too_long")]
+    assert (job.counts.created, job.counts.invalid) == (1, 1)
+    assert await Booking.count() == 1
