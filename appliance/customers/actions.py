@@ -33,7 +33,8 @@ from appliance.customers.sealing import (
     opened_phone,
 )
 from appliance.customers.queries import (
-    extra_phones_of, find_customer_ids, find_customers_by_contacts, match_phone, get_programme, interaction_entry,
+    check_customer_in_reach, extra_phones_of, find_customer_ids, find_customers_by_contacts, match_phone, get_programme,
+    interaction_entry,
     note_schema, records_of, tags_of,
 )
 from appliance.customers.tables import (
@@ -471,6 +472,8 @@ async def set_consent(
     and choices, which say nothing about who the customer is."""
     if not (actor.kind == "customer" and actor.id == str(customer_id)):
         _check(actor, Permission.customers_write)
+        # As the opt-out routes: staff change the consent of customers who booked in their branches.
+        await check_customer_in_reach(customer_id, actor=actor, permission=Permission.customers_write)
     if problems := {f"consent.{p}": f"one of: {', '.join(CONSENT_PURPOSES)}" for p in choices if p not in CONSENT_PURPOSES}:
         raise Invalid(problems)
     changed: dict[str, bool] = {}

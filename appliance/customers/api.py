@@ -129,7 +129,7 @@ class CustomerController(Controller):
         """The communication log, newest first: messages sent to the customer, and calls, visits and messages
         staff logged. Audited (customer.communications_viewed)."""
         items, last = await queries.list_communications(
-            customer_id, after=decode_instant_cursor(cursor), limit=check_limit(limit)
+            customer_id, actor=actor_of(request), after=decode_instant_cursor(cursor), limit=check_limit(limit)
         )
         if items:
             await record_reveal(

@@ -462,11 +462,36 @@ def _message_entry(row: dict[str, Any]) -> schemas.CommunicationEntry:
     )
 
 
+async def check_customer_in_reach(customer_id: UUID, *, actor: Actor, permission: Permission) -> None:
+    """A customer is within a branch-bound actor's reach when they booked in one of its branches: what
+    their opt-outs and consent may be changed by (docs/notifications.md)."""
+    if not await Customer.exists().where(Customer.id == customer_id):
+        raise NotFound("no such customer")
+    scope = actor.branch_scope(permission)
+    if scope is None:
+        return
+    if not scope or not await Booking.exists().where((Booking.customer == customer_id) & Booking.branch.is_in(list(scope))):
+        raise NotFound("no such customer")
+
+
+def _messages_in_reach(actor: Actor) -> WhereRaw | None:
+    """Messages about bookings of branches `actor` may read bookings of, and those about no booking; None
+    for every message. The customer is shared, their bookings elsewhere are not (`_recent_bookings`)."""
+    scope = actor.branch_scope(Permission.bookings_read)
+    if scope is None:
+        return None
+    if not scope:
+        return WhereRaw("booking IS NULL")
+    places = ", ".join("{}" for _ in scope)
+    return WhereRaw(f"(booking IS NULL OR booking IN (SELECT id FROM booking WHERE branch IN ({places})))", *scope)
+
+
 async def list_communications(
-    customer_id: UUID, *, after: tuple[datetime, UUID] | None, limit: int
+    customer_id: UUID, *, actor: Actor, after: tuple[datetime, UUID] | None, limit: int
 ) -> tuple[list[schemas.CommunicationEntry], tuple[datetime, UUID] | None]:
     """Messages sent to the customer and the calls, visits and messages staff logged, newest first by
-    (time, id): each source read in that order up to one more than a page, then merged."""
+    (time, id): each source read in that order up to one more than a page, then merged. Messages about
+    bookings of branches out of the actor's reach are left out."""
     await require_customer(customer_id)
     logged = CustomerInteraction.select().where(CustomerInteraction.customer == customer_id).order_by(
         CustomerInteraction.at, CustomerInteraction.id, ascending=False
@@ -476,6 +501,8 @@ async def list_communications(
     ).where((Message.customer == customer_id) & (Message.recipient == "customer")).order_by(
         Message.created_at, Message.id, ascending=False
     ).limit(limit + 1)
+    if (in_reach := _messages_in_reach(actor)) is not None:
+        sent = sent.where(in_reach)
     if after is not None:
         at, last_id = after
         logged = logged.where(
@@ -572,23 +599,28 @@ async def get_customer(customer_id: UUID, *, actor: Actor) -> schemas.Customer:
         facts=schemas.Facts(
             visit_count=row["visit_count"], last_visit_at=row["last_visit_at"], lifetime_value=row["lifetime_value"],
             no_show_count=row["no_show_count"], cancellation_count=row["cancellation_count"],
-            favourite_service=await _named(Service, row["favourite_service"]),
-            favourite_staff=await _named(Resource, row["favourite_staff"]),
+            favourite_service=await _named(Service, row["favourite_service"], actor),
+            favourite_staff=await _named(Resource, row["favourite_staff"], actor),
             usual_weekday=row["usual_weekday"], usual_hour=row["usual_hour"], updated_at=row["facts_updated_at"],
         ),
         points=await _points(customer_id), recent_bookings=await _recent_bookings(customer_id, actor),
         notes=[note_schema(n) for n in notes],
-        communications=(await list_communications(customer_id, after=None, limit=RECENT_NOTES))[0],
+        communications=(await list_communications(customer_id, actor=actor, after=None, limit=RECENT_NOTES))[0],
         segments=await segments_of(customer_id), merged_into=row["merged_into"], erased_at=row["erased_at"],
         created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
 
-async def _named(table: type[Service] | type[Resource], item_id: UUID | None) -> schemas.Named | None:
+async def _named(table: type[Service] | type[Resource], item_id: UUID | None, actor: Actor) -> schemas.Named | None:
+    """A favourite by name, if it is of a branch whose bookings the actor may read (else it tells them where
+    else the customer goes)."""
     if item_id is None:
         return None
-    row = await table.select(table.name).where(table.id == item_id).first()
-    return schemas.Named(id=item_id, name=row["name"]) if row else None
+    row = await table.select(table.name, table.branch).where(table.id == item_id).first()
+    scope = actor.branch_scope(Permission.bookings_read)
+    if row is None or (scope is not None and row["branch"] not in scope):
+        return None
+    return schemas.Named(id=item_id, name=row["name"])
 
 
 async def _recent_bookings(customer_id: UUID, actor: Actor) -> list[schemas.BookingBrief]:

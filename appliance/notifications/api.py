@@ -13,6 +13,7 @@ from appliance.auth.api import AnyRequest, actor_of, user_id_of
 from appliance.auth.guards import AUTHENTICATED, PUBLIC, requires
 from appliance.auth.roles import Permission
 from appliance.core.pagination import DEFAULT_LIMIT, Page, check_limit, decode_instant_cursor, encode_instant_cursor
+from appliance.customers.queries import check_customer_in_reach
 from appliance.notifications import consent, editing, inbox, queries, schemas
 
 TEMPLATE = "/{key:str}/{channel:str}/{locale:str}"
@@ -78,14 +79,14 @@ class OptOutController(Controller):
     @get("/", opt=requires(Permission.customers_read))
     async def list_opt_outs(self, request: AnyRequest, customer_id: FromPath[UUID]) -> schemas.OptOuts:
         """The channels the customer gets no messages on."""
-        await queries.check_customer_in_reach(customer_id, actor=actor_of(request), permission=Permission.customers_read)
+        await check_customer_in_reach(customer_id, actor=actor_of(request), permission=Permission.customers_read)
         return await queries.opt_outs(customer_id)
 
     @put("/{channel:str}", opt=requires(Permission.customers_write))
     async def opt_out(self, request: AnyRequest, customer_id: FromPath[UUID], channel: FromPath[str]) -> schemas.OptOuts:
         """No more messages on this channel (audited)."""
         actor = actor_of(request)
-        await queries.check_customer_in_reach(customer_id, actor=actor, permission=Permission.customers_write)
+        await check_customer_in_reach(customer_id, actor=actor, permission=Permission.customers_write)
         await consent.opt_out(customer_id, channel, actor=actor)
         return await queries.opt_outs(customer_id)
 
@@ -93,7 +94,7 @@ class OptOutController(Controller):
     async def opt_in(self, request: AnyRequest, customer_id: FromPath[UUID], channel: FromPath[str]) -> schemas.OptOuts:
         """Messages on this channel may reach the customer again (audited)."""
         actor = actor_of(request)
-        await queries.check_customer_in_reach(customer_id, actor=actor, permission=Permission.customers_write)
+        await check_customer_in_reach(customer_id, actor=actor, permission=Permission.customers_write)
         await consent.opt_in(customer_id, channel, actor=actor)
         return await queries.opt_outs(customer_id)
 

@@ -142,17 +142,6 @@ async def opt_outs(customer_id: UUID) -> schemas.OptOuts:
     return schemas.OptOuts(customer_id=customer_id, channels=[p for p in await refused_purposes(customer_id) if p in CHANNELS])
 
 
-async def check_customer_in_reach(customer_id: UUID, *, actor: Actor, permission: Permission) -> None:
-    """A customer is within a branch-bound actor's reach when they booked in one of its branches."""
-    if not await Customer.exists().where(Customer.id == customer_id):
-        raise NotFound("no such customer")
-    scope = actor.branch_scope(permission)
-    if scope is None:
-        return
-    if not scope or not await Booking.exists().where((Booking.customer == customer_id) & Booking.branch.is_in(list(scope))):
-        raise NotFound("no such customer")
-
-
 async def preview_template(data: schemas.TemplatePreview, *, actor: Actor) -> schemas.RenderedPreview:
     """A template (the one in use, or a draft) rendered against a real booking. Links in it are
     placeholders: a preview makes no survey invitation. Changes nothing."""

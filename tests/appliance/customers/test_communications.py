@@ -12,10 +12,10 @@ from appliance.auth.actor import cli_actor
 from appliance.auth.roles import Role
 from appliance.bookings.tables import Booking
 from appliance.customers.queries import booking_messages, contacts_of
-from appliance.customers.tables import CustomerInteraction
+from appliance.customers.tables import Customer, CustomerInteraction
 from appliance.notifications.actions import queue_message
 from appliance.notifications.tables import Message
-from appliance.testing.builders import sign_in_as
+from appliance.testing.builders import make_branch, make_resource, make_service, sign_in_as
 from tests.appliance.customers.support import audit_of, book, customer_of, one_customer, shop
 from tests.appliance.notifications.support import problems
 
@@ -92,3 +92,26 @@ async def test_a_booking_s_messages_and_its_customer_s_contact_are_read_for_the_
     contacts = await contacts_of([customer_id, customer_id])
     assert list(contacts) == [customer_id] and contacts[customer_id].phone is not None
     assert await contacts_of([]) == {}
+
+
+async def test_staff_of_one_branch_see_nothing_of_the_customers_doings_in_another(client: httpx.AsyncClient) -> None:
+    place = await shop()
+    here = await book(place.service_id, 2, 10, 1)
+    elsewhere_branch = await make_branch("徐汇店")
+    await make_resource(elsewhere_branch.id, name="李娜", skills=["massage"])
+    elsewhere_service = await make_service(elsewhere_branch.id, "足疗", 60)
+    there = await book(elsewhere_service.id, 3, 10, 1)
+    for booking_id in (here, there):
+        await queue_message(booking_id, channel_name="email", template="booking_reminder", recipient="customer",
+                            actor=cli_actor())
+    customer = (await Booking.select(Booking.customer).where(Booking.id == here).first() or {})["customer"]
+    await Customer.update({Customer.favourite_service: elsewhere_service.id}).where(Customer.id == customer)
+    await sign_in_as(client, "desk", Role.front_desk, branch_id=place.branch_id)
+
+    log = (await client.get(f"/api/v1/customers/{customer}/communications")).json()["items"]
+    view = await customer_of(client, 1)
+
+    assert {e["booking_id"] for e in log if e["source"] == "notification"} == {str(here)}
+    assert {e["booking_id"] for e in view["communications"] if e["source"] == "notification"} == {str(here)}
+    assert view["facts"]["favourite_service"] is None  # it would name the other branch's service
+    assert {b["id"] for b in view["recent_bookings"]} == {str(here)}

@@ -86,6 +86,9 @@ async def test_staff_reach_only_customers_of_their_branches_and_need_the_permiss
     await sign_in_as(client, "far-desk", Role.front_desk, branch_id=elsewhere.id)
     assert (await client.put(f"{path}/email")).status_code == 404
     assert (await client.get(path)).status_code == 404
+    # The consent route writes the same records: it keeps to the same reach.
+    consent = await client.patch(f"/api/v1/customers/{customer_id}/consent", json={"consent": {"email": False}})
+    assert consent.status_code == 404
     await sign_in_as(client, "staff", Role.staff)
     assert (await client.put(f"{path}/email")).status_code == 403
     assert await CustomerConsent.count() == 0
