@@ -13,7 +13,7 @@ from piccolo.columns import Column
 from appliance.audit.trail import record_change
 from appliance.auth.actor import Actor
 from appliance.auth.roles import Permission
-from appliance.auth.tables import User
+from appliance.auth.tables import RoleGrant
 from appliance.catalog import schemas
 from appliance.catalog.logic import (
     opening_hours_problems,
@@ -109,13 +109,19 @@ async def update_branch(branch_id: UUID, data: schemas.BranchUpdate, *, actor: A
 
 # --- Resources -------------------------------------------------------------------------------------
 
-async def _user_link_problem(kind: str, user_id: UUID | None) -> str | None:
+async def _user_link_problem(kind: str, user_id: UUID | None, branch_id: UUID) -> str | None:
+    """Why the resource cannot be linked to that user: only a staff resource is, and only to someone who
+    works in its branch (a grant there, or in every branch). Its inbox notices name the branch's customers;
+    an unknown user and one of another branch get the same answer, so ids cannot be probed."""
     if user_id is None:
         return None
     if kind != "staff":
         return "only a staff resource can be linked to a user"
-    if not await User.exists().where(User.id == user_id):
-        return "no such user"
+    works_here = RoleGrant.exists().where(
+        (RoleGrant.user == user_id) & (RoleGrant.branch.is_null() | (RoleGrant.branch == branch_id))
+    )
+    if not await works_here:
+        return "no user with a role in this resource's branch"
     return None
 
 
@@ -143,7 +149,7 @@ async def create_resource(data: schemas.ResourceCreate, *, actor: Actor) -> sche
     async with write_transaction():
         if not await _branch_exists(data.branch_id):
             raise Invalid({"branch_id": "no such branch"})
-        if problem := await _user_link_problem(data.kind, data.user_id):
+        if problem := await _user_link_problem(data.kind, data.user_id, data.branch_id):
             raise Invalid({"user_id": problem})
         await Resource.insert(row)
         resource = resource_schema(row.to_dict())
@@ -181,7 +187,9 @@ async def update_resource(resource_id: UUID, data: schemas.ResourceUpdate, *, ac
         changes["skills"] = list(dict.fromkeys(changes["skills"]))
     async with write_transaction():
         current = await _resource_for_write(resource_id, actor)
-        if "user_id" in changes and (problem := await _user_link_problem(current.kind, changes["user_id"])):
+        if "user_id" in changes and (
+            problem := await _user_link_problem(current.kind, changes["user_id"], current.branch_id)
+        ):
             raise Invalid({"user_id": problem})
         changed = sorted(k for k, v in changes.items() if getattr(current, k) != v)
         if not changed:

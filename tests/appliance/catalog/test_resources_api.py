@@ -130,6 +130,18 @@ async def test_staff_can_be_linked_to_a_user_later_and_unlinked(client: httpx.As
     assert unlinked.json()["user_id"] is None
 
 
+async def test_staff_is_linked_only_to_someone_who_works_in_its_branch(client: httpx.AsyncClient) -> None:
+    branch = await make_branch()
+    therapist = await make_resource(branch.id)
+    elsewhere = await make_user("lina", Role.staff, branch_id=(await make_branch("徐汇店")).id)
+    await sign_in_as(client, "boss")
+
+    refused = await client.patch(f"/api/v1/resources/{therapist.id}", json={"user_id": str(elsewhere.id)})
+
+    assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["user_id"]
+    assert (await client.get(f"/api/v1/resources/{therapist.id}")).json()["user_id"] is None
+
+
 BAD_RESOURCES: list[tuple[dict[str, Any], str]] = [
     ({"capacity": 0}, "capacity"),
     ({"capacity": 101}, "capacity"),
