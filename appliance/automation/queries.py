@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -68,10 +68,21 @@ async def list_rules(*, actor: Actor, after: tuple[int, UUID] | None, limit: int
     return [rule_schema(r) for r in rows], (last["priority"], last["id"]) if last else None
 
 
-async def condition_fields(branch_id: UUID | None) -> Mapping[str, conditions.Field]:
+async def condition_fields(
+    branch_id: UUID | None, *, within: Collection[UUID] | None = None
+) -> Mapping[str, conditions.Field]:
     """What a rule of this branch (or of every branch) may test: the catalogue, its services' booking
-    questions and the customers' profile fields."""
-    return conditions.with_answers(await answer_kinds(branch_id), await profile_field_kinds())
+    questions (of the branches `within`, when given) and the customers' profile fields."""
+    return conditions.with_answers(await answer_kinds(branch_id, within=within), await profile_field_kinds())
+
+
+async def builder_fields(actor: Actor, branch_id: UUID | None) -> Mapping[str, conditions.Field]:
+    """`condition_fields` as the rule builder shows them to `actor`: a branch's questions only if they may
+    read its rules, and for a rule of every branch only the questions of branches they may."""
+    scope = actor.branch_scope(Permission.automation_read)
+    if branch_id is not None and scope is not None and branch_id not in scope:
+        branch_id = None
+    return await condition_fields(branch_id, within=scope if branch_id is None else None)
 
 
 async def booking_facts(booking_id: UUID, *, event_type: str, actor: Actor) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -145,13 +146,16 @@ async def profile_field_kinds() -> dict[str, ConditionKind]:
     return {item.key: CONDITION_KINDS[item.type] for item in await profile_fields()}
 
 
-async def answer_kinds(branch_id: UUID | None) -> dict[str, ConditionKind]:
+async def answer_kinds(branch_id: UUID | None, *, within: Collection[UUID] | None = None) -> dict[str, ConditionKind]:
     """The booking questions rules may test as `answers.<key>`, with the kind conditions see: those of the
-    active forms of the branch's services (of every branch for a rule of every branch). A key asked as
-    different types by different services is left out: no one kind of test fits it."""
+    active forms of the branch's services (of every branch for a rule of every branch, kept to `within` when
+    given: what a branch-bound rule builder may show). A key asked as different types by different services
+    is left out: no one kind of test fits it."""
     query = Form.select(Form.id, Form.version).where((Form.target == "service") & (Form.active == True))  # noqa: E712
     if branch_id is not None:
         query = query.where(Form.branch == branch_id)
+    elif within is not None:
+        query = query.where(Form.branch.is_in(list(within) or [UUID(int=0)]))
     forms = await query
     rows = await FormVersion.select(FormVersion.form, FormVersion.version, FormVersion.fields).where(
         FormVersion.form.is_in([f["id"] for f in forms] or [UUID(int=0)])

@@ -103,8 +103,7 @@ class AutomationPages(Controller):
     async def _builder(self, request: AnyRequest, form: rule_form.RuleForm, *, rule: schemas.Rule | None,
                        status: int = 200, fragment: bool = False) -> Template:
         actor = actor_of(request)
-        branch_id = rule.branch_id if rule else None
-        fields = await queries.condition_fields(branch_id)
+        fields = await queries.builder_fields(actor, rule.branch_id if rule else None)
         context = {
             "rule": rule, "form": form, "fields": fields, "ops_for": functools.partial(rule_form.ops_for, fields),
             "events": sorted(logic.EVENTS), **await _approver_choices(actor),
@@ -143,7 +142,7 @@ class AutomationPages(Controller):
             branch_id = UUID(request.query_params.get("branch_id", ""))
         except ValueError:
             branch_id = None
-        fields = await queries.condition_fields(branch_id)
+        fields = await queries.builder_fields(actor_of(request), branch_id)
         values = {f"cond-{row}-field": request.query_params.get(f"cond-{row}-field", "")}
         return admin_page(request, "admin/automation/_condition_op.html", {
             "row": row, "form": rule_form.RuleForm(values, 0, 0), "ops_for": functools.partial(rule_form.ops_for, fields),

@@ -10,11 +10,13 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from appliance.auth.actor import cli_actor
+from appliance.auth.actor import Actor, Grant, cli_actor
+from appliance.auth.roles import Role
 from appliance.automation import queries
 from appliance.automation.tables import RuleRun
 from appliance.bookings.actions import NewBooking, create_booking
 from appliance.bookings.queries import get_booking
+from appliance.catalog.tables import Service
 from appliance.core.errors import Invalid
 from appliance.customers.actions import update_customer
 from appliance.customers.schemas import CustomerContact, CustomerUpdate
@@ -84,6 +86,22 @@ async def test_a_rule_of_another_branch_does_not_see_this_branchs_questions() ->
                    actions=[{"type": "emit_event", "event": "custom.allergy"}])
 
     assert list(refused.value.fields) == ["conditions.all[0].field"]
+
+
+async def test_the_rule_builder_shows_a_branch_bound_manager_the_questions_of_their_branches_only() -> None:
+    service_id, _ = await shop()
+    await with_questions(service_id)
+    theirs = (await Service.select(Service.branch).where(Service.id == service_id).first() or {})["branch"]
+    other = await make_branch("徐汇店")
+    manager_there = Actor(kind="user", id="m-2", label="经理", auth_method="password", grants=(Grant(Role.manager, other.id),))
+    manager_here = Actor(kind="user", id="m-1", label="经理", auth_method="password", grants=(Grant(Role.manager, theirs),))
+
+    for_every_branch = await queries.builder_fields(manager_there, None)
+    asked_for_ours = await queries.builder_fields(manager_there, theirs)
+    at_home = await queries.builder_fields(manager_here, None)
+
+    assert "answers.allergy" not in for_every_branch and "answers.allergy" not in asked_for_ours
+    assert "answers.allergy" in at_home and "booking.status" in for_every_branch
 
 
 async def test_answers_are_facts_and_a_rule_on_allergy_is_set_runs_only_for_bookings_that_name_one() -> None:
