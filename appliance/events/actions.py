@@ -29,6 +29,7 @@ from appliance.core.clock import utc_now
 from appliance.core.db import after_commit, current_dialect, json_value, run_sql, write_transaction
 from appliance.core.errors import Conflict, NotFound
 from appliance.core.log import get_logger, redact_text
+from appliance.events import queries, schemas
 from appliance.events.attempts import Tried, record, send_delivery
 from appliance.events.envelope import Envelope, Subject
 from appliance.events.outbox import envelope_of
@@ -280,8 +281,9 @@ async def _settle(tried: Tried) -> str:
     return {"done": "done", "pending": "retry", "dead": "dead"}[status]
 
 
-async def resend_delivery(delivery_id: UUID, *, actor: Actor) -> None:
-    """A person sends a dead (or finished) delivery again: a fresh round of tries, audited."""
+async def resend_delivery(delivery_id: UUID, *, actor: Actor) -> schemas.DeliveryDetail:
+    """A person sends a dead (or finished) delivery again: a fresh round of tries, audited. Returns it as
+    the resend left it, read before the commit: the first try may start the moment it commits."""
     async with write_transaction():
         now = utc_now()
         updated = await Delivery.update({
@@ -295,4 +297,6 @@ async def resend_delivery(delivery_id: UUID, *, actor: Actor) -> None:
         await add_audit_entry(
             "delivery.resent", actor=actor, target=Subject("delivery", str(delivery_id)), changed_fields=["status"]
         )
+        resent = await queries.get_delivery(delivery_id)
         after_commit(lambda: send_delivery(delivery_id))
+    return resent

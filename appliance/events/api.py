@@ -53,5 +53,4 @@ class DeliveryController(Controller):
     @post("/{delivery_id:uuid}/resend", opt=requires(Permission.automation_write), status_code=HTTP_200_OK)
     async def resend(self, request: AnyRequest, delivery_id: FromPath[UUID]) -> schemas.DeliveryDetail:
         """Try a dead (or done) delivery again from the start: 409 while it is still being tried."""
-        await actions.resend_delivery(delivery_id, actor=operator(request, Permission.automation_write))
-        return await queries.get_delivery(delivery_id)
+        return await actions.resend_delivery(delivery_id, actor=operator(request, Permission.automation_write))
