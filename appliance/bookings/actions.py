@@ -19,7 +19,9 @@ from appliance.auth.roles import Permission
 from appliance.bookings import schemas
 from appliance.bookings.idempotency import IdempotencyKey, find_replay, remember_response
 from appliance.bookings.sealing import sealed_answers, sealed_notes
-from appliance.bookings.logic import ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid
+from appliance.bookings.logic import (
+    ResourceCalendar, Slot, check_start, find_slots, holds_for, occurrence_holder, off_grid, step_through,
+)
 from appliance.bookings.queries import (
     ServiceContext, booking_schema, forget_service, get_booking_row, kinds_needed, load_calendars, load_calendars_at, load_service,
     remembered_is_current, remembered_service, resource_ids_of, start_window,
@@ -480,8 +482,11 @@ async def _reassignable(row: dict[str, Any]) -> tuple[ServiceContext, list[UUID]
     ctx = await load_service(row["service"])
     if ctx.rules.seats > 1:
         raise Conflict("a group class's resources are shared by all its bookings", code="group_class")
-    # The booking keeps its own length: the service's may have changed since it was made.
-    ctx = replace(ctx, rules=replace(ctx.rules, duration=row["ends_at"] - row["starts_at"]))
+    # The booking keeps its own length and start: the service's length and slot step may have changed since
+    # it was made, and a start off today's grid is still the booking's.
+    ctx = replace(ctx, rules=replace(
+        ctx.rules, duration=row["ends_at"] - row["starts_at"], step=step_through(ctx.rules, row["starts_at"], tz=ctx.timezone),
+    ))
     return ctx, (await resource_ids_of([row["id"]]))[row["id"]]
 
 

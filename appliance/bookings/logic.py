@@ -12,6 +12,7 @@ segments (`_Zone`).
 from __future__ import annotations
 
 import functools
+import math
 
 import re
 from bisect import bisect_right
@@ -885,6 +886,16 @@ def off_grid(service: ServiceRules, starts_at: datetime, *, tz: ZoneInfo) -> boo
     """Whether `starts_at` misses the service's grid: local midnight + k*step in local wall time."""
     local = starts_at.astimezone(tz).replace(tzinfo=None)
     return bool((local - datetime.combine(local.date(), time())) % service.step)
+
+
+def step_through(service: ServiceRules, starts_at: datetime, *, tz: ZoneInfo) -> timedelta:
+    """The longest slot step that divides the service's and puts `starts_at` on the grid (a booking made
+    before the step changed, or imported): the service's own step when it already does."""
+    local = starts_at.astimezone(tz).replace(tzinfo=None)
+    offset = local - datetime.combine(local.date(), time())
+    if not offset % service.step:
+        return service.step
+    return timedelta(microseconds=math.gcd(_length(service.step), _length(offset)))
 
 
 def holds_for(service: ServiceRules, slot: Slot, resources: Sequence[ResourceCalendar]) -> list[Hold]:

@@ -37,6 +37,7 @@ from appliance.bookings.logic import (
     off_grid,
     parse_schedule,
     schedule_problems,
+    step_through,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -458,6 +459,21 @@ def test_off_grid_follows_local_wall_time_from_midnight() -> None:
     assert clock(spring_forward, NEW_YORK)[:5] == ["00:00", "00:45", "01:30", "03:00", "03:45"]
     assert not any(off_grid(odd, s.starts_at, tz=NEW_YORK) for s in spring_forward)
     assert start_at(quarter, all_day, "2026-06-01 10:20") is None
+
+
+def test_a_start_off_the_grid_gets_the_longest_step_through_it_that_divides_the_services() -> None:
+    hourly = service(60, step=60)
+    all_day = [resource("王芳", schedule=hours(("00:00", "24:00")))]
+
+    assert step_through(hourly, at("2026-06-01 10:00"), tz=SHANGHAI) == timedelta(minutes=60)
+    assert step_through(hourly, at("2026-06-01 10:30"), tz=SHANGHAI) == timedelta(minutes=30)
+    assert step_through(hourly, at("2026-06-01 10:20"), tz=SHANGHAI) == timedelta(minutes=20)
+    assert step_through(service(60, step=45), at("2026-06-01 10:30"), tz=SHANGHAI) == timedelta(minutes=45)
+    # Local wall time, as the grid: 03:10 on New York's spring-forward day is 2 h 10 min after midnight.
+    assert step_through(hourly, at("2026-03-08 03:10", NEW_YORK), tz=NEW_YORK) == timedelta(minutes=10)
+    for start in ("2026-06-01 10:30", "2026-06-01 10:20", "2026-06-01 10:05"):
+        rules = replace(hourly, step=step_through(hourly, at(start), tz=SHANGHAI))
+        assert start_at(rules, all_day, start) is not None
 
 
 def test_check_start_is_the_slot_find_slots_offers_at_that_start() -> None:

@@ -2,7 +2,7 @@
 token, staff screens by id) must not win over a change that committed meanwhile: a cancel, or another move
 (the stale row stands in for the other request having committed between the read and the write). And the
 edges around the engine: a group class moving within its session, the alternatives a refused move offers,
-a reassignment's length, a price beyond its column, a room shrinking under its bookings. Both engines."""
+a reassignment's length and start, a price beyond its column, a room shrinking under its bookings. Both engines."""
 
 from __future__ import annotations
 
@@ -132,6 +132,22 @@ async def test_a_reassignment_keeps_the_bookings_length_when_the_service_has_gro
     )
     assert [(h["resource"], h["ends_at"]) for h in held] == [(other.id, day + timedelta(hours=11))]
     assert moved.ends_at == day + timedelta(hours=11)
+
+
+async def test_a_reassignment_keeps_a_start_the_services_new_slot_step_no_longer_offers() -> None:
+    service_id, _, day = await _one_therapist()  # a 30-minute step
+    booking_id = await make_booking(service_id, day + timedelta(hours=10, minutes=30))
+    branch_id = (await Booking.select(Booking.branch).where(Booking.id == booking_id).first() or {})["branch"]
+    other = await make_resource(branch_id, "staff", "李娜", ["massage"])
+    await update_service(service_id, ServiceUpdate(slot_step_minutes=60), actor=cli_actor())
+
+    moved = await reassign_resource(booking_id, other.id, actor=cli_actor())
+
+    held = await Allocation.select(Allocation.resource, Allocation.starts_at).where(
+        (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
+    )
+    assert [(h["resource"], h["starts_at"]) for h in held] == [(other.id, day + timedelta(hours=10, minutes=30))]
+    assert moved.starts_at == day + timedelta(hours=10, minutes=30)
 
 
 async def test_a_price_beyond_the_column_for_all_seats_is_a_422_on_seats() -> None:
