@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
