@@ -153,7 +153,8 @@ class CustomerController(Controller):
         move here, tags are combined, consent too (a refusal wins), facts and tier recomputed; the duplicate
         is kept as merged. Returns the merge record (undo with POST /api/v1/customer-merges/{id}/undo).
         Into itself: 422; either customer merged already: 409 customer_merged."""
-        return await merge.merge_customers(customer_id, data.duplicate_id, actor=actor_of(request))
+        actor = actor_of(request)
+        return await queries.merge_in_reach(await merge.merge_customers(customer_id, data.duplicate_id, actor=actor), actor)
 
     @get(f"{CUSTOMER}/consent", opt=requires(Permission.customers_read))
     async def get_consent(self, customer_id: FromPath[UUID]) -> list[schemas.ConsentChoice]:
@@ -236,7 +237,7 @@ class CustomerMergeController(Controller):
     async def get_merge(self, request: AnyRequest, merge_id: FromPath[UUID]) -> schemas.CustomerMerge:
         """A merge: every id it moved, the profile values it copied and the duplicate's values the survivor's
         overrode. Audited when it shows such values (customer.merge_viewed)."""
-        found = await queries.get_merge(merge_id)
+        found = await queries.merge_in_reach(await queries.get_merge(merge_id), actor_of(request))
         if shown := sorted({*found.profile.filled, *found.profile.conflicts}):
             await record_reveal(
                 "customer.merge_viewed", actor=actor_of(request), target=subject(found.survivor_id), fields=shown,
@@ -247,7 +248,8 @@ class CustomerMergeController(Controller):
     @post("/{merge_id:uuid}/undo", opt=requires(Permission.customers_write), status_code=HTTP_200_OK)
     async def undo_merge(self, request: AnyRequest, merge_id: FromPath[UUID]) -> schemas.CustomerMerge:
         """Put back what the merge moved and show the duplicate again. Undone already: 409 merge_undone."""
-        return await merge.undo_merge(merge_id, actor=actor_of(request))
+        actor = actor_of(request)
+        return await queries.merge_in_reach(await merge.undo_merge(merge_id, actor=actor), actor)
 
 
 SEGMENT = "/{segment_id:uuid}"

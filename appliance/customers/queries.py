@@ -407,12 +407,35 @@ async def get_merge(merge_id: UUID) -> schemas.CustomerMerge:
     return _merge_schema(row)
 
 
-async def list_merges(customer_id: UUID, *, limit: int = 20) -> list[schemas.CustomerMerge]:
-    """The merges this customer took part in (as survivor or duplicate), newest first."""
+async def list_merges(customer_id: UUID, *, actor: Actor, limit: int = 20) -> list[schemas.CustomerMerge]:
+    """The merges this customer took part in (as survivor or duplicate), newest first, as `actor` may see
+    them (`merge_in_reach`)."""
     rows = await CustomerMerge.select().where(
         (CustomerMerge.survivor == customer_id) | (CustomerMerge.duplicate == customer_id)
     ).order_by(CustomerMerge.merged_at, ascending=False).limit(limit)
-    return [_merge_schema(r) for r in rows]
+    return [await merge_in_reach(_merge_schema(r), actor) for r in rows]
+
+
+async def merge_in_reach(merge: schemas.CustomerMerge, actor: Actor) -> schemas.CustomerMerge:
+    """The merge with the bookings and messages it moved cut to those of branches `actor` may read
+    bookings of (messages about no booking stay): the customer is shared, their bookings elsewhere are not."""
+    scope = actor.branch_scope(Permission.bookings_read)
+    if scope is None:
+        return merge
+    moved = merge.moved
+    bookings: set[UUID] = set()
+    if moved.bookings and scope:
+        rows = await Booking.select(Booking.id).where(Booking.id.is_in(moved.bookings) & Booking.branch.is_in(list(scope)))
+        bookings = {r["id"] for r in rows}
+    messages: set[UUID] = set()
+    if moved.messages:
+        query = Message.select(Message.id).where(Message.id.is_in(moved.messages))
+        if (in_reach := _messages_in_reach(actor)) is not None:
+            query = query.where(in_reach)
+        messages = {r["id"] for r in await query}
+    return msgspec.structs.replace(merge, moved=msgspec.structs.replace(
+        moved, bookings=[b for b in moved.bookings if b in bookings], messages=[m for m in moved.messages if m in messages],
+    ))
 
 
 async def survivors_of(customer_ids: Collection[UUID]) -> dict[UUID, UUID]:

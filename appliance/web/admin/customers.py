@@ -126,7 +126,7 @@ class CustomerPages(Controller):
         ledger, _ = await queries.list_points(customer_id, after=None, limit=LEDGER_LINES)
         zones, zone = await _time_zones(actor)
         return admin_page(request, "admin/customers/profile.html", {
-            "c": customer, "ledger": ledger, "merges": await queries.list_merges(customer_id),
+            "c": customer, "ledger": ledger, "merges": await queries.list_merges(customer_id, actor=actor),
             "questions": await _profile_questions(texts.locale), "zones": zones, "zone": zone,
             "genders": GENDERS, "interactions": INTERACTIONS, "weekdays": WEEKDAYS, "purposes": PURPOSES,
             "statuses": STATUSES, "customer_id": customer_id, "errors": {}, "values": {}, "problem": None,
@@ -295,8 +295,9 @@ class CustomerPages(Controller):
 
     @get("/merges/{merge_id:uuid}", opt=requires(Permission.customers_read))
     async def merge_record(self, request: AnyRequest, merge_id: FromPath[UUID]) -> Template:
-        record = await queries.get_merge(merge_id)
-        _, zone = await _time_zones(actor_of(request))
+        actor = actor_of(request)
+        record = await queries.merge_in_reach(await queries.get_merge(merge_id), actor)
+        _, zone = await _time_zones(actor)
         return admin_page(request, "admin/customers/merge_record.html", {"m": record, "zone": zone}, section=SECTION)
 
     @post("/merges/{merge_id:uuid}/undo", opt=requires(Permission.customers_write))

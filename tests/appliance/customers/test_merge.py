@@ -13,6 +13,7 @@ import httpx
 import msgspec
 
 from appliance.auth.actor import cli_actor
+from appliance.auth.queries import actor_of_user
 from appliance.auth.roles import Role
 from appliance.bookings.tables import Booking
 from appliance.customers import actions
@@ -23,7 +24,7 @@ from appliance.customers.sealing import opened_customer
 from appliance.customers.schemas import CustomerUpdate, InteractionCreate, NoteCreate, PointsAdjust
 from appliance.customers.tables import Customer, CustomerMerge, CustomerTag
 from appliance.events.tables import OutboxEvent
-from appliance.testing.builders import make_profile_form, sign_in_as
+from appliance.testing.builders import make_branch, make_profile_form, sign_in_as
 from tests.appliance.customers.support import PRICE, audit_of, book, complete, customer_of, pay, phone, shop
 from tests.appliance.notifications.support import problems
 
@@ -154,6 +155,24 @@ async def test_staff_without_customers_write_cannot_merge(client: httpx.AsyncCli
     assert await CustomerMerge.count() == 0
 
 
+async def test_a_merge_record_lists_only_the_moved_bookings_of_branches_the_reader_may_read(
+    client: httpx.AsyncClient,
+) -> None:
+    survivor, duplicate, booked = await _two(client)
+    merged = (await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})).json()
+    elsewhere = await make_branch("别的店")
+    me = await sign_in_as(client, "other.desk", Role.front_desk, branch_id=elsewhere.id)
+
+    seen = await client.get(f"/api/v1/customer-merges/{merged['id']}")
+
+    assert merged["moved"]["bookings"] == [str(booked["visit"])]
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["moved"]["bookings"] == []
+    assert seen.json()["moved"]["points"] == merged["moved"]["points"] != []  # the customer is shared
+    listed = await list_merges(UUID(survivor), actor=await actor_of_user(UUID(me["user"]["id"])))
+    assert [m.moved.bookings for m in listed] == [[]]
+
+
 async def test_a_preview_counts_what_a_merge_would_move_and_the_merge_is_listed_for_both(client: httpx.AsyncClient) -> None:
     survivor, duplicate, _ = await _two(client)
     s, d = UUID(survivor), UUID(duplicate)
@@ -162,9 +181,10 @@ async def test_a_preview_counts_what_a_merge_would_move_and_the_merge_is_listed_
 
     assert (preview.bookings, preview.points, preview.notes, preview.interactions) == (1, 2, 1, 1)
     assert preview.tags_added == ["vip"]
-    assert await list_merges(s) == []  # a preview changes nothing
+    assert await list_merges(s, actor=cli_actor()) == []  # a preview changes nothing
     merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"duplicate_id": duplicate})
-    assert [m.id for m in await list_merges(s)] == [m.id for m in await list_merges(d)] == [UUID(merged.json()["id"])]
+    listed = [[m.id for m in await list_merges(c, actor=cli_actor())] for c in (s, d)]
+    assert listed == [[UUID(merged.json()["id"])]] * 2
 
 
 async def _profiles(client: httpx.AsyncClient) -> tuple[str, str]:

@@ -111,7 +111,7 @@ async def test_a_duplicate_is_merged_and_the_merge_undone_through_the_pages(clie
     merged = await client.post(f"/admin/customers/{survivor}/merge", data={"duplicate_id": str(duplicate)}, headers=headers)
 
     record_path = merged.headers["hx-location"]
-    [merge] = await queries.list_merges(survivor)
+    [merge] = await queries.list_merges(survivor, actor=cli_actor())
     assert record_path == f"/admin/customers/merges/{merge.id}" and merge.moved.bookings == [moved]
     assert _rows((await client.get("/admin/customers")).text) == [str(survivor)]
     record_page = (await client.get(record_path)).text
