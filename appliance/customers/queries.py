@@ -419,23 +419,22 @@ async def list_merges(customer_id: UUID, *, actor: Actor, limit: int = 20) -> li
 async def merge_in_reach(merge: schemas.CustomerMerge, actor: Actor) -> schemas.CustomerMerge:
     """The merge with the bookings and messages it moved cut to those of branches `actor` may read
     bookings of (messages about no booking stay): the customer is shared, their bookings elsewhere are not."""
-    scope = actor.branch_scope(Permission.bookings_read)
-    if scope is None:
+    bookings_in_reach, messages_in_reach = _bookings_in_reach(actor), _messages_in_reach(actor)
+    if bookings_in_reach is None or messages_in_reach is None:
         return merge
     moved = merge.moved
-    bookings: set[UUID] = set()
-    if moved.bookings and scope:
-        rows = await Booking.select(Booking.id).where(Booking.id.is_in(moved.bookings) & Booking.branch.is_in(list(scope)))
-        bookings = {r["id"] for r in rows}
-    messages: set[UUID] = set()
-    if moved.messages:
-        query = Message.select(Message.id).where(Message.id.is_in(moved.messages))
-        if (in_reach := _messages_in_reach(actor)) is not None:
-            query = query.where(in_reach)
-        messages = {r["id"] for r in await query}
+    bookings = await _ids_among(Booking, moved.bookings, bookings_in_reach)
+    messages = await _ids_among(Message, moved.messages, messages_in_reach)
     return msgspec.structs.replace(merge, moved=msgspec.structs.replace(
         moved, bookings=[b for b in moved.bookings if b in bookings], messages=[m for m in moved.messages if m in messages],
     ))
+
+
+async def _ids_among(table: type[Booking] | type[Message], ids: list[UUID], condition: Combinable) -> set[UUID]:
+    """Those of `ids` whose rows meet `condition`."""
+    if not ids:
+        return set()
+    return {r["id"] for r in await table.select(table.id).where(table.id.is_in(ids) & condition)}
 
 
 async def survivors_of(customer_ids: Collection[UUID]) -> dict[UUID, UUID]:
@@ -495,6 +494,12 @@ async def check_customer_in_reach(customer_id: UUID, *, actor: Actor, permission
         return
     if not scope or not await Booking.exists().where((Booking.customer == customer_id) & Booking.branch.is_in(list(scope))):
         raise NotFound("no such customer")
+
+
+def _bookings_in_reach(actor: Actor) -> Combinable | None:
+    """Bookings of branches `actor` may read bookings of; None for every booking."""
+    scope = actor.branch_scope(Permission.bookings_read)
+    return None if scope is None else Booking.branch.is_in(list(scope) or [NO_ID])
 
 
 def _messages_in_reach(actor: Actor) -> WhereRaw | None:
@@ -651,9 +656,8 @@ async def _recent_bookings(customer_id: UUID, actor: Actor) -> list[schemas.Book
         Booking.id, Booking.status, Booking.starts_at, Booking.branch, Booking.service, Booking.service.name,
         Booking.price_amount, Booking.price_currency, Booking.payment_status,
     ).where(Booking.customer == customer_id).order_by(Booking.starts_at, ascending=False).limit(RECENT_BOOKINGS)
-    scope = actor.branch_scope(Permission.bookings_read)
-    if scope is not None:
-        query = query.where(Booking.branch.is_in(list(scope) or [NO_ID]))
+    if (in_reach := _bookings_in_reach(actor)) is not None:
+        query = query.where(in_reach)
     return [
         schemas.BookingBrief(
             id=r["id"], status=r["status"], starts_at=r["starts_at"], branch_id=r["branch"], service_id=r["service"],

@@ -7,6 +7,7 @@ a reassignment's length and start, a price beyond its column, a room shrinking u
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -118,35 +119,34 @@ async def test_a_refused_move_suggests_times_overlapping_the_bookings_own() -> N
     assert day + timedelta(hours=10, minutes=30) in starts  # free once the booking leaves 10:00–11:00
 
 
-async def test_a_reassignment_keeps_the_bookings_length_when_the_service_has_grown() -> None:
-    service_id, _, day = await _one_therapist()
-    booking_id = await make_booking(service_id, day + timedelta(hours=10))
+async def _reassigned_after(change: ServiceUpdate, starts: timedelta) -> tuple[Any, list[dict[str, Any]], UUID, datetime]:
+    """A one-therapist booking `starts` after midnight, the service changed by `change`, then given a second
+    therapist: the booking as moved, its active allocations, that therapist's id and the day."""
+    service_id, _, day = await _one_therapist()  # 60 minutes on a 30-minute step
+    booking_id = await make_booking(service_id, day + starts)
     branch_id = (await Booking.select(Booking.branch).where(Booking.id == booking_id).first() or {})["branch"]
     other = await make_resource(branch_id, "staff", "李娜", ["massage"])
-    await update_service(service_id, ServiceUpdate(duration_minutes=90), actor=cli_actor())
+    await update_service(service_id, change, actor=cli_actor())
 
     moved = await reassign_resource(booking_id, other.id, actor=cli_actor())
 
-    held = await Allocation.select(Allocation.resource, Allocation.ends_at).where(
+    held = await Allocation.select(Allocation.resource, Allocation.starts_at, Allocation.ends_at).where(
         (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
     )
-    assert [(h["resource"], h["ends_at"]) for h in held] == [(other.id, day + timedelta(hours=11))]
+    return moved, held, other.id, day
+
+
+async def test_a_reassignment_keeps_the_bookings_length_when_the_service_has_grown() -> None:
+    moved, held, other, day = await _reassigned_after(ServiceUpdate(duration_minutes=90), timedelta(hours=10))
+
+    assert [(h["resource"], h["ends_at"]) for h in held] == [(other, day + timedelta(hours=11))]
     assert moved.ends_at == day + timedelta(hours=11)
 
 
 async def test_a_reassignment_keeps_a_start_the_services_new_slot_step_no_longer_offers() -> None:
-    service_id, _, day = await _one_therapist()  # a 30-minute step
-    booking_id = await make_booking(service_id, day + timedelta(hours=10, minutes=30))
-    branch_id = (await Booking.select(Booking.branch).where(Booking.id == booking_id).first() or {})["branch"]
-    other = await make_resource(branch_id, "staff", "李娜", ["massage"])
-    await update_service(service_id, ServiceUpdate(slot_step_minutes=60), actor=cli_actor())
+    moved, held, other, day = await _reassigned_after(ServiceUpdate(slot_step_minutes=60), timedelta(hours=10, minutes=30))
 
-    moved = await reassign_resource(booking_id, other.id, actor=cli_actor())
-
-    held = await Allocation.select(Allocation.resource, Allocation.starts_at).where(
-        (Allocation.booking == booking_id) & (Allocation.active == True)  # noqa: E712
-    )
-    assert [(h["resource"], h["starts_at"]) for h in held] == [(other.id, day + timedelta(hours=10, minutes=30))]
+    assert [(h["resource"], h["starts_at"]) for h in held] == [(other, day + timedelta(hours=10, minutes=30))]
     assert moved.starts_at == day + timedelta(hours=10, minutes=30)
 
 
