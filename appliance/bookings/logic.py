@@ -623,7 +623,13 @@ class _Availability:
         working = _working(hours, self.zone, first, last)
         before = self.before
         # s - before >= shift start and s + tail <= shift end; +1 as ranges are half-open.
-        workable = [(a + before, b - tail + 1) for a, b in _union(working) if a + before < b - tail + 1]
+        # Only starts in [low, high] are ever asked about: cut the rest off, so one start's check (a booking)
+        # works on a sliver of the day, not on all of it.
+        low, high = self.low, self.high + 1
+        workable = [
+            (max(a + before, low), min(b - tail + 1, high)) for a, b in _union(working)
+            if max(a + before, low) < min(b - tail + 1, high)
+        ]
         if key is not None:
             self._workable_by_hours[key] = workable
         return workable
@@ -636,13 +642,18 @@ class _Availability:
         workable = self._workable(resource.hours)
         before, tail = self.before, self.duration + self.after
         lock = _length(resource.post_use_lock)
+        low, high = self.low, self.high + 1  # as workable is cut: what rules out no start there is left out
         # Time off [a, b) rules out the starts whose buffered range meets it: a - tail < s < b + before.
-        off = [(_instant(a) - tail + 1, _instant(b) + before) for a, b in resource.time_off]
+        off = [
+            (first, last) for a, b in resource.time_off
+            if (first := _instant(a) - tail + 1) < high and (last := _instant(b) + before) > low
+        ]
         busy: list[_Ranges] = [[] for _ in range(resource.capacity)]
+        reach = tail + lock - 1
         for start, end, unit, _holder in rows:
             # Holders need no comparing: a new slot's holder is fresh, and an existing occurrence is joined.
-            if 0 <= unit < resource.capacity:
-                busy[unit].append((start - tail - lock + 1, end + before))
+            if start - reach < high and end + before > low and 0 <= unit < resource.capacity:
+                busy[unit].append((start - reach, end + before))
         idle: _Ranges | None = None  # what every unit without allocations gets, computed once
         units: list[_Ranges] = []
         for taken in busy:
@@ -864,7 +875,11 @@ def find_slots(
     )
     if engine.impossible:
         return []
-    return [s for start, day, mask in engine.scan(engine.candidates()) if (s := engine.slot(start, day, mask))]
+    joins = bool(engine.occurrences)  # a group class's booked occurrence may be joined with no resource free
+    return [
+        s for start, day, mask in engine.scan(engine.candidates())
+        if (mask or joins) and (s := engine.slot(start, day, mask))
+    ]
 
 
 def check_start(
@@ -874,11 +889,17 @@ def check_start(
 ) -> Slot | None:
     """The slot at exactly `starts_at` as `find_slots` would offer it, or None (booking creation re-checks
     with this inside its write transaction)."""
-    slots = find_slots(
-        service, resources, tz=tz, window_start=starts_at, window_end=starts_at + _US, now=now, required=required,
-        strategy=strategy, seats_wanted=seats_wanted, seats_taken=seats_taken,
+    at_now, start = _instant(now), _instant(starts_at)
+    if not at_now + _length(service.min_notice) <= start <= at_now + _length(service.max_advance):
+        return None
+    day = starts_at.astimezone(tz).date().toordinal() - _EPOCH_ORDINAL  # the one local day ranked by load
+    engine = _Availability(
+        service, resources, tz=tz, low=start, high=start, days=(day, day), required=required,
+        strategy=strategy or service.assignment, seats_wanted=seats_wanted, seats_taken=seats_taken,
     )
-    return slots[0] if slots else None
+    if engine.impossible:
+        return None
+    return next((s for at, of_day, mask in engine.scan(engine.candidates()) if (s := engine.slot(at, of_day, mask))), None)
 
 
 def off_grid(service: ServiceRules, starts_at: datetime, *, tz: ZoneInfo) -> bool:

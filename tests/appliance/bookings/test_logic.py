@@ -779,6 +779,25 @@ def test_slots_are_exactly_the_starts_a_brute_force_oracle_finds(case: Case) -> 
 
 @settings(deadline=None, max_examples=60)
 @given(cases())
+def test_checking_any_start_gives_the_slot_find_slots_offers_there_or_none(case: Case) -> None:
+    # A booking checks one start on a calendar cut to that start's day: slots and misses alike must agree
+    # with the whole window's search, off-grid starts and starts outside working hours included.
+    calendars = case.calendars()
+    offered = {s.starts_at: s for s in case.slots(calendars)}
+    starts = [case.window_start + QUARTER * k for k in range(int((case.window_end - case.window_start) / QUARTER))]
+
+    checked = {
+        start: check_start(
+            case.rules, calendars, start, tz=case.tz, now=case.now, required=case.required, strategy=case.strategy
+        )
+        for start in starts
+    }
+
+    assert {start: slot for start, slot in checked.items() if slot is not None} == offered
+
+
+@settings(deadline=None, max_examples=60)
+@given(cases())
 def test_every_slot_can_be_booked_without_breaking_the_calendar(case: Case) -> None:
     calendars = case.calendars()
     slots = case.slots(calendars)
