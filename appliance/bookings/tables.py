@@ -52,7 +52,7 @@ class Allocation(Table):
     resource = ForeignKey(Resource, on_delete=OnDelete.restrict)
     unit = Integer(default=0)
     holder = Varchar(length=80)
-    starts_at = Timestamptz(index=True)
+    starts_at = Timestamptz()  # indexed by `allocation_window`, covering (raw migrations 16:30, 17:45)
     ends_at = Timestamptz()
     active = Boolean(default=True)
 
