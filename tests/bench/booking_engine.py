@@ -684,15 +684,24 @@ class Availability:
 async def measure_availability(
     http: httpx.AsyncClient, catalog: Catalog, starts: datetime, ends: datetime, requests: int
 ) -> Availability:
-    """`requests` sequential GET /api/v1/availability, then the same number of bare SQL fetches, calendar
-    loads and engine runs in this process."""
+    """`requests` rounds of: one GET /api/v1/availability, then the bare SQL fetch, the bounded one, the
+    calendar load and the engine run in this process. Interleaved, so that a noisy neighbour slowing
+    the machine for a few seconds slows the request and its baseline alike, and the ratio holds."""
     params = {"service_id": str(catalog.measured_service_id), "from": starts.isoformat(), "to": ends.isoformat()}
-    slots = 0
     for _ in range(3):  # warm-up
         response = await http.get("/api/v1/availability", params=params)
         if response.status_code != 200:
             raise RuntimeError(f"availability answered {response.status_code}: {response.text[:300]}")
-    http_ms = []
+    rows = await bare_calendar_fetch(catalog.branch_id, starts, ends)
+    if await bare_calendar_fetch(catalog.branch_id, starts, ends, bounded=True) != rows:
+        raise RuntimeError("the bounded calendar query does not return the same rows")
+    ctx = await load_service(catalog.measured_service_id)
+    slots = 0
+    http_ms: list[float] = []
+    sql_ms: list[float] = []
+    bounded_ms: list[float] = []
+    load_ms: list[float] = []
+    engine_ms: list[float] = []
     for _ in range(requests):
         started = time.perf_counter()
         response = await http.get("/api/v1/availability", params=params)
@@ -700,28 +709,15 @@ async def measure_availability(
         if response.status_code != 200:
             raise RuntimeError(f"availability answered {response.status_code}: {response.text[:300]}")
         slots = len(response.json()["slots"])
-    await bare_calendar_fetch(catalog.branch_id, starts, ends)
-    sql_ms = []
-    for _ in range(requests):
         started = time.perf_counter()
         await bare_calendar_fetch(catalog.branch_id, starts, ends)
         sql_ms.append((time.perf_counter() - started) * 1000)
-    rows = await bare_calendar_fetch(catalog.branch_id, starts, ends)
-    if await bare_calendar_fetch(catalog.branch_id, starts, ends, bounded=True) != rows:
-        raise RuntimeError("the bounded calendar query does not return the same rows")
-    bounded_ms = []
-    for _ in range(requests):
         started = time.perf_counter()
         await bare_calendar_fetch(catalog.branch_id, starts, ends, bounded=True)
         bounded_ms.append((time.perf_counter() - started) * 1000)
-    load_ms = []
-    for _ in range(requests):
         started = time.perf_counter()
         calendars, seats_taken = await load_calendars(catalog.branch_id, starts, ends, kinds=MEASURED_KINDS)
         load_ms.append((time.perf_counter() - started) * 1000)
-    ctx = await load_service(catalog.measured_service_id)
-    engine_ms = []
-    for _ in range(requests):
         started = time.perf_counter()
         find_slots(
             ctx.rules, calendars, tz=ctx.timezone, window_start=starts, window_end=ends, now=datetime.now(UTC),
