@@ -11,12 +11,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from argon2 import profiles
 from litestar import Litestar
 from piccolo.apps.migrations.tables import Migration
 from piccolo.querystring import QueryString
 from piccolo.table import sort_table_classes
 
 from appliance.app import create_app
+from appliance.auth import passwords
 from appliance.core import db as core_db
 from appliance.db import open_database
 from appliance.db.migrate import apply_migrations
@@ -30,6 +32,12 @@ ENGINES = ["sqlite", "postgresql"]
 
 for name in [n for n in os.environ if n.startswith("APPLIANCE_")]:
     del os.environ[name]  # a developer's own configuration must not leak into tests
+
+# Thousands of accounts are made and signed in to: at the appliance's own argon2 cost (a tenth of a
+# second per hash and per check) that was a seventh of the suite. Same algorithm and code, cheapest
+# parameters; the appliance's own are held by tests/appliance/auth/test_passwords.py, and processes
+# the tests start (servers, the command line) hash with them.
+passwords.hash_with(profiles.CHEAPEST)
 
 
 def _database_url(admin_url: str, name: str) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
+from argon2 import profiles
 
 from appliance.app import create_app
+from appliance.auth import passwords
 from appliance.audit.tables import AuditEntry
 from appliance.auth.roles import Role
 from appliance.settings import Settings
@@ -59,7 +62,17 @@ async def test_a_success_resets_the_count(settings: Settings, database: str) -> 
     assert again.status_code == 200
 
 
-async def test_unknown_usernames_answer_and_lock_the_same_and_cost_the_same_work(settings: Settings, database: str) -> None:
+@pytest.fixture
+def appliance_hashing() -> Iterator[None]:
+    """The appliance's own argon2 cost, not the suite's cheapest: the work compared must be real."""
+    passwords.hash_with(passwords.PARAMETERS)
+    yield
+    passwords.hash_with(profiles.CHEAPEST)
+
+
+async def test_unknown_usernames_answer_and_lock_the_same_and_cost_the_same_work(
+    settings: Settings, database: str, appliance_hashing: None
+) -> None:
     await make_user("alice", Role.front_desk)
     async with client_with(settings, APPLIANCE_AUTH_LOCKOUT_ATTEMPTS="3") as client:
         answers = {}
