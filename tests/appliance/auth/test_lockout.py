@@ -11,8 +11,8 @@ import pytest
 from argon2 import profiles
 
 from appliance.app import create_app
-from appliance.auth import passwords
 from appliance.audit.tables import AuditEntry
+from appliance.auth import passwords
 from appliance.auth.roles import Role
 from appliance.settings import Settings
 from appliance.testing.builders import DEFAULT_PASSWORD, make_user
