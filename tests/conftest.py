@@ -33,8 +33,8 @@ ENGINES = ["sqlite", "postgresql"]
 for name in [n for n in os.environ if n.startswith("APPLIANCE_")]:
     del os.environ[name]  # a developer's own configuration must not leak into tests
 
-# Thousands of accounts are made and signed in to: at the appliance's own argon2 cost (a tenth of a
-# second per hash and per check, on four threads) the auth and admin-UI tests took 260 s, not 211.
+# Thousands of accounts are made and signed in to: at the appliance's own argon2 cost (0.15 s
+# per hash and per check, 0.22 s of CPU over its threads) the auth and admin-UI tests took 260 s, not 211.
 # Same algorithm and code, cheapest parameters; the appliance's own are held by
 # tests/appliance/auth/test_passwords.py, and processes the tests start (servers, the command line)
 # hash with them.
