@@ -780,8 +780,8 @@ def test_slots_are_exactly_the_starts_a_brute_force_oracle_finds(case: Case) -> 
 @settings(deadline=None, max_examples=60)
 @given(cases())
 def test_checking_any_start_gives_the_slot_find_slots_offers_there_or_none(case: Case) -> None:
-    # A booking checks one start on a calendar cut to that start's day: slots and misses alike must agree
-    # with the whole window's search, off-grid starts and starts outside working hours included.
+    # A booking checks its one start alone (check_start cuts the calendar to it): slots and misses alike
+    # must agree with the whole window's search, off-grid starts and starts outside working hours included.
     calendars = case.calendars()
     offered = {s.starts_at: s for s in case.slots(calendars)}
     starts = [case.window_start + QUARTER * k for k in range(int((case.window_end - case.window_start) / QUARTER))]
