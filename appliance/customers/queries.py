@@ -409,25 +409,34 @@ async def get_merge(merge_id: UUID) -> schemas.CustomerMerge:
 
 async def list_merges(customer_id: UUID, *, actor: Actor, limit: int = 20) -> list[schemas.CustomerMerge]:
     """The merges this customer took part in (as survivor or duplicate), newest first, as `actor` may see
-    them (`merge_in_reach`)."""
+    them (`merges_in_reach`)."""
     rows = await CustomerMerge.select().where(
         (CustomerMerge.survivor == customer_id) | (CustomerMerge.duplicate == customer_id)
     ).order_by(CustomerMerge.merged_at, ascending=False).limit(limit)
-    return [await merge_in_reach(_merge_schema(r), actor) for r in rows]
+    return await merges_in_reach([_merge_schema(r) for r in rows], actor)
 
 
 async def merge_in_reach(merge: schemas.CustomerMerge, actor: Actor) -> schemas.CustomerMerge:
-    """The merge with the bookings and messages it moved cut to those of branches `actor` may read
-    bookings of (messages about no booking stay): the customer is shared, their bookings elsewhere are not."""
+    [shown] = await merges_in_reach([merge], actor)
+    return shown
+
+
+async def merges_in_reach(merges: list[schemas.CustomerMerge], actor: Actor) -> list[schemas.CustomerMerge]:
+    """The merges with the bookings and messages they moved cut to those of branches `actor` may read
+    bookings of (messages about no booking stay): the customer is shared, their bookings elsewhere are not.
+    One query per kind of row, whatever the number of merges."""
     bookings_in_reach, messages_in_reach = _bookings_in_reach(actor), _messages_in_reach(actor)
     if bookings_in_reach is None or messages_in_reach is None:
-        return merge
-    moved = merge.moved
-    bookings = await _ids_among(Booking, moved.bookings, bookings_in_reach)
-    messages = await _ids_among(Message, moved.messages, messages_in_reach)
-    return msgspec.structs.replace(merge, moved=msgspec.structs.replace(
-        moved, bookings=[b for b in moved.bookings if b in bookings], messages=[m for m in moved.messages if m in messages],
-    ))
+        return merges
+    bookings = await _ids_among(Booking, [b for m in merges for b in m.moved.bookings], bookings_in_reach)
+    messages = await _ids_among(Message, [i for m in merges for i in m.moved.messages], messages_in_reach)
+    return [
+        msgspec.structs.replace(merge, moved=msgspec.structs.replace(
+            merge.moved, bookings=[b for b in merge.moved.bookings if b in bookings],
+            messages=[i for i in merge.moved.messages if i in messages],
+        ))
+        for merge in merges
+    ]
 
 
 async def _ids_among(table: type[Booking] | type[Message], ids: list[UUID], condition: Combinable) -> set[UUID]:
