@@ -19,6 +19,13 @@ async def _run(statements: Sequence[str]) -> None:
 def sql_migration(migration_id: str, description: str, forwards: Statements, backwards: Statements) -> MigrationManager:
     """A migration that runs the statements of the current engine, in order (and backwards to undo)."""
     manager = MigrationManager(migration_id=migration_id, app_name="appliance", description=description)
+    add_sql_steps(manager, forwards, backwards)
+    return manager
+
+
+def add_sql_steps(manager: MigrationManager, forwards: Statements, backwards: Statements) -> None:
+    """The current engine's statements as raw steps of `manager`, beside what else it does (a column
+    altered through Piccolo, say)."""
 
     async def run() -> None:
         await _run(forwards[current_dialect()])
@@ -28,4 +35,3 @@ def sql_migration(migration_id: str, description: str, forwards: Statements, bac
 
     manager.add_raw(run)
     manager.add_raw_backwards(run_backwards)
-    return manager

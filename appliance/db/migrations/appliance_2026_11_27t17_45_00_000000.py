@@ -8,7 +8,7 @@ with the same column, and the planner, costing by estimates, would otherwise kee
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Timestamptz
 
-from appliance.core.db import current_dialect, current_engine
+from appliance.db.raw_steps import add_sql_steps
 
 ID = "2026-11-27T17:45:00:000000"
 VERSION = "1.38.0"
@@ -34,14 +34,7 @@ async def forwards() -> MigrationManager:
         schema=None,
     )
 
-    async def covering_index() -> None:
-        if current_dialect() == "postgresql":
-            await current_engine().run_ddl(POSTGRESQL)
-
-    async def no_covering_index() -> None:
-        if current_dialect() == "postgresql":
-            await current_engine().run_ddl("DROP INDEX allocation_window")
-
-    manager.add_raw(covering_index)
-    manager.add_raw_backwards(no_covering_index)
+    add_sql_steps(
+        manager, {"postgresql": [POSTGRESQL], "sqlite": []}, {"postgresql": ["DROP INDEX allocation_window"], "sqlite": []}
+    )
     return manager
